@@ -1,0 +1,217 @@
+/**
+ * The packet codec: one wire format for both transports and for the browser.
+ * No Node-only APIs here (Uint8Array, DataView, TextEncoder/TextDecoder only).
+ *
+ *   packet = type:u8 | eventLen:u16be | event:utf8[eventLen] | body
+ *
+ * On TCP a packet is preceded by totalLen:u32be (the whole frame, prefix included);
+ * on WebSocket one binary message carries exactly one packet. See docs/PROTOCOL.md.
+ */
+import { ErrorCode } from './codes.js';
+import { StelarError } from './errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const PacketType = {
+  JSON: 0,
+  BINARY: 1,
+  PING: 2,
+  PONG: 3,
+  ACK_REQUEST: 4,
+  ACK_RESPONSE: 5,
+  CONNECT: 6,
+  DISCONNECT: 7,
+  JOIN_ROOM: 8,
+  LEAVE_ROOM: 9,
+  ERROR: 10,
+} as const;
+export type PacketType = (typeof PacketType)[keyof typeof PacketType];
+
+/** Bytes before the event name: type (1) + event length (2). */
+export const PACKET_HEADER_SIZE = 3;
+/** Bytes of the TCP length prefix. */
+export const TCP_PREFIX_SIZE = 4;
+/** ACK ids are u32; 0 is reserved for an ACK response nobody asked for (e.g. `ctx.ack` in middleware). */
+export const MAX_ACK_ID = 0xffffffff;
+export const MAX_EVENT_NAME_BYTES = 0xffff;
+
+export interface Packet {
+  type: PacketType;
+  /** Event name; the room for JOIN/LEAVE, the ack name for ACK_RESPONSE, the error code for ERROR; '' otherwise. */
+  event: string;
+  /** JSON value for JSON/ACK/CONNECT/DISCONNECT/ERROR; the raw bytes for BINARY/PING/PONG. */
+  data?: unknown;
+  /** ACK_REQUEST / ACK_RESPONSE correlation id (u32). */
+  ackId?: number;
+  /** ACK_REQUEST: the server-side ack handler to run (defaults to `event`). */
+  ackName?: string;
+  /** ACK_RESPONSE: false when `data` is an error `{ message, code }`. */
+  ok?: boolean;
+}
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+const EMPTY = new Uint8Array(0);
+
+function utf8(text: string): Uint8Array {
+  return text.length === 0 ? EMPTY : encoder.encode(text);
+}
+
+function jsonBytes(value: unknown): Uint8Array {
+  if (value === undefined) return EMPTY;
+  const text = JSON.stringify(value);
+  // JSON.stringify returns undefined for functions/symbols: send "no data" rather than the string "undefined".
+  return text === undefined ? EMPTY : encoder.encode(text);
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value === undefined || value === null) return EMPTY;
+  throw new TypeError('binary packet data must be a Uint8Array, Buffer, ArrayBuffer or view');
+}
+
+/**
+ * Encodes a packet. With `prefix = 4` the TCP length prefix is written in the same
+ * allocation, so the TCP transport never copies a packet to frame it.
+ */
+export function encodePacket(packet: Packet, prefix: 0 | 4 = 0): Uint8Array {
+  const eventBytes = utf8(packet.event);
+  if (eventBytes.length > MAX_EVENT_NAME_BYTES) throw new RangeError('event name longer than 65535 bytes');
+  let head = 0; // fixed body fields before the payload
+  let extra: Uint8Array = EMPTY; // ACK_REQUEST: the ack name
+  let payload: Uint8Array;
+  switch (packet.type) {
+    case PacketType.BINARY:
+    case PacketType.PING:
+    case PacketType.PONG:
+      payload = toBytes(packet.data);
+      break;
+    case PacketType.JOIN_ROOM:
+    case PacketType.LEAVE_ROOM:
+      payload = EMPTY;
+      break;
+    case PacketType.ACK_REQUEST:
+      extra = packet.ackName && packet.ackName !== packet.event ? utf8(packet.ackName) : EMPTY;
+      if (extra.length > MAX_EVENT_NAME_BYTES) throw new RangeError('ack name longer than 65535 bytes');
+      head = 6;
+      payload = jsonBytes(packet.data);
+      break;
+    case PacketType.ACK_RESPONSE:
+      head = 5;
+      payload = jsonBytes(packet.data);
+      break;
+    case PacketType.JSON:
+    case PacketType.CONNECT:
+    case PacketType.DISCONNECT:
+    case PacketType.ERROR:
+      payload = jsonBytes(packet.data);
+      break;
+    default:
+      throw new RangeError(`unknown packet type ${String(packet.type)}`);
+  }
+  const total = prefix + PACKET_HEADER_SIZE + eventBytes.length + head + extra.length + payload.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let o = 0;
+  if (prefix) {
+    view.setUint32(0, total);
+    o = 4;
+  }
+  out[o] = packet.type;
+  view.setUint16(o + 1, eventBytes.length);
+  o += PACKET_HEADER_SIZE;
+  out.set(eventBytes, o);
+  o += eventBytes.length;
+  if (packet.type === PacketType.ACK_REQUEST) {
+    view.setUint32(o, packet.ackId ?? 0);
+    view.setUint16(o + 4, extra.length);
+    o += 6;
+    out.set(extra, o);
+    o += extra.length;
+  } else if (packet.type === PacketType.ACK_RESPONSE) {
+    view.setUint32(o, packet.ackId ?? 0);
+    out[o + 4] = packet.ok === false ? 1 : 0;
+    o += 5;
+  }
+  out.set(payload, o);
+  return out;
+}
+
+function truncated(what: string): StelarError {
+  return new StelarError(ErrorCode.PACKET_TRUNCATED, `packet truncated: ${what}`);
+}
+
+function decodeText(bytes: Uint8Array, what: string): string {
+  if (bytes.length === 0) return '';
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    throw new StelarError(ErrorCode.PACKET_INVALID_UTF8, `${what} is not valid UTF-8`);
+  }
+}
+
+function decodeJson(bytes: Uint8Array): unknown {
+  if (bytes.length === 0) return undefined;
+  const text = decodeText(bytes, 'JSON payload');
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Also catches the RangeError of absurdly deep nesting.
+    throw new StelarError(ErrorCode.PACKET_INVALID_JSON, 'payload is not valid JSON');
+  }
+}
+
+/**
+ * Decodes one packet (without the TCP prefix). Binary payloads are views into
+ * `bytes` (zero-copy; a Buffer in gives Buffers out). Throws StelarError only.
+ */
+export function decodePacket(bytes: Uint8Array): Packet {
+  if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = bytes[0];
+  if (type > PacketType.ERROR) {
+    throw new StelarError(ErrorCode.PACKET_UNKNOWN_TYPE, `unknown packet type ${type}`);
+  }
+  const eventLen = view.getUint16(1);
+  let o = PACKET_HEADER_SIZE + eventLen;
+  if (o > bytes.length) throw truncated(`event name of ${eventLen} bytes runs past the end`);
+  const event = decodeText(bytes.subarray(PACKET_HEADER_SIZE, o), 'event name');
+  const packet: Packet = { type: type as PacketType, event };
+  switch (type) {
+    case PacketType.BINARY:
+    case PacketType.PING:
+    case PacketType.PONG:
+      packet.data = bytes.subarray(o);
+      break;
+    case PacketType.JOIN_ROOM:
+    case PacketType.LEAVE_ROOM:
+      break;
+    case PacketType.ACK_REQUEST: {
+      if (o + 6 > bytes.length) throw truncated('ACK request header');
+      packet.ackId = view.getUint32(o);
+      const nameLen = view.getUint16(o + 4);
+      o += 6;
+      if (o + nameLen > bytes.length) throw truncated('ACK name runs past the end');
+      packet.ackName = nameLen === 0 ? event : decodeText(bytes.subarray(o, o + nameLen), 'ACK name');
+      o += nameLen;
+      packet.data = decodeJson(bytes.subarray(o));
+      break;
+    }
+    case PacketType.ACK_RESPONSE:
+      if (o + 5 > bytes.length) throw truncated('ACK response header');
+      packet.ackId = view.getUint32(o);
+      packet.ok = bytes[o + 4] === 0;
+      packet.data = decodeJson(bytes.subarray(o + 5));
+      break;
+    default:
+      packet.data = decodeJson(bytes.subarray(o));
+  }
+  return packet;
+}
+
+/** Reads the type byte without decoding, for fast routing and metrics. */
+export function peekPacketType(bytes: Uint8Array): number {
+  return bytes.length > 0 ? bytes[0] : -1;
+}
