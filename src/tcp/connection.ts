@@ -1,0 +1,185 @@
+/**
+ * One TCP (or TLS) connection speaking length-prefixed packets.
+ *
+ * It frames and unframes; it does not interpret packets, with one exception: the
+ * Disconnect packet (type 7) is the TCP transport's close handshake, so it is consumed
+ * here and never reaches `frame` listeners. Everything else goes up as raw packet bytes.
+ *
+ * Close rules (mirroring WebSocket's so the layers above treat both transports alike):
+ * - `close(code, reason)` sends Disconnect `{ code, reason }` and ends our side; if the peer
+ *   never closes its side, the socket is destroyed after `closeTimeout`.
+ * - A Disconnect from the peer: remember its code and reason, end our side.
+ * - A framing error: emit `error`, send Disconnect with the error's close code, end.
+ * - `close (code, reason)` fires once, after the socket is gone: the code of the Disconnect
+ *   that was received or sent first, else 1006 (the connection just dropped).
+ * Socket errors (ECONNRESET, EPIPE...) are not protocol errors: they never throw and never
+ * emit `error`; they end in `close` with 1006.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import {
+  CloseCode,
+  decodePacket,
+  encodePacket,
+  type Packet,
+  PacketType,
+  type StelarError,
+} from '../protocol/index.js';
+import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser } from './frame-parser.js';
+
+export interface TcpConnectionOptions {
+  /** Largest accepted inbound frame, prefix included. Default 10 MiB. */
+  maxFrameSize?: number;
+  /** How long to wait for the peer to close after our Disconnect before destroying (ms). Default 5000. */
+  closeTimeout?: number;
+}
+
+/** Same numbering as WebSocket's readyState, so upper layers need one check. */
+export const TcpReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type TcpReadyState = (typeof TcpReadyState)[keyof typeof TcpReadyState];
+
+const DEFAULT_CLOSE_TIMEOUT = 5000;
+
+/** Disconnect data from the peer: `{ code, reason }`; anything else counts as "no status". */
+function readDisconnect(packet: Buffer): { code: number; reason: string } {
+  try {
+    const data = decodePacket(packet).data as { code?: unknown; reason?: unknown } | null | undefined;
+    const code = data?.code;
+    const reason = data?.reason;
+    return {
+      code: typeof code === 'number' && Number.isInteger(code) && code >= 1000 && code <= 4999 ? code : CloseCode.NO_STATUS,
+      reason: typeof reason === 'string' ? reason : '',
+    };
+  } catch {
+    return { code: CloseCode.NO_STATUS, reason: '' };
+  }
+}
+
+export class TcpConnection extends EventEmitter {
+  readonly socket: Socket;
+  #parser: TcpFrameParser;
+  #state: TcpReadyState = TcpReadyState.OPEN;
+  /** Code/reason of the first Disconnect sent or received; undefined = none (-> 1006). */
+  #closeCode: number | undefined;
+  #closeReason = '';
+  /** True once the peer's Disconnect arrived: later frames are ignored. */
+  #peerClosed = false;
+  #closeTimeout: number;
+  #closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, options: TcpConnectionOptions = {}) {
+    super();
+    this.socket = socket;
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#parser = new TcpFrameParser({
+      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      onFrame: (packet) => this.#onFrame(packet),
+      onError: (err) => this.#onProtocolError(err),
+    });
+    // Small packets are the common case; Nagle would add up to 40 ms to each of them.
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#parser.push(chunk));
+    socket.on('drain', () => this.emit('drain'));
+    // Transport errors end in `close` 1006; without this listener they would crash the process.
+    socket.on('error', () => {});
+    // The peer finished sending: finish ours too (matters when allowHalfOpen is set).
+    socket.on('end', () => {
+      if (this.#state === TcpReadyState.OPEN) this.#state = TcpReadyState.CLOSING;
+      if (!socket.writableEnded) socket.end();
+    });
+    socket.on('close', () => this.#finish());
+    if (socket.destroyed) process.nextTick(() => this.#finish());
+  }
+
+  get readyState(): TcpReadyState {
+    return this.#state;
+  }
+
+  /** Bytes queued in the socket and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+
+  /** Maximum inbound frame size this connection accepts. */
+  get maxFrameSize(): number {
+    return this.#parser.maxFrameSize;
+  }
+
+  /**
+   * Writes a frame that already carries its 4-byte prefix (`encodePacket(p, 4)`); the same
+   * bytes may go to many connections. Returns socket.write's answer: false = the socket's
+   * buffer is above its high-water mark (wait for `drain`). Returns false and drops the frame
+   * once the connection is closing.
+   */
+  send(frame: Uint8Array): boolean {
+    if (this.#state !== TcpReadyState.OPEN) return false;
+    return this.socket.write(frame);
+  }
+
+  sendPacket(packet: Packet): boolean {
+    return this.send(encodePacket(packet, 4));
+  }
+
+  /** Sends Disconnect `{ code, reason }`, then ends the socket. No-op once closing. */
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.#state !== TcpReadyState.OPEN) return;
+    this.#startClosing(code, reason, true);
+  }
+
+  /** Destroys the socket at once, without a Disconnect. */
+  terminate(): void {
+    if (this.#state === TcpReadyState.CLOSED) return;
+    if (this.#state === TcpReadyState.OPEN) this.#state = TcpReadyState.CLOSING;
+    this.socket.destroy();
+  }
+
+  #onFrame(packet: Buffer): void {
+    if (this.#peerClosed || this.#state === TcpReadyState.CLOSED) return;
+    if (packet[0] === PacketType.DISCONNECT) {
+      this.#peerClosed = true;
+      const { code, reason } = readDisconnect(packet);
+      if (this.#state === TcpReadyState.OPEN) this.#startClosing(code, reason, false);
+      else if (this.#closeCode === undefined) this.#remember(code, reason);
+      return;
+    }
+    this.emit('frame', packet);
+  }
+
+  #onProtocolError(err: StelarError): void {
+    // Only if someone listens: an unheard `error` event would throw out of the socket's data handler.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (this.#state === TcpReadyState.OPEN) this.#startClosing(err.closeCode || CloseCode.PROTOCOL_ERROR, err.message, true);
+  }
+
+  #remember(code: number, reason: string): void {
+    this.#closeCode = code;
+    this.#closeReason = reason;
+  }
+
+  #startClosing(code: number, reason: string, sendDisconnect: boolean): void {
+    this.#state = TcpReadyState.CLOSING;
+    if (this.#closeCode === undefined) this.#remember(code, reason);
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (sendDisconnect && socket.writable) {
+      socket.write(encodePacket({ type: PacketType.DISCONNECT, event: '', data: { code, reason } }, 4));
+    }
+    if (!socket.writableEnded) socket.end();
+    // A peer that never closes its side must not hold the socket forever.
+    this.#closeTimer = setTimeout(() => socket.destroy(), this.#closeTimeout);
+    this.#closeTimer.unref();
+  }
+
+  #finish(): void {
+    if (this.#state === TcpReadyState.CLOSED) return;
+    this.#state = TcpReadyState.CLOSED;
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    const code = this.#closeCode ?? CloseCode.ABNORMAL;
+    this.emit('close', code, this.#closeCode === undefined ? '' : this.#closeReason);
+  }
+}

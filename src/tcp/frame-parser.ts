@@ -1,0 +1,149 @@
+/**
+ * Resumable parser for the TCP transport's framing:
+ *
+ *   frame = totalLen:u32be | packet      (totalLen counts the whole frame, prefix included)
+ *
+ * Push-based, like a WebSocket receiver: chunks are kept in a list and the state machine
+ * consumes exactly the bytes each state needs, so any chunking (one byte at a time, many
+ * frames per chunk, a frame split over chunks) gives the same frames. A frame that lies
+ * inside one chunk is handed up as a zero-copy slice of that chunk.
+ *
+ * The length is checked the moment its four bytes are known, before a single byte of the
+ * body is waited for, so a peer cannot make us reserve memory with a forged length.
+ */
+import { ErrorCode, PACKET_HEADER_SIZE, StelarError, TCP_PREFIX_SIZE } from '../protocol/index.js';
+
+/** The smallest frame: prefix (4) + type (1) + eventLen (2). */
+export const MIN_FRAME_SIZE = TCP_PREFIX_SIZE + PACKET_HEADER_SIZE;
+/** Default cap on one frame, prefix included (10 MiB). */
+export const DEFAULT_MAX_FRAME_SIZE = 10 * 1024 * 1024;
+
+export interface TcpFrameParserOptions {
+  /** Largest accepted frame in bytes, prefix included. Default 10 MiB. */
+  maxFrameSize?: number;
+  /** Called with each packet (the frame without its 4-byte prefix). */
+  onFrame(packet: Buffer): void;
+  /** Called once when the peer broke the framing; the parser then ignores all input. */
+  onError(err: StelarError): void;
+}
+
+const GET_LENGTH = 0;
+const GET_PACKET = 1;
+const FAILED = 2;
+type State = typeof GET_LENGTH | typeof GET_PACKET | typeof FAILED;
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+export class TcpFrameParser {
+  readonly maxFrameSize: number;
+  #onFrame: (packet: Buffer) => void;
+  #onError: (err: StelarError) => void;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #state: State = GET_LENGTH;
+  #packetLength = 0;
+  /** True while the loop runs, so a push from inside onFrame only queues its chunk. */
+  #looping = false;
+
+  constructor(options: TcpFrameParserOptions) {
+    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    if (!Number.isInteger(max) || max < MIN_FRAME_SIZE || max > 0xffffffff) {
+      throw new RangeError(`maxFrameSize must be an integer between ${MIN_FRAME_SIZE} and 4294967295, got ${max}`);
+    }
+    this.maxFrameSize = max;
+    this.#onFrame = options.onFrame;
+    this.#onError = options.onError;
+  }
+
+  /** Bytes received but not yet handed up (at most one partial frame once push returns). */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** True once a framing error was reported; all later input is dropped. */
+  get failed(): boolean {
+    return this.#state === FAILED;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.#state === FAILED || chunk.byteLength === 0) return;
+    this.#chunks.push(asBuffer(chunk));
+    this.#buffered += chunk.byteLength;
+    if (this.#looping) return;
+    this.#looping = true;
+    try {
+      this.#loop();
+    } finally {
+      this.#looping = false;
+    }
+  }
+
+  #loop(): void {
+    for (;;) {
+      if (this.#state === GET_LENGTH) {
+        if (this.#buffered < TCP_PREFIX_SIZE) return;
+        const total = this.#consume(TCP_PREFIX_SIZE).readUInt32BE(0);
+        if (total < MIN_FRAME_SIZE) {
+          this.#fail(
+            new StelarError(
+              ErrorCode.TCP_FRAME_TOO_SHORT,
+              `TCP frame length ${total} is below the minimum of ${MIN_FRAME_SIZE} bytes (4-byte prefix + 3-byte packet header)`,
+            ),
+          );
+          return;
+        }
+        if (total > this.maxFrameSize) {
+          this.#fail(
+            new StelarError(
+              ErrorCode.TCP_FRAME_TOO_LARGE,
+              `TCP frame length ${total} exceeds maxFrameSize of ${this.maxFrameSize} bytes`,
+            ),
+          );
+          return;
+        }
+        this.#packetLength = total - TCP_PREFIX_SIZE;
+        this.#state = GET_PACKET;
+      } else if (this.#state === GET_PACKET) {
+        if (this.#buffered < this.#packetLength) return;
+        const packet = this.#consume(this.#packetLength);
+        // State is settled before the callback, so a throwing or re-entrant handler
+        // leaves the parser consistent.
+        this.#state = GET_LENGTH;
+        this.#onFrame(packet);
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Takes exactly n buffered bytes: a slice when they sit in the first chunk, else one copy. */
+  #consume(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks[0];
+    if (n === first.length) return this.#chunks.shift() as Buffer;
+    if (n < first.length) {
+      this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    while (offset < n) {
+      const chunk = this.#chunks[0];
+      const take = Math.min(chunk.length, n - offset);
+      chunk.copy(out, offset, 0, take);
+      offset += take;
+      if (take === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(take);
+    }
+    return out;
+  }
+
+  #fail(err: StelarError): void {
+    this.#state = FAILED;
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#onError(err);
+  }
+}
