@@ -50,7 +50,8 @@ export interface Packet {
 }
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text (an event name may start with one), not a marker to strip.
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
 function utf8(text: string): Uint8Array {
@@ -124,14 +125,20 @@ export function encodePacket(packet: Packet, prefix: 0 | 4 = 0): Uint8Array {
   o += PACKET_HEADER_SIZE;
   out.set(eventBytes, o);
   o += eventBytes.length;
+  const ackId = packet.ackId ?? 0;
+  if ((packet.type === PacketType.ACK_REQUEST || packet.type === PacketType.ACK_RESPONSE) &&
+      (!Number.isInteger(ackId) || ackId < 0 || ackId > MAX_ACK_ID)) {
+    // setUint32 would silently wrap it (2^32 -> 0, i.e. "unsolicited").
+    throw new RangeError(`ackId must be an integer from 0 to ${MAX_ACK_ID}, got ${ackId}`);
+  }
   if (packet.type === PacketType.ACK_REQUEST) {
-    view.setUint32(o, packet.ackId ?? 0);
+    view.setUint32(o, ackId);
     view.setUint16(o + 4, extra.length);
     o += 6;
     out.set(extra, o);
     o += extra.length;
   } else if (packet.type === PacketType.ACK_RESPONSE) {
-    view.setUint32(o, packet.ackId ?? 0);
+    view.setUint32(o, ackId);
     out[o + 4] = packet.ok === false ? 1 : 0;
     o += 5;
   }
