@@ -1,0 +1,6 @@
+// `stelar-time-real/websocket`: RFC 6455 in both roles, Node built-ins only.
+export * from './opcodes.js';
+export * from './close-codes.js';
+export { Utf8Validator, isValidUtf8 } from './utf8.js';
+export * from './receiver.js';
+export * from './sender.js';

@@ -1,0 +1,329 @@
+/**
+ * The WebSocket frame parser (RFC 6455 section 5), for both roles.
+ *
+ * A push-based state machine over a queue of received chunks: `write(chunk)` appends,
+ * then the loop consumes exactly the bytes each state needs (2 header bytes, a 16- or
+ * 64-bit length, a 4-byte mask, the payload) and returns when more input is required.
+ * It can therefore be fed any chunking, down to one byte at a time.
+ *
+ * Every bound is checked before the bytes it describes are buffered: a frame whose
+ * declared length would take the message past `maxPayload` is refused the moment the
+ * length is known. After an error or a close frame the receiver drops its buffers and
+ * ignores all further input.
+ *
+ * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
+ */
+import { ErrorCode } from '../protocol/codes.js';
+import { StelarError } from '../protocol/errors.js';
+import { isValidWireCloseCode, NO_STATUS_CODE } from './close-codes.js';
+import { isControlOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './opcodes.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
+
+export interface ReceiverOptions {
+  /** Server role: client frames must be masked. Client role: server frames must not be. */
+  isServer: boolean;
+  /** Largest message (sum of its fragments) accepted, in bytes. Default 10 MiB. */
+  maxPayload?: number;
+  /**
+   * Most frames one message may be split into. Default 4096. Bounds the per-fragment
+   * bookkeeping a peer can make us hold with a flood of tiny (or empty) fragments.
+   */
+  maxFragments?: number;
+  onMessage(data: Buffer, isBinary: boolean): void;
+  onPing?(data: Buffer): void;
+  onPong?(data: Buffer): void;
+  /** `code` is 1005 when the close frame had no body. */
+  onClose?(code: number, reason: string): void;
+  onError?(err: StelarError): void;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024;
+export const DEFAULT_MAX_FRAGMENTS = 4096;
+
+const State = {
+  GET_INFO: 0,
+  GET_LENGTH_16: 1,
+  GET_LENGTH_64: 2,
+  GET_MASK: 3,
+  GET_DATA: 4,
+  /** After a close frame or an error: input is ignored. */
+  STOPPED: 5,
+} as const;
+type State = (typeof State)[keyof typeof State];
+
+const EMPTY = Buffer.alloc(0);
+/** Small chunks are merged so a byte-at-a-time peer cannot make us hold millions of Buffer objects. */
+const SMALL_CHUNK = 512;
+const MERGE_LIMIT = 8192;
+
+export class Receiver {
+  readonly #isServer: boolean;
+  readonly #maxPayload: number;
+  readonly #maxFragments: number;
+  readonly #opts: ReceiverOptions;
+
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #state: State = State.GET_INFO;
+
+  // The frame being parsed.
+  #fin = false;
+  #opcode = 0;
+  #masked = false;
+  #payloadLength = 0;
+  #mask: Buffer = EMPTY;
+
+  // The message being reassembled (opcode 0 = none open).
+  #messageOpcode = 0;
+  #fragments: Buffer[] = [];
+  #messageLength = 0;
+  #fragmentCount = 0;
+  readonly #utf8 = new Utf8Validator();
+
+  constructor(opts: ReceiverOptions) {
+    this.#opts = opts;
+    this.#isServer = opts.isServer;
+    this.#maxPayload = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.#maxFragments = opts.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+  }
+
+  /** Input bytes received but not yet parsed into a complete frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** Payload bytes of an unfinished fragmented message held for reassembly. */
+  get messageBytes(): number {
+    return this.#messageLength;
+  }
+
+  /** True once a close frame was parsed or the input was refused. */
+  get stopped(): boolean {
+    return this.#state === State.STOPPED;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#state === State.STOPPED || chunk.length === 0) return;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const last = this.#chunks.length - 1;
+    if (last >= 0 && buf.length < SMALL_CHUNK && this.#chunks[last]!.length < MERGE_LIMIT) {
+      this.#chunks[last] = Buffer.concat([this.#chunks[last]!, buf]);
+    } else {
+      this.#chunks.push(buf);
+    }
+    this.#buffered += buf.length;
+    this.#loop();
+  }
+
+  /** Drops everything and ignores further input (the connection is going away). */
+  stop(): void {
+    this.#state = State.STOPPED;
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#resetMessage();
+  }
+
+  #loop(): void {
+    for (;;) {
+      switch (this.#state) {
+        case State.GET_INFO:
+          if (this.#buffered < 2) return;
+          this.#getInfo();
+          break;
+        case State.GET_LENGTH_16:
+          if (this.#buffered < 2) return;
+          this.#haveLength(this.#consume(2).readUInt16BE(0));
+          break;
+        case State.GET_LENGTH_64:
+          if (this.#buffered < 8) return;
+          this.#getLength64();
+          break;
+        case State.GET_MASK:
+          if (this.#buffered < 4) return;
+          this.#mask = this.#consume(4);
+          this.#state = State.GET_DATA;
+          break;
+        case State.GET_DATA:
+          if (this.#buffered < this.#payloadLength) return;
+          this.#getData();
+          break;
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Takes exactly `n` bytes off the queue: a view when one chunk holds them, else one copy. */
+  #consume(n: number): Buffer {
+    this.#buffered -= n;
+    const first = this.#chunks[0]!;
+    if (n === first.length) {
+      this.#chunks.shift();
+      return first;
+    }
+    if (n < first.length) {
+      this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    let used = 0;
+    while (offset < n) {
+      const chunk = this.#chunks[used]!;
+      const take = Math.min(chunk.length, n - offset);
+      chunk.copy(out, offset, 0, take);
+      offset += take;
+      if (take === chunk.length) used++;
+      else this.#chunks[used] = chunk.subarray(take);
+    }
+    this.#chunks.splice(0, used);
+    return out;
+  }
+
+  #getInfo(): void {
+    const header = this.#consume(2);
+    const b0 = header[0]!;
+    const b1 = header[1]!;
+    if ((b0 & 0x70) !== 0) return this.#fail(ErrorCode.WS_RSV_SET, 'RSV1, RSV2 and RSV3 must be clear');
+
+    this.#fin = (b0 & 0x80) !== 0;
+    this.#opcode = b0 & 0x0f;
+    this.#masked = (b1 & 0x80) !== 0;
+    const length7 = b1 & 0x7f;
+
+    if (isControlOpcode(this.#opcode)) {
+      if (this.#opcode > Opcode.PONG) return this.#fail(ErrorCode.WS_INVALID_OPCODE, `reserved opcode ${this.#opcode}`);
+      if (!this.#fin) return this.#fail(ErrorCode.WS_CONTROL_FRAGMENTED, 'control frames must not be fragmented');
+      if (length7 > MAX_CONTROL_PAYLOAD) {
+        return this.#fail(ErrorCode.WS_CONTROL_TOO_LONG, 'control frame payload is longer than 125 bytes');
+      }
+    } else if (this.#opcode === Opcode.CONTINUATION) {
+      if (this.#messageOpcode === 0) {
+        return this.#fail(ErrorCode.WS_UNEXPECTED_CONTINUATION, 'continuation frame without a message to continue');
+      }
+    } else if (this.#opcode === Opcode.TEXT || this.#opcode === Opcode.BINARY) {
+      if (this.#messageOpcode !== 0) {
+        return this.#fail(ErrorCode.WS_EXPECTED_CONTINUATION, 'new message started before the fragmented one ended');
+      }
+    } else {
+      return this.#fail(ErrorCode.WS_INVALID_OPCODE, `reserved opcode ${this.#opcode}`);
+    }
+
+    if (!isControlOpcode(this.#opcode) && ++this.#fragmentCount > this.#maxFragments) {
+      return this.#fail(ErrorCode.WS_TOO_MANY_FRAGMENTS, `message split into more than ${this.#maxFragments} frames`);
+    }
+    if (this.#isServer && !this.#masked) return this.#fail(ErrorCode.WS_MASK_REQUIRED, 'client frames must be masked');
+    if (!this.#isServer && this.#masked) return this.#fail(ErrorCode.WS_UNEXPECTED_MASK, 'server frames must not be masked');
+
+    if (length7 === 126) this.#state = State.GET_LENGTH_16;
+    else if (length7 === 127) this.#state = State.GET_LENGTH_64;
+    else this.#haveLength(length7);
+  }
+
+  #getLength64(): void {
+    const bytes = this.#consume(8);
+    const high = bytes.readUInt32BE(0);
+    if (high & 0x80000000) {
+      return this.#fail(ErrorCode.WS_INVALID_LENGTH, 'the most significant bit of a 64-bit length must be 0');
+    }
+    // JS numbers hold integers exactly up to 2^53 - 1; anything larger is far past any cap anyway.
+    if (high > 0x1fffff) {
+      return this.#fail(ErrorCode.WS_MESSAGE_TOO_BIG, 'payload length above 2^53 - 1');
+    }
+    this.#haveLength(high * 0x100000000 + bytes.readUInt32BE(4));
+  }
+
+  #haveLength(length: number): void {
+    if (!isControlOpcode(this.#opcode) && this.#messageLength + length > this.#maxPayload) {
+      return this.#fail(ErrorCode.WS_MESSAGE_TOO_BIG, `message larger than maxPayload (${this.#maxPayload} bytes)`);
+    }
+    this.#payloadLength = length;
+    this.#state = this.#masked ? State.GET_MASK : State.GET_DATA;
+  }
+
+  #getData(): void {
+    const length = this.#payloadLength;
+    const data = length === 0 ? EMPTY : this.#consume(length);
+    if (this.#masked && length > 0) unmask(data, this.#mask);
+    this.#state = State.GET_INFO;
+
+    if (isControlOpcode(this.#opcode)) return this.#control(data);
+
+    if (this.#opcode !== Opcode.CONTINUATION) this.#messageOpcode = this.#opcode;
+    if (this.#messageOpcode === Opcode.TEXT && !(this.#fin && this.#fragmentCount === 1)) {
+      if (!this.#utf8.write(data)) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
+    }
+    if (length > 0) this.#fragments.push(data);
+    this.#messageLength += length;
+    if (!this.#fin) return;
+
+    const isBinary = this.#messageOpcode === Opcode.BINARY;
+    if (!isBinary) {
+      const valid = this.#fragmentCount === 1 ? isValidUtf8(data) : this.#utf8.end();
+      if (!valid) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
+    }
+    const fragments = this.#fragments;
+    const message =
+      fragments.length === 0 ? EMPTY : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.#messageLength);
+    this.#resetMessage();
+    this.#opts.onMessage(message, isBinary);
+  }
+
+  #control(data: Buffer): void {
+    if (this.#opcode === Opcode.PING) {
+      this.#opts.onPing?.(data);
+    } else if (this.#opcode === Opcode.PONG) {
+      this.#opts.onPong?.(data);
+    } else {
+      this.#closeFrame(data);
+    }
+  }
+
+  #closeFrame(data: Buffer): void {
+    let code = NO_STATUS_CODE;
+    let reason = '';
+    if (data.length === 1) {
+      return this.#fail(ErrorCode.WS_INVALID_CLOSE_PAYLOAD, 'close frame payload of 1 byte');
+    }
+    if (data.length >= 2) {
+      code = data.readUInt16BE(0);
+      if (!isValidWireCloseCode(code)) return this.#fail(ErrorCode.WS_INVALID_CLOSE_CODE, `invalid close code ${code}`);
+      const reasonBytes = data.subarray(2);
+      if (!isValidUtf8(reasonBytes)) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'close reason is not valid UTF-8');
+      reason = reasonBytes.toString('utf8');
+    }
+    this.stop();
+    this.#opts.onClose?.(code, reason);
+  }
+
+  #fail(code: ErrorCode, message: string): void {
+    this.stop();
+    this.#opts.onError?.(new StelarError(code, message));
+  }
+
+  #resetMessage(): void {
+    this.#messageOpcode = 0;
+    this.#fragments = [];
+    this.#messageLength = 0;
+    this.#fragmentCount = 0;
+    this.#utf8.reset();
+  }
+}
+
+/** XOR with the 4-byte key, in place (section 5.3). */
+export function unmask(data: Buffer, mask: Uint8Array): void {
+  const m0 = mask[0]!;
+  const m1 = mask[1]!;
+  const m2 = mask[2]!;
+  const m3 = mask[3]!;
+  const length = data.length;
+  const whole = length & ~3;
+  let i = 0;
+  for (; i < whole; i += 4) {
+    data[i] = data[i]! ^ m0;
+    data[i + 1] = data[i + 1]! ^ m1;
+    data[i + 2] = data[i + 2]! ^ m2;
+    data[i + 3] = data[i + 3]! ^ m3;
+  }
+  for (; i < length; i++) data[i] = data[i]! ^ mask[i & 3]!;
+}
