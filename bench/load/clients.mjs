@@ -1,0 +1,314 @@
+/**
+ * Client adapters for the load generator, one per wire protocol, all with the same small
+ * callback API (no promises on the hot path, so the generator stays cheap):
+ *
+ *   const c = await connect(kind, { host, port })
+ *   c.join(room, cb)          cb() once the server confirmed the membership
+ *   c.request(data, cb)       one request/response (echo / ACK); cb(replyData)
+ *   c.emit(data)              one fire-and-forget event 'ev'
+ *   c.pressure()              bytes queued on the client side (backpressure signal)
+ *   c.onceDrain(cb)           cb when the queue drained (or on the next turn if nothing waits)
+ *   c.cork() / c.uncork()     coalesce a burst of sends into one write (the generator must
+ *                             not cost a syscall per message, or it is the bottleneck)
+ *   c.onBroadcast = fn(data)  every broadcast message 'b', decoded
+ *   c.close()
+ *
+ * Stelar clients are raw (ws + the packet codec, or net + the length prefix), so the
+ * generator measures the server rather than our own client library.
+ */
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import WebSocket from 'ws';
+import { ROOT } from '../lib/targets.mjs';
+
+const require = createRequire(join(ROOT, 'package.json'));
+const CONNECT_TIMEOUT_MS = 20_000;
+
+function withTimeout(what, setup) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+    setup(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+function onceDrainOf(socket, cb) {
+  if (socket && socket.writableNeedDrain) socket.once('drain', cb);
+  else setImmediate(cb);
+}
+
+function noop() {}
+
+// ---------------------------------------------------------------------------------------
+// ws and uWS targets: JSON text envelope { t, ... }
+
+async function connectJsonWs({ host, port }) {
+  const ws = new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false });
+  let pendingReply = null;
+  let pendingId = 0;
+  let nextId = 1;
+  let joined = null;
+  const client = {
+    onBroadcast: noop,
+    join(room, cb) {
+      joined = cb;
+      ws.send(JSON.stringify({ t: 'join', room }));
+    },
+    request(data, cb) {
+      pendingId = nextId++;
+      pendingReply = cb;
+      ws.send(JSON.stringify({ t: 'echo', id: pendingId, d: data }));
+    },
+    emit(data) {
+      ws.send(JSON.stringify({ t: 'ev', d: data }));
+    },
+    pressure: () => ws.bufferedAmount,
+    onceDrain: (cb) => onceDrainOf(ws._socket, cb),
+    cork: () => ws._socket.cork(),
+    uncork: () => ws._socket.uncork(),
+    close: () => ws.terminate(),
+  };
+  ws.on('message', (buf) => {
+    const msg = JSON.parse(buf);
+    switch (msg.t) {
+      case 'b':
+        client.onBroadcast(msg.d);
+        break;
+      case 'echo': {
+        if (msg.id !== pendingId) throw new Error(`echo reply ${msg.id} for request ${pendingId}`);
+        const cb = pendingReply;
+        pendingReply = null;
+        cb(msg.d);
+        break;
+      }
+      case 'joined': {
+        const cb = joined;
+        joined = null;
+        cb?.();
+        break;
+      }
+    }
+  });
+  await withTimeout('ws open', (resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  ws.on('error', (err) => console.error('[gen] ws client error:', err.message));
+  return client;
+}
+
+// ---------------------------------------------------------------------------------------
+// socket.io (websocket transport only)
+
+async function connectSocketIo({ host, port }) {
+  const { io } = require('socket.io-client');
+  const socket = io(`http://${host}:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false, timeout: CONNECT_TIMEOUT_MS });
+  const client = {
+    onBroadcast: noop,
+    join(room, cb) {
+      socket.emit('join', room, cb);
+    },
+    request(data, cb) {
+      socket.emit('echo', data, cb);
+    },
+    emit(data) {
+      socket.emit('ev', data);
+    },
+    pressure() {
+      const engine = socket.io.engine;
+      const queued = engine.writeBuffer.length * 64; // packets not yet handed to the transport
+      return queued + (engine.transport?.ws?.bufferedAmount ?? 0);
+    },
+    onceDrain(cb) {
+      onceDrainOf(socket.io.engine.transport?.ws?._socket, cb);
+    },
+    // engine.io-client already coalesces the packets of one tick into one transport write.
+    cork: noop,
+    uncork: noop,
+    close: () => socket.disconnect(),
+  };
+  socket.on('b', (data) => client.onBroadcast(data));
+  await withTimeout('socket.io connect', (resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return client;
+}
+
+// ---------------------------------------------------------------------------------------
+// stelar: packets from dist/protocol (built by `npm run build`)
+
+let protocol = null;
+async function loadProtocol() {
+  protocol ??= await import(pathToFileURL(join(ROOT, 'dist', 'protocol', 'index.js')).href);
+  return protocol;
+}
+
+/**
+ * One session state machine shared by both stelar transports: `send(packet)` writes with
+ * the transport's framing; `onPacket` handles what the server sends.
+ */
+function stelarSession(P, send) {
+  const { PacketType } = P;
+  let nextAckId = 1;
+  let pendingAck = 0;
+  let pendingReply = null;
+  let joined = null;
+  let connected = null;
+  let failed = null;
+  const client = {
+    onBroadcast: noop,
+    join(room, cb) {
+      joined = cb;
+      send({ type: PacketType.JOIN_ROOM, event: room });
+    },
+    request(data, cb) {
+      pendingAck = nextAckId++;
+      pendingReply = cb;
+      send({ type: PacketType.ACK_REQUEST, event: 'echo', ackId: pendingAck, data });
+    },
+    emit(data) {
+      send({ type: PacketType.JSON, event: 'ev', data });
+    },
+  };
+  function onPacket(p) {
+    switch (p.type) {
+      case PacketType.JSON:
+        if (p.event === 'b') client.onBroadcast(p.data);
+        break;
+      case PacketType.ACK_RESPONSE: {
+        if (p.ackId !== pendingAck) throw new Error(`ACK response ${p.ackId} for request ${pendingAck}`);
+        if (!p.ok) throw new Error(`ACK failed: ${JSON.stringify(p.data)}`);
+        const cb = pendingReply;
+        pendingReply = null;
+        cb(p.data);
+        break;
+      }
+      case PacketType.JOIN_ROOM: {
+        const cb = joined;
+        joined = null;
+        cb?.();
+        break;
+      }
+      case PacketType.CONNECT:
+        connected?.(p.data);
+        connected = null;
+        break;
+      case PacketType.PING:
+        send({ type: PacketType.PONG, event: '', data: p.data });
+        break;
+      case PacketType.ERROR: {
+        const err = new Error(`server error packet ${p.event}: ${JSON.stringify(p.data)}`);
+        if (failed) failed(err);
+        else console.error('[gen]', err.message);
+        break;
+      }
+    }
+  }
+  function handshake() {
+    return withTimeout('stelar Connect', (resolve, reject) => {
+      connected = resolve;
+      failed = reject;
+      send({ type: PacketType.CONNECT, event: '', data: { v: P.PROTOCOL_VERSION } });
+    }).finally(() => {
+      failed = null;
+    });
+  }
+  return { client, onPacket, handshake };
+}
+
+async function connectStelarWs({ host, port }) {
+  const P = await loadProtocol();
+  const ws = new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false });
+  const { client, onPacket, handshake } = stelarSession(P, (packet) => ws.send(P.encodePacket(packet), { binary: true }));
+  ws.on('message', (buf, isBinary) => {
+    if (!isBinary) throw new Error('stelar server sent a text message');
+    onPacket(P.decodePacket(buf));
+  });
+  await withTimeout('stelar ws open', (resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  let closing = false;
+  ws.on('error', (err) => console.error('[gen] stelar ws error:', err.message));
+  ws.on('close', (code, reason) => {
+    if (!closing) console.error(`[gen] stelar ws closed by server ${code} ${reason}`);
+  });
+  client.pressure = () => ws.bufferedAmount;
+  client.onceDrain = (cb) => onceDrainOf(ws._socket, cb);
+  client.cork = () => ws._socket.cork();
+  client.uncork = () => ws._socket.uncork();
+  client.close = () => {
+    closing = true;
+    ws.terminate();
+  };
+  await handshake();
+  return client;
+}
+
+/** Splits a TCP byte stream into length-prefixed frames (u32be total length, prefix included). */
+export function lengthPrefixReader(onFrame) {
+  let pending = null; // unconsumed bytes from earlier chunks
+  return (chunk) => {
+    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    pending = null;
+    let o = 0;
+    while (buf.length - o >= 4) {
+      const len = buf.readUInt32BE(o);
+      if (len < 7) throw new Error(`TCP frame length ${len} below the minimum`);
+      if (buf.length - o < len) break;
+      onFrame(buf.subarray(o + 4, o + len));
+      o += len;
+    }
+    if (o < buf.length) pending = buf.subarray(o);
+  };
+}
+
+async function connectStelarTcp({ host, port }) {
+  const P = await loadProtocol();
+  const socket = net.connect({ host, port, noDelay: true });
+  const { client, onPacket, handshake } = stelarSession(P, (packet) => socket.write(P.encodePacket(packet, 4)));
+  socket.on('data', lengthPrefixReader((frame) => onPacket(P.decodePacket(frame))));
+  await withTimeout('stelar tcp connect', (resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let closing = false;
+  socket.on('error', (err) => console.error('[gen] stelar tcp error:', err.message));
+  socket.on('close', () => {
+    if (!closing) console.error('[gen] stelar tcp closed by server');
+  });
+  client.pressure = () => socket.writableLength;
+  client.onceDrain = (cb) => onceDrainOf(socket, cb);
+  client.cork = () => socket.cork();
+  client.uncork = () => socket.uncork();
+  client.close = () => {
+    closing = true;
+    socket.destroy();
+  };
+  await handshake();
+  return client;
+}
+
+const KINDS = {
+  ws: connectJsonWs,
+  socketio: connectSocketIo,
+  'stelar-ws': connectStelarWs,
+  'stelar-tcp': connectStelarTcp,
+};
+
+export function connect(kind, address) {
+  const fn = KINDS[kind];
+  if (!fn) throw new Error(`unknown client kind ${kind}`);
+  return fn(address);
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * The benchmark suite: `npm run bench` (full: 3 runs per scenario per target, medians)
+ * or `npm run bench -- --quick` (smoke run: small counts, 1 run).
+ *
+ *   --only stelar-ws,ws        targets to run (stelar-tcp, stelar-ws, ws, socket.io, uws, stelar-mixed)
+ *   --scenario broadcast,echo  scenarios (idle, echo, broadcast, throughput, mixed; or a case id like echo-50)
+ *   --runs N                   runs per scenario per target (default 3, quick 1)
+ *   --cpu-prof                 run each server under `node --cpu-prof` (files in bench/profiles/)
+ *   --out FILE                 where the markdown goes (default: bench/RESULTS.md for a full
+ *                              unfiltered run, bench/RESULTS.last.md otherwise)
+ *
+ * Each run prints one JSON line; the medians table is printed at the end and written out.
+ * Servers and load generators are separate processes on 127.0.0.1 (see lib/session.mjs).
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import broadcast, { mixed } from './scenarios/broadcast.mjs';
+import echo from './scenarios/echo.mjs';
+import idle from './scenarios/idle.mjs';
+import throughput from './scenarios/throughput.mjs';
+import { withSession, sessionOptions } from './lib/session.mjs';
+import { median, round } from './lib/stats.mjs';
+import { checkTarget, ROOT, TARGETS } from './lib/targets.mjs';
+import { renderMarkdown } from './lib/report.mjs';
+
+const CASES = [idle, ...echo, broadcast, throughput, mixed];
+const DEFAULT_TARGETS = ['stelar-tcp', 'stelar-ws', 'ws', 'socket.io', 'uws'];
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    scenario: { type: 'string' },
+    runs: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  allowPositionals: false,
+});
+
+if (flags.help) {
+  console.log('usage: node bench/run.mjs [--quick] [--only t1,t2] [--scenario s1,s2] [--runs N] [--cpu-prof] [--out FILE]');
+  process.exit(0);
+}
+
+const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null);
+const onlyTargets = list(flags.only);
+const onlyScenarios = list(flags.scenario);
+const runs = flags.runs ? Number(flags.runs) : flags.quick ? 1 : 3;
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
+for (const t of onlyTargets ?? []) if (!TARGETS[t]) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
+sessionOptions.cpuProf = flags['cpu-prof'];
+if (sessionOptions.cpuProf) mkdirSync(sessionOptions.profDir, { recursive: true });
+
+function fdLimit() {
+  try {
+    const out = execSync('ulimit -n', { shell: '/bin/sh', encoding: 'utf8' }).trim();
+    return out === 'unlimited' ? 1_000_000 : Number(out);
+  } catch {
+    return 1024;
+  }
+}
+
+const env = {
+  date: new Date().toISOString(),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  loadAvgAtStart: os.loadavg().map((x) => round(x, 2)),
+  fdLimit: fdLimit(),
+  mode: flags.quick ? 'quick' : 'full',
+  runs,
+  cpuProf: sessionOptions.cpuProf,
+};
+
+const selected = CASES.filter((c) => !onlyScenarios || onlyScenarios.includes(c.id) || onlyScenarios.includes(c.group));
+if (selected.length === 0) throw new Error(`no scenario matches ${flags.scenario}`);
+
+console.error(
+  `# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}`,
+);
+
+const availability = {};
+async function available(target) {
+  availability[target] ??= await checkTarget(target);
+  return availability[target];
+}
+
+const results = []; // { caseId, target, status: 'ok'|'fail'|'skip', runs: [metrics], errors: [], reason }
+const started = Date.now();
+for (const c of selected) {
+  const targets = (c.targets ?? DEFAULT_TARGETS).filter((t) => !onlyTargets || onlyTargets.includes(t) || (t === 'stelar-mixed' && onlyTargets.some((x) => x.startsWith('stelar'))));
+  const params = c.params(flags.quick, { fdLimit: env.fdLimit });
+  if (params.reduced) console.error(`# ${c.id}: reduced to ${params.connections} connections (${params.reduced})`);
+  for (const target of targets) {
+    const entry = { caseId: c.id, target, runs: [], errors: [], status: 'ok', reason: null };
+    results.push(entry);
+    const avail = await available(target);
+    if (!avail.ok) {
+      entry.status = 'skip';
+      entry.reason = avail.reason;
+      console.log(JSON.stringify({ scenario: c.id, target, skipped: true, reason: avail.reason }));
+      continue;
+    }
+    for (let run = 1; run <= runs; run++) {
+      const label = `${c.id}.${target}.run${run}`;
+      const t0 = Date.now();
+      try {
+        const metrics = await withSession(target, { timeoutMs: flags.quick ? 60_000 : 180_000, label }, (s) => c.run(s, params));
+        entry.runs.push(metrics);
+        console.log(JSON.stringify({ scenario: c.id, target, run, ok: true, ...roundAll(metrics), wallMs: Date.now() - t0 }));
+      } catch (err) {
+        entry.errors.push(String(err.message).split('\n')[0]);
+        console.log(JSON.stringify({ scenario: c.id, target, run, ok: false, error: String(err.message).split('\n')[0], wallMs: Date.now() - t0 }));
+      }
+    }
+    if (entry.errors.length) entry.status = 'fail';
+  }
+}
+
+function roundAll(metrics) {
+  const out = {};
+  for (const [k, v] of Object.entries(metrics)) out[k] = typeof v === 'number' ? round(v, 3) : v;
+  return out;
+}
+
+/** Medians per case and target, for the table and the target checks. */
+const medians = {};
+for (const r of results) {
+  const c = CASES.find((x) => x.id === r.caseId);
+  const m = {};
+  for (const col of c.columns) {
+    const vals = r.runs.map((x) => x[col.key]);
+    m[col.key] = typeof vals[0] === 'string' ? vals[0] : median(vals);
+  }
+  (medians[r.caseId] ??= {})[r.target] = m;
+}
+
+env.totalSeconds = Math.round((Date.now() - started) / 1000);
+env.loadAvgAtEnd = os.loadavg().map((x) => round(x, 2));
+const markdown = renderMarkdown({ env, cases: selected, results, medians, params: Object.fromEntries(selected.map((c) => [c.id, c.params(flags.quick, { fdLimit: env.fdLimit })])) });
+console.log('\n' + markdown);
+
+const fullRun = !flags.quick && !onlyTargets && !onlyScenarios && runs >= 3;
+const outFile = flags.out ?? join(ROOT, 'bench', fullRun ? 'RESULTS.md' : 'RESULTS.last.md');
+writeFileSync(outFile, markdown);
+console.error(`# written to ${relative(process.cwd(), outFile)} (${env.totalSeconds} s)`);
+process.exitCode = results.some((r) => r.status === 'fail') ? 1 : 0;

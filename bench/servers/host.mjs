@@ -1,0 +1,88 @@
+/**
+ * Server process entry: `node --expose-gc bench/servers/host.mjs <module>`.
+ * Loads one target (bench/servers/<module>.mjs), starts it on 127.0.0.1, and answers the
+ * orchestrator over IPC: memory after GC, CPU deltas around a measured window, and the
+ * broadcast loop. Everything measured here is measured inside the server process.
+ */
+import { setImmediate as tick } from 'node:timers/promises';
+import { nowMs, serveIpc } from '../lib/proc.mjs';
+import { BROADCAST_TEXT, ROOM } from '../lib/payloads.mjs';
+
+const moduleName = process.argv[2];
+if (!/^[a-z0-9-]+$/.test(moduleName ?? '')) {
+  console.error(`host.mjs: bad server module ${moduleName}`);
+  process.exit(2);
+}
+
+let target = null;
+let window = null;
+
+async function fullGc() {
+  if (typeof global.gc !== 'function') throw new Error('start the server with --expose-gc');
+  // Several passes with turns in between: finalizers and weak callbacks free native memory late.
+  for (let i = 0; i < 4; i++) {
+    global.gc();
+    await tick();
+  }
+}
+
+serveIpc(
+  {
+    async start(options) {
+      const mod = await import(`./${moduleName}.mjs`);
+      target = await mod.start(options);
+      return { ports: target.ports };
+    },
+    async mem() {
+      await fullGc();
+      const m = process.memoryUsage();
+      return {
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        connections: target?.connections?.() ?? null,
+      };
+    },
+    info() {
+      return { connections: target?.connections?.() ?? null, received: target?.received?.() ?? null, roomSize: target?.roomSize?.(ROOM) ?? null };
+    },
+    windowStart() {
+      window = { cpu: process.cpuUsage(), received: target.received(), t: nowMs() };
+      return { t: window.t };
+    },
+    windowStop() {
+      if (!window) throw new Error('windowStop without windowStart');
+      const cpu = process.cpuUsage(window.cpu);
+      const result = {
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        cpuUs: cpu.user + cpu.system,
+        received: target.received() - window.received,
+        ms: nowMs() - window.t,
+      };
+      window = null;
+      return result;
+    },
+    async broadcast({ room = ROOM, count, batch = 10 }) {
+      const startAt = nowMs();
+      for (let seq = 0; seq < count; seq++) {
+        target.broadcast(room, { seq, text: BROADCAST_TEXT });
+        // Yield now and then, as a real server does between events: lets writes flush.
+        if (seq % batch === batch - 1) await tick();
+      }
+      return { startAt, loopMs: nowMs() - startAt };
+    },
+    async close() {
+      await target?.close?.();
+      return true;
+    },
+  },
+  {
+    async onExit() {
+      // Do not wait on a graceful close forever: --cpu-prof writes its file on exit anyway.
+      await Promise.race([target?.close?.(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    },
+  },
+);

@@ -1,0 +1,51 @@
+/**
+ * The stelar target: one StelarServer with both transports (WebSocket on `port`, binary
+ * TCP on `tcpPort`), used by the stelar-ws, stelar-tcp and mixed rows. Only the public API
+ * from the README: on(event), onAck(name), to(room, ...); clients join rooms with the
+ * protocol's own Join Room packet, which the server echoes.
+ * Limits are raised so the bench measures throughput, not the protective defaults
+ * (per-IP cap, rate limit): every client comes from 127.0.0.1.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from '../lib/targets.mjs';
+
+export async function start() {
+  const { StelarServer } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
+  let received = 0;
+  const server = new StelarServer({
+    port: 0,
+    tcpPort: 0,
+    host: '127.0.0.1',
+    maxConnections: 1_000_000,
+    maxConnectionsPerIP: 1_000_000,
+    rateLimit: false,
+    logger: false,
+    gracefulShutdown: false,
+    heartbeatInterval: 30_000,
+    heartbeatTimeout: 600_000,
+  });
+  server.on('ev', () => {
+    received++;
+  });
+  server.onAck('echo', (ctx) => ctx.data);
+  await server.start();
+  return {
+    ports: { ws: server.getPort(), tcp: tcpPortOf(server) },
+    received: () => received,
+    connections: () => server.getStats?.().connections ?? null,
+    roomSize: (name) => server.getRoomMembers?.(name)?.length ?? null,
+    broadcast(name, data) {
+      server.to(name, 'b', data);
+    },
+    close: () => server.stop(),
+  };
+}
+
+/** The bound TCP port: the public getter if there is one, else the listener's address. */
+function tcpPortOf(server) {
+  if (typeof server.getTcpPort === 'function') return server.getTcpPort();
+  const stats = server.getStats?.();
+  if (stats && typeof stats.tcpPort === 'number') return stats.tcpPort;
+  return null;
+}
