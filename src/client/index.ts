@@ -1,0 +1,24 @@
+/**
+ * `stelar-time-real/client` in Node: StelarClient over our WebSocket client or the TCP client.
+ * Received binary payloads are Buffers.
+ */
+import { nodePlatform } from './node-transport.js';
+import { type DefaultEventMap, type EventMap, StelarClientCore } from './stelar-client.js';
+import type { StelarClientOptions } from './options.js';
+import type { UrlInput } from './url.js';
+
+export class StelarClient<ServerEvents extends EventMap = DefaultEventMap, ClientEvents extends EventMap = DefaultEventMap> extends StelarClientCore<
+  ServerEvents,
+  ClientEvents
+> {
+  /** `urlOrPort`: 3000, 'host:port', 'ws://…', 'wss://…' (or 'host:port' with `mode: 'tcp'`). */
+  constructor(urlOrPort: UrlInput, options?: StelarClientOptions) {
+    super(urlOrPort, options, nodePlatform);
+  }
+}
+
+export { StelarClientCore } from './stelar-client.js';
+export { CLIENT_DEFAULTS } from './options.js';
+export { resolveTarget } from './url.js';
+export { CloseCode, ErrorCode, StelarError, isStelarError, reconnectAdvice } from '../protocol/index.js';
+export type * from './types.js';

@@ -1,0 +1,136 @@
+/**
+ * The Node platform: our own WebSocket client (src/websocket) for ws:// and wss://, the TCP
+ * client (src/tcp) for mode 'tcp', fs for `sendFile(path)`, Buffers for received binary.
+ */
+import { readFile } from 'node:fs/promises';
+import { CloseCode, ErrorCode, StelarError } from '../protocol/index.js';
+import { connectTcp, type TcpConnection } from '../tcp/index.js';
+import { connectWebSocket, type WebSocketConnection } from '../websocket/index.js';
+import { bytesOf, type ClientPlatform, type ClientTransport, type TransportHandlers, type TransportOptions } from './transport.js';
+
+type Connection = WebSocketConnection | TcpConnection;
+type Ca = string | Buffer | Array<string | Buffer>;
+
+function caOf(value: unknown): Ca | undefined {
+  if (value === undefined) return undefined;
+  const one = (v: unknown): string | Buffer => (typeof v === 'string' ? v : Buffer.from(bytesOf(v) ?? []));
+  return Array.isArray(value) ? value.map(one) : one(value);
+}
+
+class NodeTransport implements ClientTransport {
+  readonly framePrefix: 0 | 4;
+  #handlers: TransportHandlers;
+  #conn: Connection | null = null;
+  /** close()/terminate() came before the connection existed. */
+  #abandoned = false;
+  #finished = false;
+
+  constructor(options: TransportOptions, handlers: TransportHandlers) {
+    this.#handlers = handlers;
+    const { target } = options;
+    this.framePrefix = target.mode === 'tcp' ? 4 : 0;
+    const tlsObject = typeof options.tls === 'object' ? options.tls : {};
+    const ca = caOf(tlsObject.ca);
+    const servername = tlsObject.servername;
+    const opening: Promise<Connection> =
+      target.mode === 'tcp'
+        ? connectTcp({
+            host: target.host,
+            port: target.port,
+            tls: target.secure,
+            rejectUnauthorized: options.rejectUnauthorized,
+            ca,
+            servername,
+            maxFrameSize: options.maxFrameSize,
+            timeout: options.connectTimeout,
+          })
+        : connectWebSocket(`${target.secure ? 'wss' : 'ws'}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}${target.path}`, {
+            headers: options.headers,
+            maxPayload: options.maxFrameSize,
+            handshakeTimeout: options.connectTimeout,
+            rejectUnauthorized: options.rejectUnauthorized,
+            ca,
+            servername,
+          });
+    opening.then(
+      (conn) => this.#attach(conn),
+      (err: unknown) => {
+        if (this.#finished) return;
+        this.#handlers.onError(err instanceof Error ? err : new StelarError(ErrorCode.CONNECTION_CLOSED, String(err)));
+        this.#finish(CloseCode.ABNORMAL, '');
+      },
+    );
+  }
+
+  sendPacketBytes(bytes: Uint8Array): boolean {
+    const conn = this.#conn;
+    if (!conn) return false;
+    return this.framePrefix === 4 ? (conn as TcpConnection).send(bytes) : (conn as WebSocketConnection).send(bytes, { binary: true });
+  }
+
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.#conn) this.#conn.close(code, reason);
+    else this.#abandon();
+  }
+
+  terminate(): void {
+    if (this.#conn) this.#conn.terminate();
+    else this.#abandon();
+  }
+
+  /** Closed before open: report the close now, drop the connection whenever it shows up. */
+  #abandon(): void {
+    if (this.#abandoned) return;
+    this.#abandoned = true;
+    queueMicrotask(() => this.#finish(CloseCode.ABNORMAL, ''));
+  }
+
+  #attach(conn: Connection): void {
+    if (this.#abandoned || this.#finished) {
+      conn.terminate();
+      return;
+    }
+    this.#conn = conn;
+    const h = this.#handlers;
+    if (this.framePrefix === 4) {
+      conn.on('frame', (packet: Buffer) => h.onData(packet));
+    } else {
+      conn.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) h.onData(data);
+        else h.onError(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text WebSocket message: stelar packets travel as binary messages'));
+      });
+    }
+    conn.on('error', (err: Error) => h.onError(err));
+    conn.once('close', (code: number, reason: string) => this.#finish(code, reason));
+    h.onOpen();
+  }
+
+  #finish(code: number, reason: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    // Our listeners go with the connection; nothing of this attempt stays attached.
+    this.#conn?.removeAllListeners();
+    this.#conn = null;
+    this.#handlers.onClose(code, reason);
+  }
+}
+
+async function readNodeFile(file: unknown): Promise<Uint8Array> {
+  const bytes = bytesOf(file);
+  if (bytes) return bytes;
+  if (typeof file === 'string' || file instanceof URL) return readFile(file);
+  if (typeof Blob !== 'undefined' && file instanceof Blob) return Buffer.from(await file.arrayBuffer());
+  throw new TypeError('sendFile needs a Buffer, Uint8Array, ArrayBuffer, Blob, or a file path');
+}
+
+function asBuffer(view: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+export const nodePlatform: ClientPlatform = {
+  name: 'node',
+  modes: ['ws', 'tcp'],
+  createTransport: (options, handlers) => new NodeTransport(options, handlers),
+  readFile: readNodeFile,
+  binary: asBuffer,
+};

@@ -1,0 +1,61 @@
+/**
+ * The seam between the client core and a platform. The core speaks packets and session
+ * rules; a transport only moves encoded packets over one connection. Node has two (our
+ * WebSocket client and the TCP client), the browser has its own WebSocket.
+ *
+ * Rules every transport keeps, so the core needs no per-platform cases:
+ * - It starts connecting when created and never calls a handler synchronously from its
+ *   constructor (the core has not stored it yet).
+ * - `onClose` fires exactly once, also when the connection never opened (after `onError`).
+ * - `onData` gets one whole packet without the TCP length prefix.
+ */
+import type { LoggerLike } from '../logger.js';
+import type { ClientTlsOptions } from './options.js';
+import type { ClientMode, ClientTarget } from './url.js';
+
+export interface TransportHandlers {
+  onOpen(): void;
+  onData(packet: Uint8Array): void;
+  onClose(code: number, reason: string): void;
+  onError(error: Error): void;
+}
+
+export interface ClientTransport {
+  /** Bytes the core reserves in front of each packet: 4 on TCP (length prefix), 0 on WebSocket. */
+  readonly framePrefix: 0 | 4;
+  /** Writes one packet encoded with `encodePacket(p, framePrefix)`; false = buffered above the high-water mark (still sent). */
+  sendPacketBytes(bytes: Uint8Array): boolean;
+  /** Orderly close with a code (WebSocket close frame / TCP Disconnect packet). */
+  close(code?: number, reason?: string): void;
+  /** Drops the connection now (dead peer). `onClose` still follows. */
+  terminate(): void;
+}
+
+export interface TransportOptions {
+  target: ClientTarget;
+  maxFrameSize: number;
+  connectTimeout: number;
+  tls: boolean | ClientTlsOptions;
+  rejectUnauthorized: boolean;
+  headers: Record<string, string>;
+  logger: LoggerLike;
+}
+
+/** What the core needs from the platform it runs on. */
+export interface ClientPlatform {
+  readonly name: 'node' | 'browser';
+  readonly modes: readonly ClientMode[];
+  createTransport(options: TransportOptions, handlers: TransportHandlers): ClientTransport;
+  /** `sendFile` / `sendImage` input to bytes (Node: Buffer, path, Blob; browser: Blob/File). */
+  readFile(file: unknown): Promise<Uint8Array>;
+  /** A received binary payload as handed to the application (Buffer in Node, own-buffer Uint8Array in browsers). */
+  binary(view: Uint8Array): Uint8Array;
+}
+
+/** Bytes-like input accepted everywhere without going through `readFile`. */
+export function bytesOf(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return undefined;
+}

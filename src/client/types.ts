@@ -1,0 +1,28 @@
+/** The client's public types, shared by the Node and browser entries. */
+export type {
+  AckCallback,
+  AckInfo,
+  AckListener,
+  AnyListener,
+  ClientReservedEvents,
+  DefaultEventMap,
+  DisconnectInfo,
+  EmitOptions,
+  EventMap,
+  EventNames,
+  RequestOptions,
+} from './stelar-client.js';
+export type {
+  AuthOption,
+  ClientHooks,
+  ClientState,
+  ClientTlsOptions,
+  ErrorContext,
+  MessageInfo,
+  QueuedInfo,
+  ResolvedClientOptions,
+  StelarClientOptions,
+} from './options.js';
+export type { CustomReconnectDelay } from './backoff.js';
+export type { ClientMode, ClientTarget, UrlInput } from './url.js';
+export type { ClientPlatform, ClientTransport, TransportHandlers, TransportOptions } from './transport.js';
