@@ -11,7 +11,8 @@
  * - A Disconnect from the peer: remember its code and reason, end our side.
  * - A framing error: emit `error`, send Disconnect with the error's close code, end.
  * - `close (code, reason)` fires once, after the socket is gone: the code of the Disconnect
- *   that was received or sent first, else 1006 (the connection just dropped).
+ *   that was sent or received first (when both sides close at once, each keeps the one it
+ *   sent), else 1006 (the connection just dropped).
  * Socket errors (ECONNRESET, EPIPE...) are not protocol errors: they never throw and never
  * emit `error`; they end in `close` with 1006.
  */
@@ -141,9 +142,11 @@ export class TcpConnection extends EventEmitter {
     if (this.#peerClosed || this.#state === TcpReadyState.CLOSED) return;
     if (packet[0] === PacketType.DISCONNECT) {
       this.#peerClosed = true;
-      const { code, reason } = readDisconnect(packet);
-      if (this.#state === TcpReadyState.OPEN) this.#startClosing(code, reason, false);
-      else if (this.#closeCode === undefined) this.#remember(code, reason);
+      // While we are closing already, our own Disconnect went first and its code stands.
+      if (this.#state === TcpReadyState.OPEN) {
+        const { code, reason } = readDisconnect(packet);
+        this.#startClosing(code, reason, false);
+      }
       return;
     }
     this.emit('frame', packet);
@@ -155,14 +158,10 @@ export class TcpConnection extends EventEmitter {
     if (this.#state === TcpReadyState.OPEN) this.#startClosing(err.closeCode || CloseCode.PROTOCOL_ERROR, err.message, true);
   }
 
-  #remember(code: number, reason: string): void {
-    this.#closeCode = code;
-    this.#closeReason = reason;
-  }
-
   #startClosing(code: number, reason: string, sendDisconnect: boolean): void {
     this.#state = TcpReadyState.CLOSING;
-    if (this.#closeCode === undefined) this.#remember(code, reason);
+    this.#closeCode = code;
+    this.#closeReason = reason;
     const socket = this.socket;
     if (socket.destroyed) return;
     if (sendDisconnect && socket.writable) {

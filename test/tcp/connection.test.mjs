@@ -262,6 +262,36 @@ test('Disconnect with a bad body counts as 1005; frames after a Disconnect are i
   await srv.close();
 });
 
+test('Disconnect with invalid JSON or no body counts as 1005', async () => {
+  for (const bytes of [Buffer.from('00000008070000' + '7b', 'hex'), Buffer.from('00000007070000', 'hex')]) {
+    const srv = await startServer();
+    const raw = net.connect(srv.port, '127.0.0.1');
+    await once(raw, 'connect');
+    const serverConn = await srv.next();
+    const errors = [];
+    serverConn.on('error', (e) => errors.push(e));
+    const closed = closeOf(serverConn);
+    raw.on('end', () => raw.end());
+    raw.write(bytes);
+    const [code, reason] = await guard(closed);
+    assert.deepEqual([code, reason], [1005, ''], bytes.toString('hex'));
+    assert.deepEqual(errors, []);
+    raw.destroy();
+    await srv.close();
+  }
+});
+
+test('both sides close at once: each keeps the code it sent', async () => {
+  const { srv, client, serverConn } = await pair();
+  const closes = Promise.all([closeOf(client), closeOf(serverConn)]);
+  client.close(4001, 'from client');
+  serverConn.close(4009, 'from server');
+  const [[c1, r1], [c2, r2]] = await guard(closes);
+  assert.deepEqual([c1, r1], [4001, 'from client']);
+  assert.deepEqual([c2, r2], [4009, 'from server']);
+  await srv.close();
+});
+
 test('backpressure: send returns false once the socket buffer is full, then drain fires', async () => {
   const { srv, client, serverConn } = await pair();
   serverConn.socket.pause(); // the server stops reading, so the client's buffers fill up
