@@ -105,15 +105,14 @@ export class TcpFrameParser {
         }
         this.#packetLength = total - TCP_PREFIX_SIZE;
         this.#state = GET_PACKET;
-      } else if (this.#state === GET_PACKET) {
+      } else {
+        // GET_PACKET (FAILED never loops: #fail is always followed by a return)
         if (this.#buffered < this.#packetLength) return;
         const packet = this.#consume(this.#packetLength);
         // State is settled before the callback, so a throwing or re-entrant handler
         // leaves the parser consistent.
         this.#state = GET_LENGTH;
         this.#onFrame(packet);
-      } else {
-        return;
       }
     }
   }
