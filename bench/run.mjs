@@ -7,6 +7,7 @@
  *   --scenario broadcast,echo  scenarios (idle, echo, broadcast, throughput, mixed; or a case id like echo-50)
  *   --runs N                   runs per scenario per target (default 3, quick 1)
  *   --cpu-prof                 run each server under `node --cpu-prof` (files in bench/profiles/)
+ *   --heap-snapshot            idle scenario: server heap snapshots before/after connecting (bench/profiles/)
  *   --out FILE                 where the markdown goes (default: bench/RESULTS.md for a full
  *                              unfiltered run, bench/RESULTS.last.md otherwise)
  *
@@ -37,6 +38,7 @@ const { values: flags } = parseArgs({
     scenario: { type: 'string' },
     runs: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -44,7 +46,7 @@ const { values: flags } = parseArgs({
 });
 
 if (flags.help) {
-  console.log('usage: node bench/run.mjs [--quick] [--only t1,t2] [--scenario s1,s2] [--runs N] [--cpu-prof] [--out FILE]');
+  console.log('usage: node bench/run.mjs [--quick] [--only t1,t2] [--scenario s1,s2] [--runs N] [--cpu-prof] [--heap-snapshot] [--out FILE]');
   process.exit(0);
 }
 
@@ -55,7 +57,8 @@ const runs = flags.runs ? Number(flags.runs) : flags.quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
 for (const t of onlyTargets ?? []) if (!TARGETS[t]) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
 sessionOptions.cpuProf = flags['cpu-prof'];
-if (sessionOptions.cpuProf) mkdirSync(sessionOptions.profDir, { recursive: true });
+sessionOptions.heapSnapshot = flags['heap-snapshot'];
+if (sessionOptions.cpuProf || sessionOptions.heapSnapshot) mkdirSync(sessionOptions.profDir, { recursive: true });
 
 function fdLimit() {
   try {

@@ -38,6 +38,7 @@ export async function withSession(targetName, { timeoutMs, label }, fn) {
       const session = {
         server,
         ports,
+        label,
         client: target.client === 'mixed' ? null : clientFor(target.client),
         clientFor,
         gens(n) {

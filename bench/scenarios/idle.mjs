@@ -4,7 +4,8 @@
  * first connection. "Retained per connection" is heap + external (what the JS side of the
  * server keeps alive per client); RSS is reported too and includes native memory (uWS).
  */
-import { HOST, sleep, split } from '../lib/session.mjs';
+import { join } from 'node:path';
+import { HOST, sessionOptions, sleep, split } from '../lib/session.mjs';
 import { nowMs } from '../lib/proc.mjs';
 
 export default {
@@ -28,6 +29,8 @@ export default {
   async run(session, p) {
     const { server, client } = session;
     const before = await server.call('mem');
+    const snap = (name) => server.call('heapSnapshot', { file: join(sessionOptions.profDir, `${session.label}.${name}.heapsnapshot`) }, 120_000);
+    if (sessionOptions.heapSnapshot) await snap('before');
     const gens = session.gens(p.gens);
     const shares = split(p.connections, p.gens);
     const t0 = nowMs();
@@ -37,6 +40,7 @@ export default {
     const openMs = nowMs() - t0;
     await sleep(500); // let late handshake work (timers, deferred state) settle before measuring
     const after = await server.call('mem');
+    if (sessionOptions.heapSnapshot) await snap('after');
     const n = p.connections;
     if (after.connections !== null && after.connections < n) {
       throw new Error(`server holds ${after.connections} connections, expected ${n}`);

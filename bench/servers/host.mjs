@@ -5,6 +5,7 @@
  * broadcast loop. Everything measured here is measured inside the server process.
  */
 import { setImmediate as tick } from 'node:timers/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { nowMs, serveIpc } from '../lib/proc.mjs';
 import { BROADCAST_TEXT, ROOM } from '../lib/payloads.mjs';
 
@@ -44,6 +45,10 @@ serveIpc(
         arrayBuffers: m.arrayBuffers,
         connections: target?.connections?.() ?? null,
       };
+    },
+    async heapSnapshot({ file }) {
+      await fullGc();
+      return { file: writeHeapSnapshot(file) };
     },
     info() {
       return { connections: target?.connections?.() ?? null, received: target?.received?.() ?? null, roomSize: target?.roomSize?.(ROOM) ?? null };
