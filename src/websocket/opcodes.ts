@@ -22,7 +22,7 @@ export function isKnownOpcode(opcode: number): opcode is Opcode {
 }
 
 /** The RFC 6455 magic string appended to Sec-WebSocket-Key before hashing (section 1.3). */
-export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC11B85';
+export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Control frame payloads are at most 125 bytes (section 5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;

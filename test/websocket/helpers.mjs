@@ -94,3 +94,84 @@ export function once(emitter, event, timeoutMs = 8000) {
     emitter.once(event, on);
   });
 }
+
+// ---- raw HTTP over net, for handshake tests ----
+import net from 'node:net';
+
+export const RFC_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+export const RFC_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+
+/** The header lines of an upgrade request; `headers` entries set to null are left out. */
+export function upgradeRequest({ path = '/', method = 'GET', headers = {}, extraLines = [] } = {}) {
+  const base = {
+    Host: '127.0.0.1',
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Key': RFC_KEY,
+    'Sec-WebSocket-Version': '13',
+    ...headers,
+  };
+  const lines = [`${method} ${path} HTTP/1.1`];
+  for (const [k, v] of Object.entries(base)) if (v !== null) lines.push(`${k}: ${v}`);
+  lines.push(...extraLines);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+function parseHead(text) {
+  const [statusLine, ...lines] = text.split('\r\n');
+  const headers = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: Number(statusLine.split(' ')[1]), statusLine, headers };
+}
+
+/**
+ * Sends `text` on a fresh socket. Resolves once the response head is in (`socket` still
+ * open for a 101) or the socket closed; `closed` resolves when the server closes it.
+ */
+export function rawExchange(port, text) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    let done = false;
+    const closed = new Promise((r) => socket.once('close', r));
+    const guard = setTimeout(() => finish(new Error('no response within 8 s')), 8000);
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      clearTimeout(guard);
+      socket.off('data', onData);
+      if (err) {
+        socket.destroy();
+        return reject(err);
+      }
+      const text = data.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const head = end === -1 ? { status: 0, headers: {}, statusLine: '' } : parseHead(text.slice(0, end));
+      resolve({ ...head, body: end === -1 ? text : text.slice(end + 4), rest: end === -1 ? data : data.subarray(end + 4), socket, closed });
+    };
+    const onData = (chunk) => {
+      data = Buffer.concat([data, chunk]);
+      const text = data.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end !== -1) {
+        const { status, headers } = parseHead(text.slice(0, end));
+        const bodyLength = Number(headers['content-length'] ?? 0);
+        if (status === 101 || data.length - end - 4 >= bodyLength) finish();
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => {});
+    socket.on('close', () => finish());
+    socket.on('connect', () => socket.write(text));
+  });
+}
+
+export function listen(server) {
+  return new Promise((resolve) => {
+    if (typeof server.address === 'function' && server.address()) return resolve(server.address().port);
+    server.once('listening', () => resolve(server.address().port));
+  });
+}

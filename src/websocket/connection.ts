@@ -1,0 +1,234 @@
+/**
+ * One open WebSocket over a connected socket (after the handshake), in either role.
+ *
+ * Closing (RFC 6455 sections 5.5.1 and 7):
+ *  - peer's close frame: echo a close frame (the same code and reason, or an empty body if
+ *    the peer sent none). The server then ends TCP at once; the client waits for the server to end
+ *    it (section 7.1.1), bounded by `closeTimeout`.
+ *  - `close(code, reason)`: send a close frame, wait up to `closeTimeout` for the peer's,
+ *    then destroy the socket.
+ *  - protocol error from the peer: send the error's close code, emit `error`, end TCP.
+ * `close` is emitted exactly once, after the socket is gone: with the code of the close
+ * frame received (1005 when it had none), or 1006 when none was received.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ErrorCode } from '../protocol/codes.js';
+import { StelarError } from '../protocol/errors.js';
+import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
+import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
+import { Receiver } from './receiver.js';
+import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
+
+export interface WebSocketConnectionOptions {
+  isServer: boolean;
+  /** Largest inbound message in bytes (default 10 MiB); bigger ones close with 1009. */
+  maxPayload?: number;
+  /** Most frames per inbound message (default 4096); more close with 1009. */
+  maxFragments?: number;
+  /** Bytes that arrived with the handshake, already past the HTTP head. */
+  head?: Buffer;
+  /** The negotiated subprotocol ('' when none). */
+  protocol?: string;
+  /** How long to wait for the peer's side of the closing handshake (default 5000 ms). */
+  closeTimeout?: number;
+}
+
+export interface SendOptions {
+  /** Strings go as text and bytes as binary; `binary` overrides either way. */
+  binary?: boolean;
+}
+
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** Payloads at least this big are written after their header instead of copied behind it. */
+const SEPARATE_WRITE_THRESHOLD = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+type Stream = Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setTimeout' | 'remoteAddress'>>;
+
+export class WebSocketConnection extends EventEmitter {
+  readonly #socket: Stream;
+  readonly #isServer: boolean;
+  readonly #receiver: Receiver;
+  readonly #closeTimeout: number;
+  readonly #protocol: string;
+  readonly #remoteAddress: string | undefined;
+  #readyState: ReadyState = ReadyState.OPEN;
+  #closeFrameSent = false;
+  #closeFrameReceived = false;
+  #closeCode: number = ABNORMAL_CLOSE_CODE;
+  #closeReason = '';
+  #closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Duplex, options: WebSocketConnectionOptions) {
+    super();
+    this.#socket = socket as Stream;
+    this.#isServer = options.isServer;
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#protocol = options.protocol ?? '';
+    this.#remoteAddress = this.#socket.remoteAddress;
+    this.#receiver = new Receiver({
+      isServer: options.isServer,
+      maxPayload: options.maxPayload,
+      maxFragments: options.maxFragments,
+      onMessage: (data, isBinary) => this.emit('message', data, isBinary),
+      onPing: (data) => this.#onPing(data),
+      onPong: (data) => this.emit('pong', data),
+      onClose: (code, reason) => this.#onCloseFrame(code, reason),
+      onError: (err) => this.#onProtocolError(err),
+    });
+
+    // Small frames must leave at once; idle timeouts belong to the layers above.
+    this.#socket.setNoDelay?.(true);
+    this.#socket.setTimeout?.(0);
+    // Bytes that came with the handshake go back in front of the stream, so they are read
+    // first and only once the caller has had a chance to attach listeners.
+    if (options.head && options.head.length > 0) socket.unshift(options.head);
+    socket.on('data', (chunk: Buffer) => this.#receiver.write(chunk));
+    socket.on('end', () => this.#onSocketEnd());
+    socket.on('close', () => this.#onSocketClose());
+    socket.on('drain', () => this.emit('drain'));
+    // Socket errors (ECONNRESET...) end in 'close' with 1006; they are not protocol errors.
+    socket.on('error', () => {});
+    if (socket.destroyed) queueMicrotask(() => this.#onSocketClose());
+  }
+
+  get readyState(): ReadyState {
+    return this.#readyState;
+  }
+
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  get socket(): Duplex {
+    return this.#socket;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#remoteAddress;
+  }
+
+  /** Bytes written but not yet handed to the OS. */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  /**
+   * Sends one message. Returns false when the socket's buffer is above its high-water
+   * mark (the data is queued anyway: wait for `drain`) or when the connection is not open
+   * (the data is dropped). Large server payloads are written without a copy, so do not
+   * modify a buffer after sending it.
+   */
+  send(data: FramePayload, options: SendOptions = {}): boolean {
+    if (this.#readyState !== ReadyState.OPEN) return false;
+    const isString = typeof data === 'string';
+    const binary = options.binary ?? !isString;
+    const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    if (!this.#isServer || isString || data.length < SEPARATE_WRITE_THRESHOLD) {
+      return this.#write(buildFrame(opcode, data, { mask: !this.#isServer }));
+    }
+    if (!this.#socket.writable) return false;
+    // One writev for header + payload instead of copying the payload into a new frame.
+    this.#socket.cork();
+    this.#socket.write(frameHeader(opcode, data.length));
+    const ok = this.#socket.write(data);
+    this.#socket.uncork();
+    return ok;
+  }
+
+  /** Writes a frame built by `buildFrame` (unmasked frames in the server role: broadcast). */
+  sendFrame(frame: Uint8Array): boolean {
+    if (this.#readyState !== ReadyState.OPEN) return false;
+    return this.#write(frame);
+  }
+
+  ping(data: FramePayload = EMPTY): boolean {
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (length > MAX_CONTROL_PAYLOAD) {
+      throw new StelarError(ErrorCode.WS_CONTROL_TOO_LONG, 'ping payload is longer than 125 bytes');
+    }
+    if (this.#readyState !== ReadyState.OPEN) return false;
+    return this.#write(buildFrame(Opcode.PING, data, { mask: !this.#isServer }));
+  }
+
+  /**
+   * Starts the closing handshake. `code` 1005 sends a close frame without a body.
+   * Throws a StelarError for a code that may not be sent or a reason over 123 bytes.
+   */
+  close(code = 1000, reason = ''): void {
+    const body = closePayload(code, reason);
+    if (this.#readyState === ReadyState.CLOSED || this.#closeFrameSent) return;
+    this.#readyState = ReadyState.CLOSING;
+    this.#sendClose(body);
+    if (this.#closeFrameReceived && this.#isServer) this.#socket.end();
+    this.#armCloseTimer();
+  }
+
+  /** Drops the connection without a closing handshake (the peer sees 1006). */
+  terminate(): void {
+    if (this.#readyState === ReadyState.CLOSED) return;
+    this.#readyState = ReadyState.CLOSING;
+    this.#socket.destroy();
+  }
+
+  #write(bytes: Uint8Array): boolean {
+    if (!this.#socket.writable) return false;
+    return this.#socket.write(bytes);
+  }
+
+  #sendClose(body: Buffer): void {
+    this.#closeFrameSent = true;
+    this.#write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer || this.#readyState === ReadyState.CLOSED) return;
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#closeTimeout);
+    this.#closeTimer.unref();
+  }
+
+  #onPing(data: Buffer): void {
+    if (!this.#closeFrameSent) this.#write(buildFrame(Opcode.PONG, data, { mask: !this.#isServer }));
+    this.emit('ping', data);
+  }
+
+  #onCloseFrame(code: number, reason: string): void {
+    this.#closeFrameReceived = true;
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    if (this.#readyState === ReadyState.OPEN) this.#readyState = ReadyState.CLOSING;
+    if (!this.#closeFrameSent) this.#sendClose(code === NO_STATUS_CODE ? EMPTY : closePayload(code, reason));
+    // The server closes TCP first (section 7.1.1) so the client is not left in TIME_WAIT.
+    if (this.#isServer) this.#socket.end();
+    this.#armCloseTimer();
+  }
+
+  #onProtocolError(err: StelarError): void {
+    if (this.#readyState === ReadyState.CLOSED) return;
+    this.#readyState = ReadyState.CLOSING;
+    if (!this.#closeFrameSent) this.#sendClose(closePayload(err.closeCode));
+    this.#socket.end();
+    this.#armCloseTimer();
+    // A misbehaving peer must not be able to crash a process that did not listen for errors.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  #onSocketEnd(): void {
+    // The peer finished sending. Finish ours too: the socket may allow half-open connections.
+    if (this.#readyState === ReadyState.OPEN) this.#readyState = ReadyState.CLOSING;
+    this.#socket.end();
+    this.#armCloseTimer();
+  }
+
+  #onSocketClose(): void {
+    if (this.#readyState === ReadyState.CLOSED) return;
+    this.#readyState = ReadyState.CLOSED;
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    this.#receiver.stop();
+    const code = this.#closeFrameReceived ? this.#closeCode : ABNORMAL_CLOSE_CODE;
+    this.emit('close', code, this.#closeFrameReceived ? this.#closeReason : '');
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * WebSocketServer: accepts upgrades on its own HTTP server (`port`) or on a user's (`server`).
+ *
+ * On a user's server, every WebSocketServer attached to it shares one `upgrade` listener
+ * (see router.ts) and the server's `request` listeners are never touched. `close()` detaches
+ * from a user's server and never closes it; a server created here is closed by `close()`.
+ *
+ * Bounds on the handshake (own server only: a user's server keeps its own settings):
+ * `maxHeaderSize` (431 above it), and `handshakeTimeout` as Node's headersTimeout and
+ * requestTimeout, checked often enough that a request trickled a byte at a time is dropped.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketConnection } from './connection.js';
+import { abortHandshake, checkUpgradeRequest, isToken, switchingProtocols } from './handshake.js';
+import { attach, detach, pathnameOf } from './router.js';
+
+export type VerifyClientResult = true | false | { status: number; message?: string; headers?: Record<string, string> };
+
+export interface WebSocketServerOptions {
+  /** Create and listen on an HTTP server of our own. */
+  port?: number;
+  host?: string;
+  /** Or attach to an existing HTTP(S) server. */
+  server?: Server;
+  /** Only upgrades to this pathname ('/' or none: every path no other WebSocketServer claims). */
+  path?: string;
+  /** Largest inbound message (default 10 MiB). */
+  maxPayload?: number;
+  /** Most frames per inbound message (default 4096). */
+  maxFragments?: number;
+  /** Own server only: the whole request head must arrive within this time (default 10 s). */
+  handshakeTimeout?: number;
+  /** Own server only: largest request head in bytes (default 16 KiB). */
+  maxHeaderSize?: number;
+  /** Passed to each connection (default 5000 ms). */
+  closeTimeout?: number;
+  /** Return true to accept, or the HTTP response that refuses (e.g. 403 for a bad Origin). */
+  verifyClient?(req: IncomingMessage): VerifyClientResult;
+  /** Pick one of the offered subprotocols, or false for none. */
+  handleProtocols?(protocols: string[], req: IncomingMessage): string | false;
+}
+
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+
+export class WebSocketServer extends EventEmitter {
+  readonly #opts: WebSocketServerOptions;
+  readonly #server: Server;
+  readonly #ownServer: boolean;
+  readonly #path: string;
+  readonly #clients = new Set<WebSocketConnection>();
+  #closed = false;
+
+  constructor(options: WebSocketServerOptions) {
+    super();
+    this.#opts = options;
+    this.#path = options.path ?? '/';
+    if (options.server) {
+      this.#server = options.server;
+      this.#ownServer = false;
+    } else if (options.port !== undefined) {
+      this.#server = this.#createServer(options);
+      this.#ownServer = true;
+    } else {
+      throw new TypeError('WebSocketServer needs `port` or `server`');
+    }
+    attach(this.#server, this.#path, this);
+  }
+
+  /** The pathname this server answers ('/' = catch-all). */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Open connections accepted by this server. */
+  get clients(): ReadonlySet<WebSocketConnection> {
+    return this.#clients;
+  }
+
+  address(): AddressInfo | string | null {
+    return this.#server.address();
+  }
+
+  /** Whether this server would take the upgrade (by path), regardless of other servers. */
+  shouldHandle(req: IncomingMessage): boolean {
+    return this.#path === '/' || pathnameOf(req.url) === this.#path;
+  }
+
+  /** Completes (or refuses) the handshake on `socket`, then calls `cb` with the connection. */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (ws: WebSocketConnection, req: IncomingMessage) => void,
+  ): void {
+    socket.on('error', onHandshakeError);
+    if (this.#closed) return abortHandshake(socket, 503, 'Server is closing');
+
+    const check = checkUpgradeRequest(req);
+    if (!check.ok) return abortHandshake(socket, check.status, check.message, check.headers);
+
+    if (this.#opts.verifyClient) {
+      let verdict: VerifyClientResult;
+      try {
+        verdict = this.#opts.verifyClient(req);
+      } catch {
+        return abortHandshake(socket, 500);
+      }
+      if (verdict !== true) {
+        if (!verdict) return abortHandshake(socket, 401);
+        return abortHandshake(socket, verdict.status, verdict.message, verdict.headers);
+      }
+    }
+
+    let protocol = '';
+    if (check.protocols.length > 0 && this.#opts.handleProtocols) {
+      let chosen: string | false;
+      try {
+        chosen = this.#opts.handleProtocols(check.protocols, req);
+      } catch {
+        return abortHandshake(socket, 500);
+      }
+      if (typeof chosen === 'string' && isToken(chosen)) protocol = chosen;
+    }
+
+    // The client may have gone away while we decided.
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.write(switchingProtocols(check.key, protocol));
+    socket.off('error', onHandshakeError);
+
+    const ws = new WebSocketConnection(socket, {
+      isServer: true,
+      maxPayload: this.#opts.maxPayload,
+      maxFragments: this.#opts.maxFragments,
+      closeTimeout: this.#opts.closeTimeout,
+      head,
+      protocol,
+    });
+    this.#clients.add(ws);
+    ws.once('close', () => this.#clients.delete(ws));
+    cb(ws, req);
+  }
+
+  /**
+   * Stops accepting, closes open connections with 1001 (going away) and detaches from the
+   * HTTP server. A server created here is closed too; a user's server is left running.
+   */
+  close(cb?: (err?: Error) => void): void {
+    if (this.#closed) {
+      if (cb) queueMicrotask(() => cb());
+      return;
+    }
+    this.#closed = true;
+    detach(this.#server, this.#path, this);
+    const pending = [...this.#clients].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === 3) return resolve();
+          ws.once('close', () => resolve());
+          ws.close(1001, 'server closing');
+        }),
+    );
+    if (this.#ownServer) {
+      this.#server.close((err) => {
+        this.emit('close');
+        cb?.(err);
+      });
+      this.#server.closeIdleConnections();
+    } else {
+      void Promise.all(pending).then(() => {
+        this.emit('close');
+        cb?.();
+      });
+    }
+  }
+
+  #createServer(options: WebSocketServerOptions): Server {
+    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const server = createServer(
+      {
+        maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
+        headersTimeout: timeout,
+        requestTimeout: timeout,
+        // Node only looks for expired requests on this interval; keep it a fraction of the timeout.
+        connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(timeout / 4))),
+      },
+      (req, res) => {
+        // Node only emits `upgrade` when both Upgrade and Connection: upgrade are present, so a
+        // half-formed WebSocket attempt lands here: tell it what is wrong. Plain HTTP gets 426.
+        let status = 426;
+        let message = 'Upgrade Required';
+        let headers: Record<string, string> = { Upgrade: 'websocket' };
+        if (req.headers.upgrade !== undefined || req.headers['sec-websocket-key'] !== undefined) {
+          const check = checkUpgradeRequest(req);
+          if (!check.ok) ({ status, message, headers = {} } = check);
+        }
+        res.writeHead(status, {
+          ...headers,
+          Connection: 'close',
+          'Content-Type': 'text/plain',
+          'Content-Length': Buffer.byteLength(message),
+        });
+        res.end(message);
+      },
+    );
+    server.on('error', (err) => this.emit('error', err));
+    server.on('listening', () => this.emit('listening'));
+    server.listen(options.port, options.host);
+    return server;
+  }
+}
+
+function onHandshakeError(this: Duplex): void {
+  this.destroy();
+}
