@@ -20,6 +20,9 @@ export const TARGETS = {
   uws: { server: 'uws', client: 'ws' },
   // Only for the mixed scenario: one stelar server, WebSocket and TCP clients in one room.
   'stelar-mixed': { server: 'stelar', client: 'mixed' },
+  // Only for the echo scenarios: our own StelarClient as the load generator.
+  'stelar-client-tcp': { server: 'stelar', client: 'stelar-client-tcp' },
+  'stelar-client-ws': { server: 'stelar', client: 'stelar-client-ws' },
 };
 
 /** Finds the uWS binary for this platform, arch and Node ABI, or explains why not. */

@@ -300,7 +300,52 @@ async function connectStelarTcp({ host, port }) {
   return client;
 }
 
+// ---------------------------------------------------------------------------------------
+// Our own StelarClient (dist/), for the echo rows that show what the library's client adds.
+
+function stelarClientKind(mode) {
+  return async ({ host, port }) => {
+    const { StelarClient } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
+    const sc = new StelarClient(`${host}:${port}`, { mode, reconnection: false, logger: false });
+    let joined = null;
+    const client = {
+      onBroadcast: noop,
+      join(room, cb) {
+        joined = cb;
+        sc.joinRoom(room);
+      },
+      request(data, cb) {
+        sc.request('echo', data, 'echo').then(cb, (err) => {
+          throw err;
+        });
+      },
+      emit(data) {
+        sc.emit('ev', data);
+      },
+      pressure: () => 0,
+      onceDrain: (cb) => setImmediate(cb),
+      cork: noop,
+      uncork: noop,
+      close: () => sc.disconnect(),
+    };
+    sc.on('b', (data) => client.onBroadcast(data));
+    sc.on('room_joined', () => {
+      const cb = joined;
+      joined = null;
+      cb?.();
+    });
+    await withTimeout(`StelarClient(${mode}) connect`, (resolve, reject) => {
+      sc.on('error', reject);
+      sc.on('disconnect', (info) => reject(new Error(`StelarClient disconnected: ${JSON.stringify(info)}`)));
+      sc.connect(resolve);
+    });
+    return client;
+  };
+}
+
 const KINDS = {
+  'stelar-client-ws': stelarClientKind('ws'),
+  'stelar-client-tcp': stelarClientKind('tcp'),
   ws: connectJsonWs,
   socketio: connectSocketIo,
   'stelar-ws': connectStelarWs,

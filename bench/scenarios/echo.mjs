@@ -10,6 +10,7 @@ function echoCase(clients, { rounds, quickRounds }) {
   return {
     id: `echo-${clients}`,
     group: 'echo',
+    targets: ['stelar-tcp', 'stelar-ws', 'ws', 'socket.io', 'uws', 'stelar-client-tcp', 'stelar-client-ws'],
     title: `Echo / ACK latency, ${clients} client${clients > 1 ? 's' : ''}`,
     params: (quick) => ({ clients, rounds: quick ? quickRounds : rounds, warmup: Math.ceil((quick ? quickRounds : rounds) / 10) }),
     columns: [
