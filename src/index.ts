@@ -1,2 +1,13 @@
 // Public entry point. Thin on purpose: it re-exports, it does not implement.
+import { StelarServer } from './server/index.js';
+
 export * from './protocol/index.js';
+export * from './server/index.js';
+export { Logger, createLogger, type LoggerLike, type LogLevel, type LoggerOption } from './logger.js';
+
+// ---- client ------------------------------------------------------------------------------
+// The client helper adds its export here:
+// export { StelarClient } from './client/index.js';
+// -----------------------------------------------------------------------------------------
+
+export default StelarServer;

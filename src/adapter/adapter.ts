@@ -1,0 +1,73 @@
+/**
+ * The adapter owns room membership and fan-out, so a cluster implementation (Redis) can
+ * replace the in-memory default without the server changing.
+ *
+ * Sync or async, decided per method:
+ * - Membership changes and local queries (`addToRoom`, `roomsOf`, `getRoomMembers`...) are
+ *   synchronous and describe THIS node: the server's public API (`getRooms()`,
+ *   `ctx.joinRoom()`) is synchronous and must stay on the fast path.
+ * - Delivery (`broadcast`, `sendTo`) writes to local clients synchronously and returns the
+ *   number reached here; a cluster adapter also publishes to other nodes in the background
+ *   (fire and forget, its own error handling).
+ * - Cluster-wide queries are optional and asynchronous (`fetchRoomMembers`, `fetchRooms`).
+ * - `close()` may return a Promise; the server awaits it in `stop()`.
+ */
+import type { Packet } from '../protocol/index.js';
+
+/** A message encoded once and written as the same bytes to every recipient. */
+export interface EncodedMessage {
+  readonly packet: Packet;
+  /** The packet bytes without any framing (what a cluster adapter publishes). */
+  readonly bytes: Uint8Array;
+  /** The unmasked WebSocket binary frame, built on first use and then shared. */
+  wsFrame(): Buffer;
+  /** The TCP frame (4-byte length prefix + packet), built on first use and then shared. */
+  tcpFrame(): Uint8Array;
+}
+
+/** What the adapter needs from one local client: its id and a way to write shared bytes. */
+export interface AdapterClient {
+  readonly id: string;
+  /** False when the bytes could not be written (closed, or above its buffer cap). */
+  sendEncoded(message: EncodedMessage): boolean;
+}
+
+/** The server side of the adapter: the local clients that finished their handshake. */
+export interface AdapterHost {
+  getClient(id: string): AdapterClient | undefined;
+  clients(): IterableIterator<AdapterClient>;
+}
+
+export interface BroadcastTarget {
+  /** Deliver only to members of these rooms (each client once). Omitted: every client. */
+  rooms?: readonly string[];
+  /** Skip this client id. */
+  exceptId?: string;
+}
+
+export interface Adapter {
+  /** Called once by the server before any other method. */
+  init(host: AdapterHost): void;
+  /** Adds `id` to `room` (creating the room); false when it already was a member. */
+  addToRoom(id: string, room: string): boolean;
+  /** Removes `id` from `room` (deleting the room when it empties); false when it was not a member. */
+  removeFromRoom(id: string, room: string): boolean;
+  /** Drops every membership of `id` (on disconnect). */
+  removeAll(id: string): void;
+  hasRoom(room: string): boolean;
+  /** Number of rooms on this node. */
+  roomCount(): number;
+  getRooms(): string[];
+  getRoomMembers(room: string): string[];
+  /** The rooms of a local client: a live read-only view, empty when it is in none. */
+  roomsOf(id: string): ReadonlySet<string>;
+  isMember(id: string, room: string): boolean;
+  /** Writes `message` to the matching local clients; returns how many it reached. */
+  broadcast(message: EncodedMessage, target: BroadcastTarget): number;
+  /** Writes to one client by id; false when it is not connected to this node. */
+  sendTo(id: string, message: EncodedMessage): boolean;
+  close(): void | Promise<void>;
+  /** Optional cluster-wide queries. */
+  fetchRoomMembers?(room: string): Promise<string[]>;
+  fetchRooms?(): Promise<string[]>;
+}

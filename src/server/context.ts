@@ -1,0 +1,153 @@
+/**
+ * StelarContext: what every handler receives. One small object per message, with its
+ * methods on the prototype, so creating it costs a few field writes. It is also the
+ * "client" object handed to middleware, `onConnection` and `onDisconnect`.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { ErrorCode, PacketType } from '../protocol/index.js';
+import type { Hub } from './hub.js';
+import type { RequestInfo, Session } from './session.js';
+import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
+
+type BinaryLike = Uint8Array | ArrayBuffer;
+
+export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
+  /** The message's payload (a Buffer for binary events; the Connect `auth` in middleware). */
+  readonly data: TData;
+  /** The event this context was created for ('connection' / 'disconnect' for lifecycle handlers). */
+  readonly eventName: string;
+  readonly #hub: Hub;
+  readonly #session: Session;
+  /** ACK request id (0 = not an ACK request) and the ack name to answer with. */
+  readonly #ackId: number;
+  readonly #ackName: string;
+  #answered = false;
+
+  constructor(hub: Hub, session: Session, eventName: string, data: TData, ackId = 0, ackName = eventName) {
+    this.#hub = hub;
+    this.#session = session;
+    this.eventName = eventName;
+    this.data = data;
+    this.#ackId = ackId;
+    this.#ackName = ackName;
+  }
+
+  get id(): string {
+    return this.#session.id;
+  }
+  /** The raw socket (net.Socket, or tls.TLSSocket with TLS). */
+  get socket(): Socket {
+    return this.#session.socket;
+  }
+  /**
+   * The WebSocket upgrade request; null for TCP. Middleware sees the full IncomingMessage;
+   * once the client is accepted only method, url, headers and httpVersion are kept.
+   */
+  get req(): IncomingMessage | RequestInfo | null {
+    return this.#session.req;
+  }
+  get clientInfo(): ClientInfo {
+    return this.#session;
+  }
+  get protocol(): TransportProtocol {
+    return this.#session.protocol;
+  }
+  get remoteAddress(): string {
+    return this.#session.remoteAddress;
+  }
+  /** True while this context is an ACK request nobody has answered yet. */
+  get awaitingAck(): boolean {
+    return this.#ackId !== 0 && !this.#answered;
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  /** Sends an event to this client. */
+  emit<K extends keyof SE & string>(event: K, data?: SE[K]): boolean {
+    return this.#session.sendPacket({ type: PacketType.JSON, event, data });
+  }
+
+  /** Answers the pending ACK request with `data`; outside a request it is `emit`. */
+  send<K extends keyof SE & string>(event: K, data?: SE[K]): boolean {
+    if (this.awaitingAck) return StelarContext.reply(this, true, data, event);
+    return this.emit(event, data);
+  }
+
+  emitBinary(event: string, data: BinaryLike): boolean {
+    return this.#session.sendPacket({ type: PacketType.BINARY, event, data });
+  }
+
+  /** Sends to every client except this one (or except `excludeId` when given). */
+  broadcast<K extends keyof SE & string>(event: K, data?: SE[K], excludeId: string = this.id): number {
+    return this.#hub.broadcast(event, data, { exceptId: excludeId });
+  }
+
+  broadcastBinary(event: string, data: BinaryLike, excludeId: string = this.id): number {
+    return this.#hub.broadcast(event, data, { exceptId: excludeId, binary: true });
+  }
+
+  /** Sends to a room (this client included, if it is a member, unless excluded). */
+  to<K extends keyof SE & string>(room: string, event: K, data?: SE[K], excludeId?: string): number {
+    return this.#hub.broadcast(event, data, { room, exceptId: excludeId });
+  }
+
+  toId<K extends keyof SE & string>(id: string, event: K, data?: SE[K]): boolean {
+    return this.#hub.toId(id, event, data);
+  }
+
+  // ---- rooms and metadata -----------------------------------------------------------------
+
+  /** true when the client is (now) in the room; false when a limit or hook refused it. */
+  joinRoom(room: string): boolean {
+    return this.#hub.joinRoom(this.#session, room) === null;
+  }
+
+  leaveRoom(room: string): boolean {
+    return this.#hub.leaveRoom(this.#session, room) === null;
+  }
+
+  getClients(room?: string): ClientSummary[] {
+    return this.#hub.getClients(room);
+  }
+
+  setMetadata(key: string, value: unknown): this {
+    this.#session.metadata.set(key, value);
+    return this;
+  }
+
+  getMetadata<T = unknown>(key: string): T | undefined {
+    return this.#session.getMetadata(key) as T | undefined;
+  }
+
+  // ---- ACK and lifecycle ------------------------------------------------------------------
+
+  /**
+   * Answers the pending ACK request (once). Outside a request, or after it was answered,
+   * it sends an unsolicited ACK response with id 0 named `name` (e.g. a refusal in middleware).
+   */
+  ack(name: string, data?: unknown): boolean {
+    if (this.awaitingAck) return StelarContext.reply(this, true, data, name);
+    return this.#session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: 0, ok: true, data });
+  }
+
+  /** Closes this client's connection. */
+  disconnect(code = 1000, reason = ''): void {
+    this.#session.close(code, reason);
+  }
+
+  /** Sends the ACK response of `ctx`'s request, at most once. Used by the dispatcher too. */
+  static reply(ctx: StelarContext, ok: boolean, data: unknown, name: string = ctx.#ackName): boolean {
+    if (ctx.#ackId === 0 || ctx.#answered) return false;
+    ctx.#answered = true;
+    return ctx.#session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: ctx.#ackId, ok, data });
+  }
+
+  /** The ACK error body for a thrown value: `{ message, code }`. */
+  static errorBody(err: unknown): { message: string; code: string } {
+    const e = err as { message?: unknown; code?: unknown } | null;
+    const message = e && typeof e.message === 'string' ? e.message : String(err);
+    const code = e && typeof e.code === 'string' ? e.code : ErrorCode.ACK_FAILED;
+    return { message, code };
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * One connected client, over either transport. A session is small on purpose: a handful
+ * of scalar fields; the metadata Map is created on first use, rooms live in the adapter,
+ * there is no timer per client (the heartbeat sweep reads `lastSeen`).
+ *
+ * Inbound packets are handled one by one. When a step goes async (middleware, an async
+ * custom rate limiter), later packets wait in a bounded queue so order is preserved.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { AdapterClient, EncodedMessage } from '../adapter/adapter.js';
+import { CloseCode, type Packet, PacketType, type StelarError } from '../protocol/index.js';
+import type { Transport, TransportSink } from './transport.js';
+import type { IIPTracker, TransportProtocol } from './types.js';
+
+export const SessionState = {
+  /** Transport open, waiting for the client's Connect. */
+  AWAITING_CONNECT: 0,
+  /** Connect received, middleware running. */
+  HANDSHAKE: 1,
+  /** Accepted: the client has its id. */
+  OPEN: 2,
+  CLOSING: 3,
+  CLOSED: 4,
+} as const;
+export type SessionState = (typeof SessionState)[keyof typeof SessionState];
+
+/** The part of the upgrade request kept after middleware (the full request is dropped). */
+export interface RequestInfo {
+  method?: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+  httpVersion?: string;
+}
+
+/** What a session needs from the server. */
+export interface SessionHost {
+  /** Handles one packet; a Promise means "wait before the next one". */
+  handlePacket(session: Session, bytes: Buffer): void | Promise<void>;
+  onInvalid(session: Session, err: StelarError): void;
+  onProtocolError(session: Session, err: StelarError): void;
+  onClosed(session: Session, code: number, reason: string): void;
+  onSlowConsumer(session: Session, buffered: number): void;
+  countSent(n: number): void;
+  roomsOf(id: string): ReadonlySet<string>;
+  readonly maxBufferedBytes: number;
+}
+
+type TransportFactory = (sink: TransportSink) => Transport;
+
+export class Session implements TransportSink, AdapterClient {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly openedAt: number;
+  connectedAt = 0;
+  lastSeen: number;
+  state: SessionState = SessionState.AWAITING_CONNECT;
+  /** When a close was started (the sweep terminates sessions stuck closing). */
+  closingSince = 0;
+  /** The tracker this connection was counted in (it may be swapped at runtime). */
+  ipTracker: IIPTracker | null = null;
+  readonly transport: Transport;
+  #host: SessionHost;
+  #req: IncomingMessage | RequestInfo | null;
+  #metadata: Map<string, unknown> | null = null;
+  /** Packets waiting behind an async step; null when nothing is pending. */
+  #queue: Buffer[] | null = null;
+  #queuedBytes = 0;
+
+  constructor(host: SessionHost, id: string, remoteAddress: string, req: IncomingMessage | null, makeTransport: TransportFactory) {
+    this.#host = host;
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+    this.#req = req;
+    this.openedAt = this.lastSeen = Date.now();
+    this.transport = makeTransport(this);
+  }
+
+  get protocol(): TransportProtocol {
+    return this.transport.protocol;
+  }
+
+  get socket() {
+    return this.transport.socket;
+  }
+
+  get req(): IncomingMessage | RequestInfo | null {
+    return this.#req;
+  }
+
+  /** After middleware: keep method/url/headers, let the request object go. */
+  slimRequest(): void {
+    const req = this.#req;
+    if (!req) return;
+    this.#req = { method: req.method, url: req.url, headers: req.headers, httpVersion: req.httpVersion };
+  }
+
+  /** The rooms this client is in (a fresh empty Set when none: nothing shared to mutate). */
+  get rooms(): ReadonlySet<string> {
+    const rooms = this.#host.roomsOf(this.id);
+    return rooms.size ? rooms : new Set<string>();
+  }
+
+  /** Created on first access: clients that never use metadata never pay for a Map. */
+  get metadata(): Map<string, unknown> {
+    return (this.#metadata ??= new Map());
+  }
+
+  getMetadata(key: string): unknown {
+    return this.#metadata?.get(key);
+  }
+
+  metadataObject(): Record<string, unknown> {
+    return this.#metadata ? Object.fromEntries(this.#metadata) : {};
+  }
+
+  get isOpen(): boolean {
+    return this.state === SessionState.OPEN;
+  }
+
+  // ---- sending ----------------------------------------------------------------------------
+
+  /** Writes one packet; false when the session is closing or now over its buffer cap. */
+  sendPacket(packet: Packet): boolean {
+    if (this.state >= SessionState.CLOSING || !this.transport.isOpen) return false;
+    this.transport.sendPacket(packet);
+    if (packet.type !== PacketType.PONG) this.#host.countSent(1);
+    return this.#checkBuffer();
+  }
+
+  /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
+  sendEncoded(message: EncodedMessage): boolean {
+    if (this.state !== SessionState.OPEN || !this.transport.isOpen) return false;
+    this.transport.sendEncoded(message);
+    return this.#checkBuffer();
+  }
+
+  #checkBuffer(): boolean {
+    const buffered = this.transport.bufferedAmount;
+    if (buffered <= this.#host.maxBufferedBytes) return true;
+    // A consumer this far behind would make us hold its backlog forever: cut it loose.
+    this.#host.onSlowConsumer(this, buffered);
+    return false;
+  }
+
+  /** Error packet `{ event: code, data: { message, ...extra } }`, then close if the error says so. */
+  fail(err: StelarError, extra?: Record<string, unknown>): void {
+    this.sendPacket({ type: PacketType.ERROR, event: err.code, data: { message: err.message, ...extra } });
+    if (err.closeCode) this.close(err.closeCode, err.message);
+  }
+
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.state >= SessionState.CLOSING) return;
+    this.state = SessionState.CLOSING;
+    this.closingSince = Date.now();
+    this.#queue = null;
+    this.transport.close(code, reason);
+  }
+
+  terminate(): void {
+    if (this.state === SessionState.CLOSED) return;
+    if (this.state < SessionState.CLOSING) {
+      this.state = SessionState.CLOSING;
+      this.closingSince = Date.now();
+    }
+    this.#queue = null;
+    this.transport.terminate();
+  }
+
+  // ---- TransportSink ----------------------------------------------------------------------
+
+  onPacket(bytes: Buffer): void {
+    this.lastSeen = Date.now();
+    if (this.state >= SessionState.CLOSING) return;
+    if (this.#queue) {
+      this.#enqueue(bytes);
+      return;
+    }
+    this.#run(bytes);
+  }
+
+  onInvalid(err: StelarError): void {
+    this.lastSeen = Date.now();
+    if (this.state < SessionState.CLOSING) this.#host.onInvalid(this, err);
+  }
+
+  onProtocolError(err: StelarError): void {
+    if (this.state < SessionState.CLOSING) {
+      this.state = SessionState.CLOSING;
+      this.closingSince = Date.now();
+    }
+    this.#host.onProtocolError(this, err);
+  }
+
+  onClose(code: number, reason: string): void {
+    if (this.state === SessionState.CLOSED) return;
+    this.state = SessionState.CLOSED;
+    this.#queue = null;
+    this.#host.onClosed(this, code, reason);
+  }
+
+  // ---- ordered inbound processing ---------------------------------------------------------
+
+  #run(bytes: Buffer): void {
+    const pending = this.#host.handlePacket(this, bytes);
+    if (pending) {
+      this.#queue = [];
+      pending.then(() => this.#drain(), () => this.#drain());
+    }
+  }
+
+  #enqueue(bytes: Buffer): void {
+    this.#queuedBytes += bytes.length;
+    if (this.#queuedBytes > this.#host.maxBufferedBytes) {
+      this.close(CloseCode.POLICY_VIOLATION, 'too many messages while the previous one is pending');
+      return;
+    }
+    this.#queue?.push(bytes);
+  }
+
+  #drain(): void {
+    const queue = this.#queue;
+    this.#queue = null;
+    this.#queuedBytes = 0;
+    if (!queue || this.state >= SessionState.CLOSING) return;
+    for (let i = 0; i < queue.length; i++) {
+      if (this.state >= SessionState.CLOSING) return;
+      if (this.#queue) {
+        // An async step started again: the rest waits behind it, in order.
+        for (let j = i; j < queue.length; j++) this.#enqueue(queue[j]);
+        return;
+      }
+      this.#run(queue[i]);
+    }
+  }
+}

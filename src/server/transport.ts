@@ -1,0 +1,132 @@
+/**
+ * The one seam between a session and its transport. WebSocket and TCP connections differ
+ * in framing and in how they close; above this file they are the same thing: packets in,
+ * packets (or shared pre-encoded bytes) out, one close with a code.
+ */
+import type { Socket } from 'node:net';
+import type { EncodedMessage } from '../adapter/adapter.js';
+import { CloseCode, encodePacket, ErrorCode, type Packet, StelarError, TCP_PREFIX_SIZE } from '../protocol/index.js';
+import type { TcpConnection } from '../tcp/index.js';
+import type { WebSocketConnection } from '../websocket/index.js';
+import type { TransportProtocol } from './types.js';
+
+/** What a transport reports upward (implemented by Session). */
+export interface TransportSink {
+  /** One packet's bytes (without framing). */
+  onPacket(bytes: Buffer): void;
+  /** The peer sent something the protocol does not allow; `err.closeCode` says whether to close. */
+  onInvalid(err: StelarError): void;
+  /** The transport already closed the connection because the peer broke its framing. */
+  onProtocolError(err: StelarError): void;
+  onClose(code: number, reason: string): void;
+}
+
+export interface Transport {
+  readonly protocol: TransportProtocol;
+  readonly socket: Socket;
+  /** Bytes queued for the peer and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  readonly isOpen: boolean;
+  sendPacket(packet: Packet): boolean;
+  sendEncoded(message: EncodedMessage): boolean;
+  close(code: number, reason: string): void;
+  terminate(): void;
+}
+
+/** `::ffff:1.2.3.4` and `1.2.3.4` are the same client: count them as one. */
+export function normaliseAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** A WebSocket close reason must fit in 123 bytes of UTF-8. */
+function clampReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let out = reason.slice(0, 123);
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
+
+const OPEN = 1;
+
+class WsTransport implements Transport {
+  readonly protocol = 'ws' as const;
+  readonly #conn: WebSocketConnection;
+
+  constructor(conn: WebSocketConnection, sink: TransportSink) {
+    this.#conn = conn;
+    conn.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) sink.onPacket(data);
+      else {
+        // One binary message carries one packet; text has no meaning in this protocol.
+        sink.onInvalid(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text messages are not supported, send binary packets', CloseCode.UNSUPPORTED_DATA));
+      }
+    });
+    conn.on('error', (err: StelarError) => sink.onProtocolError(err));
+    conn.once('close', (code: number, reason: string | Buffer) => sink.onClose(code, String(reason ?? '')));
+  }
+
+  get socket(): Socket {
+    return this.#conn.socket as Socket;
+  }
+  get bufferedAmount(): number {
+    return this.#conn.bufferedAmount;
+  }
+  get isOpen(): boolean {
+    return this.#conn.readyState === OPEN;
+  }
+  sendPacket(packet: Packet): boolean {
+    return this.#conn.send(encodePacket(packet), { binary: true });
+  }
+  sendEncoded(message: EncodedMessage): boolean {
+    return this.#conn.sendFrame(message.wsFrame());
+  }
+  close(code: number, reason: string): void {
+    this.#conn.close(code, clampReason(reason));
+  }
+  terminate(): void {
+    this.#conn.terminate();
+  }
+}
+
+class TcpTransport implements Transport {
+  readonly protocol = 'tcp' as const;
+  readonly #conn: TcpConnection;
+
+  constructor(conn: TcpConnection, sink: TransportSink) {
+    this.#conn = conn;
+    conn.on('frame', (packet: Buffer) => sink.onPacket(packet));
+    conn.on('error', (err: StelarError) => sink.onProtocolError(err));
+    conn.once('close', (code: number, reason: string) => sink.onClose(code, reason));
+  }
+
+  get socket(): Socket {
+    return this.#conn.socket;
+  }
+  get bufferedAmount(): number {
+    return this.#conn.bufferedAmount;
+  }
+  get isOpen(): boolean {
+    return this.#conn.readyState === OPEN;
+  }
+  sendPacket(packet: Packet): boolean {
+    return this.#conn.send(encodePacket(packet, TCP_PREFIX_SIZE));
+  }
+  sendEncoded(message: EncodedMessage): boolean {
+    return this.#conn.send(message.tcpFrame());
+  }
+  close(code: number, reason: string): void {
+    this.#conn.close(code, reason);
+  }
+  terminate(): void {
+    this.#conn.terminate();
+  }
+}
+
+export function wsTransport(conn: WebSocketConnection, sink: TransportSink): Transport {
+  return new WsTransport(conn, sink);
+}
+
+export function tcpTransport(conn: TcpConnection, sink: TransportSink): Transport {
+  return new TcpTransport(conn, sink);
+}

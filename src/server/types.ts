@@ -1,0 +1,293 @@
+/**
+ * Public types of the server: options, pluggable components, hooks, stats.
+ * The context class (StelarContext) lives in context.ts; it is a type too.
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
+import type { Adapter } from '../adapter/adapter.js';
+import type { LoggerOption } from '../logger.js';
+
+/** Event name -> payload type. The default accepts any event with any payload. */
+export type EventMap = Record<string, any>;
+/** Events no one declared: any name, any data. */
+export type DefaultEvents = Record<string, any>;
+
+export type TransportProtocol = 'ws' | 'tcp';
+
+export interface RateLimitConfig {
+  /** Messages allowed per window (the bucket's capacity). */
+  maxPoints: number;
+  /** Window in ms over which `maxPoints` refill. */
+  windowMs: number;
+}
+
+/** Replaces the built-in global token bucket (e.g. a Redis counter). May be async. */
+export interface IRateLimiter {
+  /** true = allowed. */
+  check(id: string, cost?: number): boolean | Promise<boolean>;
+  reset(id: string): void | Promise<void>;
+  cleanup(): void | Promise<void>;
+  size(): number | Promise<number>;
+}
+
+/** Decides whether one more connection from an IP is allowed, and counts them. */
+export interface IIPTracker {
+  check(ip: string): boolean;
+  add(ip: string): void;
+  remove(ip: string): void;
+  getCount(ip: string): number;
+  cleanup(): void;
+}
+
+export interface StelarStats {
+  totalConnections: number;
+  activeConnections: number;
+  totalMessagesReceived: number;
+  totalMessagesSent: number;
+  totalRooms: number;
+  uptime: number;
+  uptimeSeconds: number;
+  wsConnections: number;
+  tcpConnections: number;
+  memoryMB: number;
+  memoryUsage: { heapUsed: number; heapTotal: number; rss: number; external: number };
+  rateLimiterEntries: number;
+}
+
+/** One row of `getClients()`: plain data, safe to serialise. */
+export interface ClientSummary {
+  id: string;
+  protocol: TransportProtocol;
+  remoteAddress: string;
+  rooms: string[];
+  metadata: Record<string, unknown>;
+  connectedAt: number;
+}
+
+// ---- hooks -------------------------------------------------------------------------------
+
+export type RateLimitScope = 'client' | 'event' | 'global' | 'custom';
+export interface RateLimitExceededInfo {
+  clientId: string;
+  event: string;
+  protocol: TransportProtocol;
+  ip: string;
+  /** Which limit refused the message. */
+  scope: RateLimitScope;
+}
+export interface MaxConnectionsInfo {
+  activeConnections: number;
+  max: number;
+  ip: string;
+  protocol: TransportProtocol;
+  /** 'maxConnections' (server full) or 'maxConnectionsPerIP' (this IP is at its limit). */
+  reason: 'maxConnections' | 'maxConnectionsPerIP';
+}
+export interface RoomChangeInfo {
+  clientId: string;
+  room: string;
+  metadata: Map<string, unknown>;
+  protocol: TransportProtocol;
+}
+export interface MaxRoomsInfo {
+  clientId: string;
+  room: string;
+  totalRooms: number;
+  max: number;
+}
+export interface MaxRoomsPerClientInfo {
+  clientId: string;
+  room: string;
+  currentRooms: number;
+  max: number;
+}
+export interface PayloadTooLargeInfo {
+  clientId: string;
+  event: string;
+  size: number;
+  max: number;
+  protocol: TransportProtocol;
+}
+export interface InvalidMessageInfo {
+  clientId: string;
+  reason: string;
+  /** The STELAR_ERR_* code of the problem. */
+  code: string;
+  protocol: TransportProtocol;
+}
+export interface BeforeBroadcastInfo {
+  event: string;
+  data: unknown;
+  excludeId?: string;
+  /** Set for `to(room, ...)`. */
+  room?: string;
+  binary: boolean;
+}
+export interface ClientConnectInfo {
+  clientId: string;
+  ip: string;
+  protocol: TransportProtocol;
+  metadata: Map<string, unknown>;
+}
+export interface ClientDisconnectInfo {
+  clientId: string;
+  ip: string;
+  protocol: TransportProtocol;
+  rooms: ReadonlySet<string>;
+  metadata: Map<string, unknown>;
+  code: number;
+  reason: string;
+}
+export interface SlowConsumerInfo {
+  clientId: string;
+  protocol: TransportProtocol;
+  bufferedBytes: number;
+  max: number;
+}
+export interface ShutdownInfo {
+  signal: string;
+}
+
+/** `false` cancels the default action where the hook's doc says so; other values are ignored. */
+type HookResult = boolean | void | undefined;
+
+export interface ServerHooks {
+  /** Return false to keep the client connected (the message is still dropped). */
+  onRateLimitExceeded?(info: RateLimitExceededInfo): HookResult;
+  onMaxConnectionsReached?(info: MaxConnectionsInfo): HookResult;
+  /** Return false to refuse the join. */
+  onClientJoinRoom?(info: RoomChangeInfo): HookResult;
+  /** Return false to refuse the leave. */
+  onClientLeaveRoom?(info: RoomChangeInfo): HookResult;
+  onMaxRoomsReached?(info: MaxRoomsInfo): HookResult;
+  onMaxRoomsPerClientReached?(info: MaxRoomsPerClientInfo): HookResult;
+  onPayloadTooLarge?(info: PayloadTooLargeInfo): HookResult;
+  onInvalidMessage?(info: InvalidMessageInfo): HookResult;
+  /** Return false to cancel the broadcast. */
+  onBeforeBroadcast?(info: BeforeBroadcastInfo): HookResult;
+  onClientConnect?(info: ClientConnectInfo): HookResult;
+  onClientDisconnect?(info: ClientDisconnectInfo): HookResult;
+  /** Beyond the spec: a client's outbound buffer passed `maxBufferedBytes`; it is disconnected (4006). */
+  onSlowConsumer?(info: SlowConsumerInfo): HookResult;
+  /** Beyond the spec: graceful shutdown finished (e.g. call process.exit here). */
+  onShutdown?(info: ShutdownInfo): HookResult;
+}
+export type HookName = keyof ServerHooks;
+
+export type CustomHealthHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  stats: StelarStats,
+) => void | Promise<void>;
+
+export interface ServerOptions {
+  /** Port of the HTTP/WebSocket server this instance creates (ignored with `server`). Default 3000. */
+  port?: number;
+  /** Interface to bind the servers it creates to. Default: all interfaces. */
+  host?: string;
+  /** Attach to an existing http/https server (an Express app's server) instead of creating one. */
+  server?: HttpServer | HttpsServer;
+  /** WebSocket path on the HTTP server. Default '/'. */
+  namespace?: string;
+  /** Port of the binary TCP transport; false/undefined = off. */
+  tcpPort?: number | false;
+
+  maxConnections?: number;
+  maxConnectionsPerIP?: number;
+  maxRooms?: number;
+  maxRoomsPerClient?: number;
+  /** Largest accepted packet; bigger ones are dropped with an Error packet (connection stays). */
+  maxPayloadSize?: number;
+  /** Largest transport frame; bigger ones close the connection with 1009. */
+  maxFrameSize?: number;
+  /** Longest event name in UTF-8 bytes. Default 256. */
+  maxEventNameLength?: number;
+  /** Longest room name in UTF-8 bytes. Default 256. */
+  maxRoomNameLength?: number;
+  /** Cap on one client's outbound buffer; past it the client is disconnected (4006). Default 8 MiB. */
+  maxBufferedBytes?: number;
+
+  /** Global token bucket per client; false disables it. Default 100 per 1000 ms. */
+  rateLimit?: RateLimitConfig | false | null;
+  eventRateLimits?: Record<string, RateLimitConfig>;
+  customRateLimiter?: IRateLimiter | null;
+  customIPTracker?: IIPTracker | null;
+  generateClientId?: () => string;
+
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  connectTimeout?: number;
+
+  /** Health endpoint path; false disables it. Default '/health'. */
+  healthEndpoint?: string | false;
+  /** Liveness path; false disables it. Default '/livez'. */
+  livenessEndpoint?: string | false;
+  /** Readiness path (503 once shutdown starts); false disables it. Default '/readyz'. */
+  readinessEndpoint?: string | false;
+  customHealthHandler?: CustomHealthHandler | null;
+  /** Handle SIGINT/SIGTERM with a graceful shutdown. Default false. */
+  gracefulShutdown?: boolean;
+  shutdownTimeout?: number;
+  /** Allowed Origin values for WebSocket upgrades and CORS; null = any. */
+  allowedOrigins?: string[] | null;
+  /** TLS options (at least key and cert): the created HTTP server becomes https, TCP becomes TLS. */
+  tls?: TlsOptions | null;
+
+  logger?: LoggerOption;
+  hooks?: ServerHooks;
+  /** Rooms and fan-out; default an in-memory adapter. */
+  adapter?: Adapter;
+}
+
+/** The options `updateConfig()` accepts (the rest are fixed once the server exists). */
+export type RuntimeConfig = Omit<ServerOptions, 'port' | 'host' | 'server' | 'namespace' | 'tcpPort' | 'tls' | 'adapter'>;
+
+/** What `getConfig()` returns: values, plus flags and names for the pluggable parts. */
+export interface ConfigSnapshot {
+  port: number | undefined;
+  host: string | undefined;
+  namespace: string;
+  tcpPort: number | false;
+  tls: boolean;
+  attachedToServer: boolean;
+  maxConnections: number;
+  maxConnectionsPerIP: number;
+  maxRooms: number;
+  maxRoomsPerClient: number;
+  maxPayloadSize: number;
+  maxFrameSize: number;
+  maxEventNameLength: number;
+  maxRoomNameLength: number;
+  maxBufferedBytes: number;
+  rateLimit: RateLimitConfig | null;
+  eventRateLimits: string[];
+  clientRateLimits: number;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  connectTimeout: number;
+  healthEndpoint: string | false;
+  livenessEndpoint: string | false;
+  readinessEndpoint: string | false;
+  gracefulShutdown: boolean;
+  shutdownTimeout: number;
+  allowedOrigins: string[] | null;
+  hasCustomRateLimiter: boolean;
+  hasCustomIPTracker: boolean;
+  hasCustomHealthHandler: boolean;
+  hasCustomClientId: boolean;
+  hooks: HookName[];
+}
+
+/** `ctx.clientInfo`: who the client is, its rooms and its metadata. */
+export interface ClientInfo {
+  readonly id: string;
+  readonly protocol: TransportProtocol;
+  readonly remoteAddress: string;
+  /** The rooms it is in (read-only view; join and leave through the context). */
+  readonly rooms: ReadonlySet<string>;
+  /** Free-form per-client data (`setMetadata` writes here). */
+  readonly metadata: Map<string, unknown>;
+  /** ms timestamp of acceptance (0 while middleware runs). */
+  readonly connectedAt: number;
+}
