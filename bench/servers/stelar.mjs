@@ -31,10 +31,10 @@ export async function start() {
   server.onAck('echo', (ctx) => ctx.data);
   await server.start();
   return {
-    ports: { ws: server.getPort(), tcp: tcpPortOf(server) },
+    ports: { ws: server.getPort(), tcp: server.getTcpPort() },
     received: () => received,
-    connections: () => server.getStats?.().connections ?? null,
-    roomSize: (name) => server.getRoomMembers?.(name)?.length ?? null,
+    connections: () => server.getStats().activeConnections,
+    roomSize: (name) => server.getRoomMembers(name).length,
     broadcast(name, data) {
       server.to(name, 'b', data);
     },
@@ -42,10 +42,3 @@ export async function start() {
   };
 }
 
-/** The bound TCP port: the public getter if there is one, else the listener's address. */
-function tcpPortOf(server) {
-  if (typeof server.getTcpPort === 'function') return server.getTcpPort();
-  const stats = server.getStats?.();
-  if (stats && typeof stats.tcpPort === 'number') return stats.tcpPort;
-  return null;
-}
