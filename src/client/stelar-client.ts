@@ -323,7 +323,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   connect(callback?: () => void): this {
     if (callback !== undefined) {
       if (typeof callback !== 'function') throw new TypeError('connect callback must be a function');
-      if (this.#state === 'connected') startTimer(() => this.#runConnectCallbacks([callback]), 0);
+      if (this.#state === 'connected') queueMicrotask(() => this.#runConnectCallbacks([callback]));
       else this.#connectCallbacks.push(callback);
     }
     if (this.#state !== 'disconnected') return this;

@@ -1,0 +1,136 @@
+// An in-memory ClientPlatform for the client core: each transport is a scripted fake server,
+// so session rules (handshake, acks, rooms, queue, reconnection) are tested without sockets.
+import { decodePacket, encodePacket, PacketType } from '../../../dist/protocol/index.js';
+
+export class FakeTransport {
+  framePrefix = 0;
+  sent = [];
+  closedWith = null;
+  #handlers;
+  #server;
+  constructor(options, handlers, server) {
+    this.options = options;
+    this.#handlers = handlers;
+    this.#server = server;
+  }
+  open() {
+    this.#handlers.onOpen();
+  }
+  fail(message = 'connect ECONNREFUSED') {
+    this.#handlers.onError(new Error(message));
+    this.#handlers.onClose(1006, '');
+  }
+  sendPacketBytes(bytes) {
+    const packet = decodePacket(bytes.subarray(this.framePrefix));
+    this.sent.push(packet);
+    this.#server?.(packet, this);
+    return true;
+  }
+  deliver(packet) {
+    this.#handlers.onData(encodePacket(packet));
+  }
+  deliverBytes(bytes) {
+    this.#handlers.onData(bytes);
+  }
+  drop(code = 1006, reason = '') {
+    this.#handlers.onClose(code, reason);
+  }
+  close(code = 1000, reason = '') {
+    this.closedWith = { code, reason };
+    queueMicrotask(() => this.#handlers.onClose(code, reason));
+  }
+  terminate() {
+    this.closedWith = { code: 1006, reason: 'terminated' };
+    queueMicrotask(() => this.#handlers.onClose(1006, ''));
+  }
+  events() {
+    return this.sent.filter((p) => p.type === PacketType.JSON || p.type === PacketType.BINARY || p.type === PacketType.ACK_REQUEST).map((p) => p.event);
+  }
+}
+
+/**
+ * A scripted server: answers Connect with a session, echoes joins/leaves, pongs pings, and
+ * answers ACK requests from `acks[name](data)` (a throw becomes ok:false).
+ * `autoOpen` opens each new transport on the next microtask.
+ */
+export function fakePlatform({ autoOpen = true, server = {}, name = 'node', modes = ['ws', 'tcp'] } = {}) {
+  const transports = [];
+  let sessions = 0;
+  const script = (packet, t) => {
+    if (server.onPacket?.(packet, t) === false) return;
+    switch (packet.type) {
+      case PacketType.CONNECT:
+        if (server.silent) return;
+        sessions++;
+        t.deliver({ type: PacketType.CONNECT, event: '', data: { v: 1, id: `client-${sessions}`, heartbeatInterval: server.heartbeatInterval ?? 30000, heartbeatTimeout: 60000, maxPayloadSize: server.maxPayloadSize ?? 1024 * 1024 } });
+        return;
+      case PacketType.JOIN_ROOM:
+      case PacketType.LEAVE_ROOM:
+        if (server.noEcho) return;
+        if (server.refuseRooms?.includes(packet.event)) {
+          t.deliver({ type: PacketType.ERROR, event: 'STELAR_ERR_ROOM_REJECTED', data: { message: `join ${packet.event} refused`, room: packet.event } });
+          return;
+        }
+        t.deliver({ type: packet.type, event: packet.event });
+        return;
+      case PacketType.PING:
+        if (!server.noPong) t.deliver({ type: PacketType.PONG, event: '', data: packet.data });
+        return;
+      case PacketType.ACK_REQUEST: {
+        const handler = server.acks?.[packet.ackName];
+        if (!handler) return; // no answer: the client's timeout decides
+        let reply;
+        try {
+          reply = { ok: true, data: handler(packet.data) };
+        } catch (err) {
+          reply = { ok: false, data: { message: err.message, code: err.code ?? 'STELAR_ERR_ACK_FAILED' } };
+        }
+        t.deliver({ type: PacketType.ACK_RESPONSE, event: packet.ackName, ackId: packet.ackId, ...reply });
+        return;
+      }
+    }
+  };
+  const platform = {
+    name,
+    modes,
+    transports,
+    get last() {
+      return transports.at(-1);
+    },
+    createTransport(options, handlers) {
+      const t = new FakeTransport(options, handlers, script);
+      transports.push(t);
+      if (autoOpen) queueMicrotask(() => t.open());
+      platform.onTransport?.(t);
+      return t;
+    },
+    readFile: async (file) => {
+      if (typeof file === 'string') return new TextEncoder().encode(`contents of ${file}`);
+      throw new TypeError('unsupported');
+    },
+    binary: (view) => Buffer.from(view.buffer, view.byteOffset, view.byteLength),
+  };
+  return platform;
+}
+
+/** Resolves with the arguments of the next `event` on `emitter` (rejects after `ms`). */
+export function next(emitter, event, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
+    emitter.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+export const tick = () => new Promise((r) => setImmediate(r));
+
+/** Polls `predicate` until true (failure guard only). */
+export async function until(predicate, what = 'condition', ms = 5000) {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
