@@ -6,8 +6,19 @@ export * from './server/index.js';
 export { Logger, createLogger, type LoggerLike, type LogLevel, type LoggerOption } from './logger.js';
 
 // ---- client ------------------------------------------------------------------------------
-// The client helper adds its export here:
-// export { StelarClient } from './client/index.js';
+export { StelarClient } from './client/index.js';
+export type {
+  AckCallback,
+  AckInfo,
+  ClientHooks,
+  ClientReservedEvents,
+  ClientState,
+  DisconnectInfo as ClientDisconnectEvent,
+  EmitOptions,
+  ErrorContext as ClientErrorContext,
+  RequestOptions,
+  StelarClientOptions,
+} from './client/index.js';
 // -----------------------------------------------------------------------------------------
 
 export default StelarServer;
