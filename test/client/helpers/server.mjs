@@ -1,0 +1,62 @@
+// Real StelarServer instances for the client's integration tests (127.0.0.1, ephemeral ports).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StelarServer, StelarClient } from '../../../dist/index.js';
+
+export { StelarServer, StelarClient };
+
+export async function startServer(options = {}) {
+  const server = new StelarServer({ port: 0, host: '127.0.0.1', tcpPort: 0, logger: 'silent', gracefulShutdown: false, ...options });
+  const port = await server.start();
+  return { server, port, tcpPort: server.getTcpPort() };
+}
+
+/** The address a client in `mode` uses for `srv`. */
+export function addressOf(srv, mode) {
+  return `127.0.0.1:${mode === 'tcp' ? srv.tcpPort : srv.port}`;
+}
+
+/** A self-signed certificate for localhost / 127.0.0.1, made with the openssl CLI in a temp dir. */
+export function selfSignedCert() {
+  const dir = mkdtempSync(join(tmpdir(), 'stelar-tls-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves with the arguments of the next `event` (rejects after `ms`: a failure guard only). */
+export function next(emitter, event, ms = 8000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
+    emitter.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+export async function until(predicate, what = 'condition', ms = 8000) {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A connected client (resolves on 'connect'). */
+export async function connectClient(url, options = {}) {
+  const client = new StelarClient(url, { logger: 'silent', ...options });
+  const connected = next(client, 'connect');
+  client.connect();
+  await connected;
+  return client;
+}
