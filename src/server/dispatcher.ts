@@ -144,6 +144,7 @@ export class Dispatcher {
       hub.counters.messagesReceived++;
       const err = new StelarError(ErrorCode.PACKET_INVALID_EVENT, `event name must be a non-empty string of at most ${c.maxEventNameLength} bytes`);
       hub.reportInvalid(session, err);
+      this.#refuseAck(session, packet, err);
       session.fail(err);
       return;
     }
@@ -189,10 +190,14 @@ export class Dispatcher {
     const event = packet.event;
     const disconnect = runHook(c.hooks, 'onRateLimitExceeded', { clientId: session.id, event, protocol: session.protocol, ip: session.remoteAddress, scope }, c.logger);
     const err = new StelarError(ErrorCode.RATE_LIMITED, `rate limit exceeded (${scope})`, disconnect ? undefined : 0);
-    if (packet.type === PacketType.ACK_REQUEST && !disconnect) {
-      session.sendPacket({ type: PacketType.ACK_RESPONSE, event: packet.ackName ?? event, ackId: packet.ackId, ok: false, data: { message: err.message, code: err.code } });
-    }
+    this.#refuseAck(session, packet, err);
     session.fail(err, { event, scope });
+  }
+
+  /** A refused ACK request also gets an error ACK response, so the caller's promise settles. */
+  #refuseAck(session: Session, packet: Packet, err: StelarError): void {
+    if (packet.type !== PacketType.ACK_REQUEST) return;
+    session.sendPacket({ type: PacketType.ACK_RESPONSE, event: packet.ackName ?? packet.event, ackId: packet.ackId, ok: false, data: { message: err.message, code: err.code } });
   }
 
   #event(session: Session, packet: Packet): void {

@@ -171,7 +171,9 @@ export class Session implements TransportSink, AdapterClient {
   onPacket(bytes: Buffer): void {
     this.lastSeen = Date.now();
     if (this.state >= SessionState.CLOSING) return;
-    if (this.#queue) {
+    // During the handshake nothing but Pings is allowed, and those are answered at once
+    // (the dispatcher refuses anything else): only an accepted session queues.
+    if (this.#queue && this.state !== SessionState.HANDSHAKE) {
       this.#enqueue(bytes);
       return;
     }
@@ -202,7 +204,7 @@ export class Session implements TransportSink, AdapterClient {
 
   #run(bytes: Buffer): void {
     const pending = this.#host.handlePacket(this, bytes);
-    if (pending) {
+    if (pending && !this.#queue) {
       this.#queue = [];
       pending.then(() => this.#drain(), () => this.#drain());
     }
