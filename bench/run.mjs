@@ -98,7 +98,12 @@ async function available(target) {
 const results = []; // { caseId, target, status: 'ok'|'fail'|'skip', runs: [metrics], errors: [], reason }
 const started = Date.now();
 for (const c of selected) {
-  const targets = (c.targets ?? DEFAULT_TARGETS).filter((t) => !onlyTargets || onlyTargets.includes(t) || (t === 'stelar-mixed' && onlyTargets.some((x) => x.startsWith('stelar'))));
+  const base = c.targets ?? DEFAULT_TARGETS;
+  // Experimental targets run only when named, in every scenario that takes one target's clients.
+  const experiments = c.id === 'mixed' ? [] : (onlyTargets ?? []).filter((t) => TARGETS[t].experimental && !base.includes(t));
+  const targets = [...base, ...experiments].filter(
+    (t) => !onlyTargets || onlyTargets.includes(t) || (t === 'stelar-mixed' && onlyTargets.some((x) => x === 'stelar-ws' || x === 'stelar-tcp')),
+  );
   const params = c.params(flags.quick, { fdLimit: env.fdLimit });
   if (params.reduced) console.error(`# ${c.id}: reduced to ${params.connections} connections (${params.reduced})`);
   for (const target of targets) {

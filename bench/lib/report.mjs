@@ -4,7 +4,7 @@
  */
 import { fmt } from './stats.mjs';
 
-const TARGET_ORDER = ['stelar-tcp', 'stelar-ws', 'stelar-mixed', 'stelar-client-tcp', 'stelar-client-ws', 'ws', 'socket.io', 'uws'];
+const TARGET_ORDER = ['stelar-tcp', 'stelar-ws', 'stelar-mixed', 'stelar-tcp+cork', 'stelar-ws+cork', 'stelar-client-tcp', 'stelar-client-ws', 'ws', 'socket.io', 'uws'];
 
 function table(c, results, medians) {
   const rows = results.filter((r) => r.caseId === c.id).sort((a, b) => TARGET_ORDER.indexOf(a.target) - TARGET_ORDER.indexOf(b.target));

@@ -23,6 +23,10 @@ export const TARGETS = {
   // Only for the echo scenarios: our own StelarClient as the load generator.
   'stelar-client-tcp': { server: 'stelar', client: 'stelar-client-tcp' },
   'stelar-client-ws': { server: 'stelar', client: 'stelar-client-ws' },
+  // Experiments (bench/servers/stelar-exp.mjs): a proposed change patched in at runtime.
+  // Never in the default list; name them with --only.
+  'stelar-tcp+cork': { server: 'stelar-exp', client: 'stelar-tcp', experimental: true },
+  'stelar-ws+cork': { server: 'stelar-exp', client: 'stelar-ws', experimental: true },
 };
 
 /** Finds the uWS binary for this platform, arch and Node ABI, or explains why not. */
@@ -73,6 +77,10 @@ export async function checkTarget(name) {
     try {
       const mod = await import(pathToFileURL(entry).href);
       if (typeof mod.StelarServer !== 'function') return { ok: false, reason: 'dist/index.js exports no StelarServer yet' };
+      if (name.startsWith('stelar-client')) {
+        const client = await import(pathToFileURL(join(ROOT, 'dist', 'client', 'index.js')).href);
+        if (typeof client.StelarClient !== 'function') return { ok: false, reason: 'dist/client/index.js exports no StelarClient yet' };
+      }
       return { ok: true };
     } catch (err) {
       return { ok: false, reason: `dist/index.js does not load: ${String(err.message).split('\n')[0]}` };

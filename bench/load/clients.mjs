@@ -305,7 +305,7 @@ async function connectStelarTcp({ host, port }) {
 
 function stelarClientKind(mode) {
   return async ({ host, port }) => {
-    const { StelarClient } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
+    const { StelarClient } = await import(pathToFileURL(join(ROOT, 'dist', 'client', 'index.js')).href);
     const sc = new StelarClient(`${host}:${port}`, { mode, reconnection: false, logger: false });
     let joined = null;
     const client = {
