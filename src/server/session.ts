@@ -121,25 +121,30 @@ export class Session implements TransportSink, AdapterClient {
 
   /** Writes one packet; false when the session is closing or now over its buffer cap. */
   sendPacket(packet: Packet): boolean {
-    if (this.state >= SessionState.CLOSING || !this.transport.isOpen) return false;
+    if (this.state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
     this.transport.sendPacket(packet);
     if (packet.type !== PacketType.PONG) this.#host.countSent(1);
-    return this.#checkBuffer();
+    return true;
   }
 
   /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
   sendEncoded(message: EncodedMessage): boolean {
-    if (this.state !== SessionState.OPEN || !this.transport.isOpen) return false;
+    if (this.state !== SessionState.OPEN || !this.transport.isOpen || this.#backlogged()) return false;
     this.transport.sendEncoded(message);
-    return this.#checkBuffer();
+    return true;
   }
 
-  #checkBuffer(): boolean {
+  /**
+   * The backlog is measured before a write, so one large message never trips it by itself:
+   * only bytes the client has left unread past the cap do. Memory per client is therefore
+   * bounded by maxBufferedBytes plus one message.
+   */
+  #backlogged(): boolean {
     const buffered = this.transport.bufferedAmount;
-    if (buffered <= this.#host.maxBufferedBytes) return true;
+    if (buffered <= this.#host.maxBufferedBytes) return false;
     // A consumer this far behind would make us hold its backlog forever: cut it loose.
     this.#host.onSlowConsumer(this, buffered);
-    return false;
+    return true;
   }
 
   /** Error packet `{ event: code, data: { message, ...extra } }`, then close if the error says so. */
