@@ -28,6 +28,8 @@ export interface SendOptions {
 
 /** How long a close may take before the sweep destroys the socket. */
 const CLOSE_GRACE_MS = 10_000;
+/** How often the sweep also prunes idle rate-limit buckets and the IP tracker. */
+const CLEANUP_EVERY_MS = 10_000;
 const ID_ATTEMPTS = 3;
 
 export class Hub implements AdapterHost, SessionHost {
@@ -45,6 +47,7 @@ export class Hub implements AdapterHost, SessionHost {
   /** Accepted clients by id: O(1) `toId`. */
   readonly #clients = new Map<string, Session>();
   #idle: Array<() => void> = [];
+  #lastCleanup = Date.now();
 
   constructor(config: ResolvedConfig, adapter: Adapter) {
     this.config = config;
@@ -302,6 +305,12 @@ export class Hub implements AdapterHost, SessionHost {
       }
     }
     for (const s of this.#refused) if (now - s.closingSince > CLOSE_GRACE_MS) s.terminate();
+    if (now - this.#lastCleanup >= CLEANUP_EVERY_MS) {
+      this.#lastCleanup = now;
+      this.rateLimits.cleanup();
+      const tracker = this.ipTracker;
+      this.#guard(() => tracker.cleanup());
+    }
   }
 
   /** Starts a close on every session (accepted, handshaking or refused). */
