@@ -210,7 +210,6 @@ export class Hub implements AdapterHost, SessionHost {
       const ok = runHook(c.hooks, 'onBeforeBroadcast', { event, data, excludeId: opts.exceptId, room: opts.room, binary: opts.binary === true }, c.logger);
       if (!ok) return 0;
     }
-    if (opts.room !== undefined && !this.adapter.hasRoom(opts.room)) return 0;
     const message = eventMessage(event, data, opts.binary);
     const sent = this.adapter.broadcast(message, { rooms: opts.room === undefined ? undefined : [opts.room], exceptId: opts.exceptId });
     this.counters.messagesSent += sent;

@@ -295,8 +295,13 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return server;
   }
 
+  /** New connections are refused once shutdown or stop began (not while starting up). */
+  get #refusing(): boolean {
+    return this.#shuttingDown || this.#state === 'stopping' || this.#state === 'idle';
+  }
+
   #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string } {
-    if (this.#shuttingDown || this.#state !== 'running') return { status: 503, message: 'Server is shutting down' };
+    if (this.#refusing) return { status: 503, message: 'Server is shutting down' };
     if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) return { status: 403, message: 'Origin not allowed' };
     return true;
   }
@@ -311,7 +316,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   }
 
   #onTcpSocket(socket: Socket): void {
-    if (this.#shuttingDown || this.#state !== 'running') {
+    if (this.#refusing) {
       socket.destroy();
       return;
     }
@@ -327,14 +332,16 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** Closes every client, listener, timer and signal handler this instance created. */
   stop(): Promise<void> {
     if (this.#stopping) return this.#stopping;
-    if (this.#state === 'idle' && !this.#starting) return Promise.resolve();
+    const starting = this.#starting;
+    if (this.#state === 'idle' && !starting) return Promise.resolve();
+    // A start() from now on is a new start (it waits for this stop), never the old port.
+    this.#starting = null;
     this.#stopping = (async () => {
-      if (this.#starting) await this.#starting.catch(() => {});
+      if (starting) await starting.catch(() => {});
       this.#state = 'stopping';
       await this.#teardown();
     })().finally(() => {
       this.#stopping = null;
-      this.#starting = null;
       this.#state = 'idle';
     });
     return this.#stopping;
