@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode, PacketType } from '../protocol/index.js';
 import type { Hub } from './hub.js';
-import type { RequestInfo, Session } from './session.js';
+import { assertCloseCode, type RequestInfo, type Session } from './session.js';
 import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
 
 type BinaryLike = Uint8Array | ArrayBuffer;
@@ -133,6 +133,7 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   /** Closes this client's connection. */
   disconnect(code = 1000, reason = ''): void {
+    assertCloseCode(code);
     this.#session.close(code, reason);
   }
 

@@ -102,7 +102,8 @@ function portNumber(name: string, value: unknown): number {
 export function validateRateLimit(name: string, value: unknown): RateLimitConfig {
   const v = value as Partial<RateLimitConfig> | null;
   if (!v || typeof v !== 'object') throw new TypeError(`${name} must be { maxPoints, windowMs }`);
-  return { maxPoints: positiveInt(`${name}.maxPoints`, v.maxPoints, NaN), windowMs: positiveInt(`${name}.windowMs`, v.windowMs, NaN) };
+  // Both fields are required: no fallback, so `undefined` is refused like any other non-integer.
+  return { maxPoints: positiveInt(`${name}.maxPoints`, v.maxPoints ?? null, 0), windowMs: positiveInt(`${name}.windowMs`, v.windowMs ?? null, 0) };
 }
 
 function rateLimitOption(value: unknown): RateLimitConfig | null {

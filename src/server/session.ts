@@ -47,6 +47,13 @@ export interface SessionHost {
 
 type TransportFactory = (sink: TransportSink) => Transport;
 
+/** Close codes an application may send: 1000, or the registered/private ranges 3000-4999. */
+export function assertCloseCode(code: number): void {
+  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
+    throw new RangeError(`close code must be 1000 or 3000-4999, got ${code}`);
+  }
+}
+
 export class Session implements TransportSink, AdapterClient {
   readonly id: string;
   readonly remoteAddress: string;

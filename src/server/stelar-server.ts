@@ -20,6 +20,7 @@ import { attachRequestHandler } from './http-router.js';
 import { Hub } from './hub.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
+import { assertCloseCode } from './session.js';
 import { registerShutdown, unregisterShutdown } from './shutdown.js';
 import { normaliseAddress, tcpTransport, wsTransport } from './transport.js';
 import type {
@@ -138,6 +139,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** Closes one client's connection (default 4009, kicked). */
   disconnect(id: string, code: number = CloseCode.KICKED, reason = 'disconnected by the server'): boolean {
+    assertCloseCode(code);
     const session = this.#hub.getClient(id);
     if (!session) return false;
     session.close(code, reason);

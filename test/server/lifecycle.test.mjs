@@ -143,6 +143,7 @@ test('constructor validation and the logger option (level string, Logger-like ob
   assert.throws(() => new StelarServer({ port: -1 }), RangeError);
   assert.throws(() => new StelarServer({ namespace: 'chat' }), TypeError);
   assert.throws(() => new StelarServer({ rateLimit: { maxPoints: 0, windowMs: 10 } }), RangeError);
+  assert.throws(() => new StelarServer({ rateLimit: { maxPoints: 5 } }), RangeError);
   assert.throws(() => new StelarServer({ customRateLimiter: { check() {} } }), TypeError);
   const lines = [];
   const logger = { debug: (...a) => lines.push(['debug', ...a]), info: (...a) => lines.push(['info', ...a]), warn: () => {}, error: () => {} };
@@ -244,5 +245,6 @@ test('disconnect(id) kicks one client with 4009', async () => {
   assert.equal(server.disconnect(c.id), true);
   assert.equal((await c.closed).code, 4009);
   assert.equal(server.disconnect('nobody'), false);
+  assert.throws(() => server.disconnect('nobody', 1006), RangeError);
   await server.stop();
 });
