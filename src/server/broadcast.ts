@@ -35,6 +35,15 @@ export function encodeMessage(packet: Packet): EncodedMessage {
   return new SharedMessage(packet);
 }
 
+/**
+ * The packet type an event is sent as: bytes (Buffer, Uint8Array, any ArrayBuffer view or an
+ * ArrayBuffer) always travel as a Binary packet, so `to(room, 'file', buffer)` never base64s or
+ * JSON-expands them; everything else is JSON.
+ */
+export function eventPacketType(data: unknown, binary = false): PacketType {
+  return binary || data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? PacketType.BINARY : PacketType.JSON;
+}
+
 export function eventMessage(event: string, data: unknown, binary = false): EncodedMessage {
-  return new SharedMessage({ type: binary ? PacketType.BINARY : PacketType.JSON, event, data });
+  return new SharedMessage({ type: eventPacketType(data, binary), event, data });
 }

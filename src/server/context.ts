@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode, PacketType } from '../protocol/index.js';
+import { eventPacketType } from './broadcast.js';
 import type { Hub } from './hub.js';
 import { assertCloseCode, type RequestInfo, type Session } from './session.js';
 import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
@@ -65,7 +66,7 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   /** Sends an event to this client. */
   emit<K extends keyof SE & string>(event: K, data?: SE[K]): boolean {
-    return this.#session.sendPacket({ type: PacketType.JSON, event, data });
+    return this.#session.sendPacket({ type: eventPacketType(data), event, data });
   }
 
   /** Answers the pending ACK request with `data`; outside a request it is `emit`. */

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Adapter, AdapterHost } from '../adapter/adapter.js';
 import { CloseCode, ErrorCode, type Packet, PacketType, PROTOCOL_VERSION, StelarError } from '../protocol/index.js';
-import { eventMessage } from './broadcast.js';
+import { eventMessage, eventPacketType } from './broadcast.js';
 import { StelarContext } from './context.js';
 import { Dispatcher, Handlers, invokeHandler } from './dispatcher.js';
 import { runHook } from './hooks.js';
@@ -219,7 +219,7 @@ export class Hub implements AdapterHost, SessionHost {
   /** One client by id: O(1) locally; otherwise the adapter may know where it is. */
   toId(id: string, event: string, data: unknown, binary = false): boolean {
     const session = this.#clients.get(id);
-    const type = binary ? PacketType.BINARY : PacketType.JSON;
+    const type = eventPacketType(data, binary);
     if (session) return session.sendPacket({ type, event, data });
     const sent = this.adapter.sendTo(id, eventMessage(event, data, binary));
     if (sent) this.counters.messagesSent++;

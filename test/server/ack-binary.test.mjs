@@ -150,3 +150,28 @@ test('toId is delivered to exactly that client (O(1) map); unknown ids return fa
   await closeAll(a, b);
   await server.stop();
 });
+
+test('bytes passed to emit / to / toId / broadcast travel as Binary packets, never as JSON', async () => {
+  const server = await startServer();
+  const bytes = Buffer.from([0, 1, 2, 250, 255]);
+  server.on('go', (ctx) => {
+    ctx.joinRoom('r');
+    ctx.emit('self', bytes);
+    ctx.to('r', 'room', new Uint8Array(bytes));
+    ctx.toId(ctx.id, 'direct', bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    server.broadcast('all', bytes);
+    server.to('r', 'json', { n: 1 });
+  });
+  const c = await connect(server, 'ws');
+  c.emit('go', null);
+  for (const event of ['self', 'room', 'direct', 'all']) {
+    const p = await c.waitFor((q) => q.event === event);
+    assert.equal(p.type, PacketType.BINARY, `${event} is binary`);
+    assert.deepEqual(Buffer.from(p.data), bytes, `${event} bytes unchanged`);
+  }
+  const json = await c.waitFor((q) => q.event === 'json');
+  assert.equal(json.type, PacketType.JSON);
+  assert.deepEqual(json.data, { n: 1 });
+  await closeAll(c);
+  await server.stop();
+});
