@@ -131,11 +131,14 @@ export class WebSocketConnection extends EventEmitter {
     }
     if (!this.#socket.writable) return false;
     // One writev for header + payload instead of copying the payload into a new frame.
-    this.#socket.cork();
-    this.#socket.write(frameHeader(opcode, data.length));
-    const ok = this.#socket.write(data);
-    this.#socket.uncork();
-    return ok;
+    // While corked, write() reports false for any payload above the high-water mark even
+    // if the kernel then takes it all at uncork, so the answer is read after the flush.
+    const socket = this.#socket;
+    socket.cork();
+    socket.write(frameHeader(opcode, data.length));
+    socket.write(data);
+    socket.uncork();
+    return socket.writableLength < socket.writableHighWaterMark;
   }
 
   /** Writes a frame built by `buildFrame` (unmasked frames in the server role: broadcast). */
