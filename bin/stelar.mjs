@@ -56,7 +56,8 @@ async function serve(args) {
   server.on('echo', (ctx) => ctx.emit('echo', ctx.data));
   server.onAck('ping', () => ({ pong: Date.now() }));
   const port = await server.start().catch((err) => fail(err.message, 1));
-  console.log(`stelar serving WebSocket on :${port}${options.tcpPort === false ? '' : `, TCP on :${options.tcpPort}`}`);
+  const tcp = options.tcpPort === false ? '' : `, TCP on :${server.getTcpPort()}`;
+  console.log(`stelar serving WebSocket on :${port}${tcp}`);
 }
 
 function describe(data) {
@@ -94,10 +95,19 @@ async function connect(args) {
     print(`disconnected (${info?.code ?? ''} ${info?.reason ?? ''})`);
     rl.close();
   });
+  // Settles once the first connection attempt is decided, so a script piped into stdin that
+  // ends early still sees the outcome before we exit.
+  let settle;
+  const firstAttempt = new Promise((resolve) => (settle = resolve));
+  client.on('connect', () => settle(0));
   client.on('error', (err) => {
-    const refused = /ECONNREFUSED/.test(String(err?.message));
+    const text = `${err?.message ?? err} ${err?.cause?.code ?? ''}`;
+    const refused = /ECONNREFUSED|refused/i.test(text);
     print(refused ? `connection refused by ${client.getUrl()}: is the server running?` : `error: ${err?.message ?? err}`);
-    if (!client.isConnected()) rl.close();
+    if (!client.isConnected()) {
+      settle(1);
+      rl.close();
+    }
   });
   client.onAll?.((event, data) => print(`< ${event} ${describe(data)}`));
   client.connect();
@@ -140,9 +150,10 @@ async function connect(args) {
     }
     rl.prompt();
   });
-  rl.on('close', () => {
+  rl.on('close', async () => {
+    const code = await Promise.race([firstAttempt, new Promise((r) => setTimeout(r, 10_000, 1))]);
     client.disconnect();
-    process.exit(0);
+    process.exit(code);
   });
 }
 

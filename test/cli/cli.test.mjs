@@ -1,0 +1,121 @@
+// The `stelar` command line, run as a user would: serve, health, connect (scripted stdin), bad input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/stelar.mjs', import.meta.url));
+
+function run(args, { input, timeout = 15_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`stelar ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeout);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (input) child.stdin.write(input);
+    else child.stdin.end();
+  });
+}
+
+async function startServe() {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--tcp-port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  while (!/TCP on :\d+/.test(out)) {
+    const [chunk] = await Promise.race([once(child.stdout, 'data'), once(child, 'exit').then(() => { throw new Error(`serve exited: ${out}`); })]);
+    void chunk;
+  }
+  const [, ws, tcp] = out.match(/WebSocket on :(\d+), TCP on :(\d+)/);
+  return { child, ws: Number(ws), tcp: Number(tcp) };
+}
+
+async function stopServe(child) {
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+function closedPort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('serve + health: the JSON of /health, exit 0', async () => {
+  const { child, ws } = await startServe();
+  try {
+    const res = await run(['health', `http://127.0.0.1:${ws}`]);
+    assert.equal(res.code, 0, res.stderr);
+    const body = JSON.parse(res.stdout);
+    assert.equal(body.status, 'ok');
+    assert.equal(typeof body.activeConnections, 'number');
+  } finally {
+    await stopServe(child);
+  }
+});
+
+test('connect over WebSocket and TCP: emit, join, request, quit', async () => {
+  const { child, ws, tcp } = await startServe();
+  try {
+    for (const [url, flags] of [[`ws://127.0.0.1:${ws}`, []], [`127.0.0.1:${tcp}`, ['--tcp']]]) {
+      const script = 'help\njoin lobby\nemit echo {"hello":"there"}\nrequest ping\n';
+      const proc = spawn(process.execPath, [BIN, 'connect', url, ...flags], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      proc.stdout.on('data', (d) => (out += d));
+      proc.stderr.on('data', (d) => (out += d));
+      const until = async (re) => {
+        const deadline = Date.now() + 10_000;
+        while (!re.test(out)) {
+          if (Date.now() > deadline) throw new Error(`no ${re} in:\n${out}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await until(/connected as /);
+      proc.stdin.write(script);
+      await until(/< echo \{"hello":"there"\}/);
+      await until(/= \{"pong":\d+\}/);
+      proc.stdin.write('quit\n');
+      const [code] = await once(proc, 'exit');
+      assert.equal(code, 0, out);
+    }
+  } finally {
+    await stopServe(child);
+  }
+});
+
+test('clear errors: refused connections, bad urls, unknown commands', async () => {
+  const port = await closedPort();
+  let res = await run(['health', `127.0.0.1:${port}`]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /connection refused/);
+
+  res = await run(['connect', `ws://127.0.0.1:${port}`], { input: '' });
+  assert.equal(res.code, 1);
+  assert.match(res.stdout + res.stderr, /connection refused/i);
+
+  res = await run(['connect', 'not a url::'], { input: '' });
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /bad url/);
+
+  res = await run(['serve', '--port', 'abc']);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /--port must be a port number/);
+
+  res = await run(['frobnicate']);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /usage:/);
+});
