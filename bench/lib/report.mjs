@@ -68,7 +68,8 @@ function targetChecks(medians) {
     const tcp = get(caseId, 'stelar-tcp', key);
     const ws = get(caseId, 'stelar-ws', key);
     const pass = tcp !== null && ws !== null && (better === 'lower' ? tcp <= ws : tcp >= ws);
-    add(`TCP ahead of WS: ${caseId} ${key}`, tcp, ws === null ? `${better} than stelar-ws (n/a)` : `${better} than ${fmt(ws, 3)} (stelar-ws)`, pass, 3);
+    const digits = Math.abs(ws ?? tcp ?? 0) >= 100 ? 0 : 3;
+    add(`TCP ahead of WS: ${caseId} ${key}`, tcp, ws === null ? `${better} than stelar-ws (n/a)` : `${better} than ${fmt(ws, digits)} (stelar-ws)`, pass, digits);
   }
   return checks;
 }
@@ -91,6 +92,10 @@ export function renderMarkdown({ env, cases, results, medians, params }) {
       'the server CPU per message is the number that compares implementations. ' +
       'If the load average above is well over 0, other work was running and the numbers are indicative only.',
   );
+  if (Math.max(...env.loadAvgAtStart, ...env.loadAvgAtEnd) > 0.5) {
+    out.push('');
+    out.push('**Taken while other work was running on the machine (load average above 0.5): the numbers are indicative.**');
+  }
   out.push('');
   out.push('Run it: `npm run bench` (this table), `npm run bench -- --quick` (smoke run). See bench/README.md.');
   for (const c of cases) {

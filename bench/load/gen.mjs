@@ -122,7 +122,7 @@ function echo({ rounds }) {
 /** Starts every client sending events as fast as its transport's backpressure allows. */
 function floodStart({ highWaterMark = 64 * 1024, batch = 32 }) {
   if (flood) throw new Error('flood already running');
-  const state = { running: true, sent: 0 };
+  const state = { running: true, sent: 0, cpu: process.cpuUsage(), t: nowMs() };
   flood = state;
   const payload = { text: EVENT_TEXT, n: 0 };
   for (const c of clients) {
@@ -150,9 +150,12 @@ function floodStart({ highWaterMark = 64 * 1024, batch = 32 }) {
 function floodStop() {
   if (!flood) throw new Error('floodStop without floodStart');
   flood.running = false;
-  const sent = flood.sent;
+  const { sent } = flood;
+  const cpu = process.cpuUsage(flood.cpu);
+  const ms = nowMs() - flood.t;
   flood = null;
-  return { sent };
+  // The generator's own cost: when it is near 100% CPU, the rate is the generator's limit.
+  return { sent, genCpuPerMsgUs: (cpu.user + cpu.system) / sent, genCpuPct: ((cpu.user + cpu.system) / 1000 / ms) * 100 };
 }
 
 function closeAll() {

@@ -14,27 +14,32 @@ export default {
     { key: 'msgsPerSec', label: 'server-received msgs/s', digits: 0 },
     { key: 'cpuPerMsgUs', label: 'server CPU/msg (µs)', digits: 3 },
     { key: 'serverCpuPct', label: 'server CPU (%)', digits: 0 },
+    { key: 'genCpuPct', label: 'generator CPU (%)', digits: 0 },
   ],
   async run(session, p) {
     const { server, client } = session;
     const [gen] = session.gens(1);
     await gen.call('open', { ...client, host: HOST, count: p.clients, concurrency: 50 }, 60_000);
     await gen.call('floodStart', {});
+    let w;
+    let g = null;
     try {
       await sleep(p.warmupMs);
       await server.call('windowStart');
       await sleep(p.windowMs);
-      const w = await server.call('windowStop');
-      if (w.received === 0) throw new Error('server received nothing in the window');
-      return {
-        clients: p.clients,
-        received: w.received,
-        msgsPerSec: w.received / (w.ms / 1000),
-        cpuPerMsgUs: w.cpuUs / w.received,
-        serverCpuPct: (w.cpuUs / 1000 / w.ms) * 100,
-      };
+      w = await server.call('windowStop');
     } finally {
-      await gen.call('floodStop', {}).catch(() => {});
+      g = await gen.call('floodStop', {}).catch(() => null);
     }
+    if (w.received === 0) throw new Error('server received nothing in the window');
+    return {
+      clients: p.clients,
+      received: w.received,
+      msgsPerSec: w.received / (w.ms / 1000),
+      cpuPerMsgUs: w.cpuUs / w.received,
+      serverCpuPct: (w.cpuUs / 1000 / w.ms) * 100,
+      genCpuPct: g?.genCpuPct ?? null,
+      genCpuPerMsgUs: g?.genCpuPerMsgUs ?? null,
+    };
   },
 };
