@@ -42,7 +42,7 @@ export const DEFAULTS = {
   healthEndpoint: '/health',
   livenessEndpoint: '/livez',
   readinessEndpoint: '/readyz',
-  gracefulShutdown: false,
+  gracefulShutdown: true,
   shutdownTimeout: 10_000,
   logLevel: 'info',
 } as const;

@@ -36,6 +36,10 @@ import type {
 
 /** How long `stop()` lets clients answer the close before destroying their sockets. */
 const STOP_GRACE_MS = 1000;
+/** Most of shutdownTimeout is for the clients; this much (at most a fifth) is kept for the teardown. */
+const SHUTDOWN_TEARDOWN_MS = 500;
+/** The HTTP server looks for requests whose head is overdue this often (at most). */
+const HEAD_CHECK_MS = 1000;
 
 type State = 'idle' | 'starting' | 'running' | 'stopping';
 
@@ -205,6 +209,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     }
     // New WebSocket connections read it from here; open ones keep the limit they started with.
     if (changed.has('maxFrameSize') && this.#wsOptions) this.#wsOptions.maxPayload = c.maxFrameSize;
+    if (changed.has('connectTimeout') && this.#http && this.#ownHttp) {
+      this.#http.requestTimeout = c.connectTimeout;
+      this.#http.headersTimeout = c.connectTimeout;
+    }
     if (changed.has('gracefulShutdown') && this.#state === 'running') {
       if (c.gracefulShutdown) registerShutdown(this);
       else unregisterShutdown(this);
@@ -222,7 +230,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   start(callback?: (port: number) => void): Promise<number> {
     if (!this.#starting) {
       this.#starting = this.#start().catch(async (err: unknown) => {
-        await this.#teardown();
+        await this.#teardown(STOP_GRACE_MS);
         this.#starting = null;
         throw err;
       });
@@ -276,8 +284,15 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   #createHttpServer(): HttpServer {
     const c = this.#config;
-    // Bounded request heads and handshake time: the HTTP server is exposed to anyone.
-    const opts = { requestTimeout: 10_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 };
+    // Bounded request heads and handshake time: the HTTP server is exposed to anyone. A request
+    // (an upgrade included) gets connectTimeout to arrive, and Node must look often enough for
+    // overdue ones, or a head trickled one byte at a time would live for its 30 s default check.
+    const opts = {
+      requestTimeout: c.connectTimeout,
+      headersTimeout: c.connectTimeout,
+      connectionsCheckingInterval: Math.max(25, Math.min(HEAD_CHECK_MS, Math.floor(c.connectTimeout / 4))),
+      maxHeaderSize: 16 * 1024,
+    };
     const server = c.tls ? createHttpsServer({ ...c.tls, ...opts }) : createHttpServer(opts);
     if (c.tls) server.on('tlsClientError', (err) => c.logger.debug('TLS handshake failed:', err.message));
     return server as HttpServer;
@@ -333,6 +348,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** Closes every client, listener, timer and signal handler this instance created. */
   stop(): Promise<void> {
+    return this.#stop(STOP_GRACE_MS);
+  }
+
+  #stop(graceMs: number): Promise<void> {
     if (this.#stopping) return this.#stopping;
     const starting = this.#starting;
     if (this.#state === 'idle' && !starting) return Promise.resolve();
@@ -341,7 +360,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#stopping = (async () => {
       if (starting) await starting.catch(() => {});
       this.#state = 'stopping';
-      await this.#teardown();
+      await this.#teardown(graceMs);
     })().finally(() => {
       this.#stopping = null;
       this.#state = 'idle';
@@ -349,7 +368,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return this.#stopping;
   }
 
-  async #teardown(): Promise<void> {
+  /** `graceMs`: how long closing clients get, then again after their sockets are destroyed. */
+  async #teardown(graceMs: number): Promise<void> {
     const hub = this.#hub;
     unregisterShutdown(this);
     this.#sweeper.stop();
@@ -359,10 +379,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#wss = null;
     this.#wsOptions = null;
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
-    await hub.whenIdle(STOP_GRACE_MS);
+    await hub.whenIdle(graceMs);
     hub.terminateAll();
     for (const s of this.#tcpSockets) s.destroy();
-    await hub.whenIdle(STOP_GRACE_MS);
+    await hub.whenIdle(graceMs);
     this.#detachHttp?.();
     this.#detachHttp = null;
     if (this.#http && this.#ownHttp) {
@@ -385,20 +405,28 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   }
 
   /**
-   * Graceful shutdown (what SIGINT/SIGTERM trigger with `gracefulShutdown`): readiness turns
-   * 503 and new connections are refused at once, clients are told (1001), they get up to
-   * `shutdownTimeout` to leave, then everything is stopped and `onShutdown` runs.
+   * Graceful shutdown (what SIGINT/SIGTERM trigger with `gracefulShutdown`, the default):
+   * readiness turns 503 and new connections are refused at once, clients are told (1001),
+   * they get most of `shutdownTimeout` to leave, then everything is stopped and `onShutdown`
+   * runs. The whole of it fits in `shutdownTimeout` (plus the adapter's own close).
    */
   async shutdown(signal = 'manual'): Promise<void> {
     if (this.#shuttingDown || this.#state !== 'running') return this.#stopping ?? undefined;
     this.#shuttingDown = true;
     const c = this.#config;
-    c.logger.info(`${signal}: shutting down (up to ${c.shutdownTimeout} ms)`);
+    const budget = c.shutdownTimeout;
+    const reserve = Math.min(SHUTDOWN_TEARDOWN_MS, Math.floor(budget / 5));
+    c.logger.info(`${signal}: shutting down (up to ${budget} ms)`);
     this.#tcp?.close();
     this.#hub.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
-    await this.#hub.whenIdle(c.shutdownTimeout);
-    await this.stop();
+    await this.#hub.whenIdle(budget - reserve);
+    await this.#stop(Math.floor(reserve / 2));
     runHook(c.hooks, 'onShutdown', { signal }, c.logger);
+  }
+
+  /** The current shutdownTimeout (the signal handler bounds its wait with it). */
+  get shutdownTimeout(): number {
+    return this.#config.shutdownTimeout;
   }
 
   /** True from the start of a graceful shutdown until the server is stopped. */

@@ -226,8 +226,12 @@ export interface ServerOptions {
   /** Readiness path (503 once shutdown starts); false disables it. Default '/readyz'. */
   readinessEndpoint?: string | false;
   customHealthHandler?: CustomHealthHandler | null;
-  /** Handle SIGINT/SIGTERM with a graceful shutdown. Default false. */
+  /**
+   * Handle SIGINT/SIGTERM with a graceful shutdown, then let the signal end the process
+   * (unless the application added its own listener for it). Default true.
+   */
   gracefulShutdown?: boolean;
+  /** The whole graceful shutdown fits in this many ms. Default 10000. */
   shutdownTimeout?: number;
   /** Allowed Origin values for WebSocket upgrades and CORS; null = any. */
   allowedOrigins?: string[] | null;
