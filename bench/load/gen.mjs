@@ -119,18 +119,25 @@ function echo({ rounds }) {
   });
 }
 
-/** Starts every client sending events as fast as its transport's backpressure allows. */
-function floodStart({ highWaterMark = 64 * 1024, batch = 32 }) {
+/**
+ * Starts every client sending `perClient` events (unbounded when omitted) as fast as its
+ * transport's backpressure allows. A bound matters: on loopback the kernel buffers
+ * megabytes per socket, so an unbounded flood builds a backlog of seconds.
+ */
+function floodStart({ highWaterMark = 64 * 1024, batch = 32, perClient = Infinity }) {
   if (flood) throw new Error('flood already running');
   const state = { running: true, sent: 0, cpu: process.cpuUsage(), t: nowMs() };
   flood = state;
   const payload = { text: EVENT_TEXT, n: 0 };
   for (const c of clients) {
+    let left = perClient;
     const pump = () => {
       // A few batches per turn, then yield so socket reads (and IPC) still get serviced.
-      for (let turn = 0; turn < 4 && state.running; turn++) {
+      for (let turn = 0; turn < 4 && state.running && left > 0; turn++) {
         c.cork();
-        for (let i = 0; i < batch; i++) {
+        const n = Math.min(batch, left);
+        left -= n;
+        for (let i = 0; i < n; i++) {
           payload.n = state.sent++;
           c.emit(payload);
         }
@@ -140,7 +147,7 @@ function floodStart({ highWaterMark = 64 * 1024, batch = 32 }) {
           return;
         }
       }
-      if (state.running) setImmediate(pump);
+      if (state.running && left > 0) setImmediate(pump);
     };
     pump();
   }

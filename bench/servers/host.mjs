@@ -17,6 +17,36 @@ if (!/^[a-z0-9-]+$/.test(moduleName ?? '')) {
 
 let target = null;
 let window = null;
+let received = 0;
+let marks = null;
+let countResult = null;
+
+/**
+ * Called by every target for each event it receives (the throughput scenario). The
+ * measured window is cut here, in the message path, by message count: a saturated server
+ * answers IPC late (one loop turn can take seconds while big reads drain), so a window
+ * timed by IPC or by timers would not be the window that was measured.
+ */
+function count() {
+  received++;
+  if (marks !== null && (received === marks.startAt || received === marks.stopAt)) markReached();
+}
+
+function markReached() {
+  if (received === marks.startAt) {
+    marks.start = { cpu: process.cpuUsage(), t: nowMs() };
+    return;
+  }
+  const cpu = process.cpuUsage(marks.start.cpu);
+  marks.resolve({
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    cpuUs: cpu.user + cpu.system,
+    received: marks.stopAt - marks.startAt,
+    ms: nowMs() - marks.start.t,
+  });
+  marks = null;
+}
 
 async function fullGc() {
   if (typeof global.gc !== 'function') throw new Error('start the server with --expose-gc');
@@ -31,7 +61,7 @@ serveIpc(
   {
     async start(options) {
       const mod = await import(`./${moduleName}.mjs`);
-      target = await mod.start(options);
+      target = await mod.start({ ...options, count });
       return { ports: target.ports };
     },
     async mem() {
@@ -51,10 +81,10 @@ serveIpc(
       return { file: writeHeapSnapshot(file) };
     },
     info() {
-      return { connections: target?.connections?.() ?? null, received: target?.received?.() ?? null, roomSize: target?.roomSize?.(ROOM) ?? null };
+      return { connections: target?.connections?.() ?? null, received, roomSize: target?.roomSize?.(ROOM) ?? null };
     },
     windowStart() {
-      window = { cpu: process.cpuUsage(), received: target.received(), t: nowMs() };
+      window = { cpu: process.cpuUsage(), received, t: nowMs() };
       return { t: window.t };
     },
     windowStop() {
@@ -64,11 +94,23 @@ serveIpc(
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
         cpuUs: cpu.user + cpu.system,
-        received: target.received() - window.received,
+        received: received - window.received,
         ms: nowMs() - window.t,
       };
       window = null;
       return result;
+    },
+    /** Arms a count-cut window: from the startAt-th to the stopAt-th event received from now. */
+    armCount({ startAt, stopAt }) {
+      let resolve;
+      const done = new Promise((r) => (resolve = r));
+      marks = { startAt: received + startAt, stopAt: received + stopAt, start: null, resolve, done };
+      countResult = done;
+      return { armedAt: received };
+    },
+    countResult() {
+      if (!countResult) throw new Error('countResult without armCount');
+      return countResult;
     },
     async broadcast({ room = ROOM, count, batch = 10 }) {
       const startAt = nowMs();

@@ -6,13 +6,12 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
-export async function start() {
-  let received = 0;
+export async function start({ count }) {
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false });
   io.on('connection', (socket) => {
     socket.on('ev', () => {
-      received++;
+      count();
     });
     socket.on('echo', (data, ack) => ack(data));
     socket.on('join', (room, ack) => {
@@ -26,7 +25,6 @@ export async function start() {
   });
   return {
     ports: { ws: http.address().port },
-    received: () => received,
     connections: () => io.engine.clientsCount,
     roomSize: (name) => io.sockets.adapter.rooms.get(name)?.size ?? 0,
     broadcast(name, data) {

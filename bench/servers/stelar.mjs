@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../lib/targets.mjs';
 
-export async function start() {
+export async function start({ count }) {
   const { StelarServer } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
-  let received = 0;
   const server = new StelarServer({
     port: 0,
     tcpPort: 0,
@@ -26,13 +25,12 @@ export async function start() {
     heartbeatTimeout: 600_000,
   });
   server.on('ev', () => {
-    received++;
+    count();
   });
   server.onAck('echo', (ctx) => ctx.data);
   await server.start();
   return {
     ports: { ws: server.getPort(), tcp: server.getTcpPort() },
-    received: () => received,
     connections: () => server.getStats().activeConnections,
     roomSize: (name) => server.getRoomMembers(name).length,
     broadcast(name, data) {

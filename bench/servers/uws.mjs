@@ -5,9 +5,9 @@
  */
 import { loadUws } from '../lib/targets.mjs';
 
-export async function start() {
+export async function start({ count }) {
   const uws = loadUws();
-  let received = 0;
+
   let connections = 0;
   const decoder = new TextDecoder();
   const app = uws.App();
@@ -28,7 +28,7 @@ export async function start() {
       const msg = JSON.parse(decoder.decode(message));
       switch (msg.t) {
         case 'ev':
-          received++;
+          count();
           break;
         case 'echo':
           ws.send(JSON.stringify({ t: 'echo', id: msg.id, d: msg.d }), false);
@@ -45,7 +45,6 @@ export async function start() {
   });
   return {
     ports: { ws: uws.us_socket_local_port(listenSocket) },
-    received: () => received,
     connections: () => connections,
     roomSize: (name) => app.numSubscribers(name),
     broadcast(name, data) {

@@ -5,16 +5,15 @@
  */
 import { WebSocketServer } from 'ws';
 
-export async function start() {
+export async function start({ count }) {
   const rooms = new Map();
-  let received = 0;
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: true });
   wss.on('connection', (ws) => {
     ws.on('message', (buf) => {
       const msg = JSON.parse(buf);
       switch (msg.t) {
         case 'ev':
-          received++;
+          count();
           break;
         case 'echo':
           ws.send(JSON.stringify({ t: 'echo', id: msg.id, d: msg.d }));
@@ -38,7 +37,6 @@ export async function start() {
   });
   return {
     ports: { ws: wss.address().port },
-    received: () => received,
     connections: () => wss.clients.size,
     roomSize: (name) => rooms.get(name)?.size ?? 0,
     broadcast(name, data) {
