@@ -120,6 +120,10 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
         return;
       }
       const protocol = res.headers['sec-websocket-protocol'] ?? '';
+      // Hold reading until the caller's `await` has resumed and could attach listeners:
+      // frames sent right behind the 101 (head) would otherwise be emitted to nobody.
+      socket.pause();
+      setImmediate(() => socket.resume());
       const ws = new WebSocketConnection(socket, {
         isServer: false,
         maxPayload: options.maxPayload,
