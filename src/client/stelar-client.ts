@@ -28,7 +28,15 @@ import {
 } from '../protocol/index.js';
 import { AckTracker, type PendingAck } from './acks.js';
 import { reconnectDelay } from './backoff.js';
-import { Emitter, type Listener } from './emitter.js';
+import type { Listener } from './emitter.js';
+import {
+  type AckInfo,
+  type AckListener,
+  type AnyListener,
+  type ClientReservedEvents,
+  type DisconnectInfo,
+  ListenerRegistry,
+} from './listeners.js';
 import {
   type ClientHooks,
   type ClientState,
@@ -49,24 +57,7 @@ export type EventMap = Record<string, any>;
 export type DefaultEventMap = EventMap;
 export type EventNames<M extends EventMap> = keyof M & string;
 
-export interface DisconnectInfo {
-  code: number;
-  reason: string;
-}
-
-/** Events the client itself emits; server events with these names reach only `onAll`. */
-export interface ClientReservedEvents {
-  connect: () => void;
-  disconnect: (info: DisconnectInfo) => void;
-  reconnecting: (attempt: number) => void;
-  reconnect_failed: () => void;
-  error: (error: Error) => void;
-  /** The server confirmed a join (the echo of Join Room). */
-  room_joined: (room: string) => void;
-  /** The server confirmed a leave, or removed this client from a room. */
-  room_left: (room: string) => void;
-}
-const RESERVED = new Set<string>(['connect', 'disconnect', 'reconnecting', 'reconnect_failed', 'error', 'room_joined', 'room_left']);
+export type { AckInfo, AckListener, AnyListener, ClientReservedEvents, DisconnectInfo };
 
 export type AckCallback = (error: StelarError | null, data?: unknown) => void;
 export interface EmitOptions {
@@ -80,15 +71,6 @@ export interface EmitOptions {
 export interface RequestOptions {
   timeout?: number;
 }
-export interface AckInfo {
-  ok: boolean;
-  ackId: number;
-  name: string;
-}
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AckListener = (data: any, info: AckInfo) => void;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyListener = (event: string, data: any) => void;
 
 interface QueueEntry {
   event: string;
@@ -119,9 +101,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   #target: ClientTarget;
   #state: ClientState = 'disconnected';
 
-  #events: Emitter;
-  #anyListeners: AnyListener[] = [];
-  #ackListeners = new Map<string, AckListener[]>();
+  #listeners: ListenerRegistry;
 
   #transport: ClientTransport | null = null;
   /** Bumped on every attempt and by disconnect(): handlers of older transports go quiet. */
@@ -163,11 +143,14 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     this.#input = url;
     this.#target = resolveTarget(url, this.#options.mode, this.#options.tls !== false);
     this.#queue = new BoundedQueue(this.#options.messageQueueSize);
-    this.#events = new Emitter((err, event) => {
-      // A throwing 'error' listener must not feed itself.
-      if (event === 'error') this.#logger.error(`an 'error' listener threw:`, err);
-      else this.#report(err, 'handler');
-    });
+    this.#listeners = new ListenerRegistry(
+      (err, event) => {
+        // A throwing 'error' listener must not feed itself.
+        if (event === 'error') this.#logger.error(`an 'error' listener threw:`, err);
+        else this.#report(err, 'handler');
+      },
+      (err) => this.#report(err, 'handler'),
+    );
   }
 
   // ---------------------------------------------------------------- listeners
@@ -175,33 +158,32 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   on<K extends keyof ClientReservedEvents>(event: K, handler: ClientReservedEvents[K]): this;
   on<K extends EventNames<S>>(event: K, handler: (data: S[K]) => void): this;
   on(event: string, handler: Listener): this {
-    this.#events.on(event, handler);
+    this.#listeners.events.on(event, handler);
     return this;
   }
 
   once<K extends keyof ClientReservedEvents>(event: K, handler: ClientReservedEvents[K]): this;
   once<K extends EventNames<S>>(event: K, handler: (data: S[K]) => void): this;
   once(event: string, handler: Listener): this {
-    this.#events.once(event, handler);
+    this.#listeners.events.once(event, handler);
     return this;
   }
 
   off<K extends keyof ClientReservedEvents>(event: K, handler: ClientReservedEvents[K]): this;
   off<K extends EventNames<S>>(event: K, handler: (data: S[K]) => void): this;
   off(event: string, handler: Listener): this {
-    this.#events.off(event, handler);
+    this.#listeners.events.off(event, handler);
     return this;
   }
 
   /** Every event from the server, as `(event, data)`, after the event's own listeners. */
   onAll(handler: AnyListener): this {
-    if (typeof handler !== 'function') throw new TypeError('onAll handler must be a function');
-    this.#anyListeners.push(handler);
+    this.#listeners.addAny(handler);
     return this;
   }
 
   offAll(handler?: AnyListener): this {
-    this.#anyListeners = handler ? this.#anyListeners.filter((fn) => fn !== handler) : [];
+    this.#listeners.removeAny(handler);
     return this;
   }
 
@@ -211,34 +193,23 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
    * server's handler failed; `data` is then `{ message, code }`.
    */
   onAck(name: string, handler: AckListener): this {
-    if (typeof handler !== 'function') throw new TypeError('onAck handler must be a function');
-    const list = this.#ackListeners.get(name);
-    if (list) list.push(handler);
-    else this.#ackListeners.set(name, [handler]);
+    this.#listeners.addAck(name, handler);
     return this;
   }
 
   offAck(name: string, handler?: AckListener): this {
-    const list = this.#ackListeners.get(name);
-    if (!list) return this;
-    const rest = handler ? list.filter((fn) => fn !== handler) : [];
-    if (rest.length) this.#ackListeners.set(name, rest);
-    else this.#ackListeners.delete(name);
+    this.#listeners.removeAck(name, handler);
     return this;
   }
 
   /** Without an argument: every listener, `onAll` and `onAck` ones included. */
   removeAllListeners(event?: string): this {
-    this.#events.removeAllListeners(event);
-    if (event === undefined) {
-      this.#anyListeners = [];
-      this.#ackListeners.clear();
-    }
+    this.#listeners.clear(event);
     return this;
   }
 
   listenerCount(event: string): number {
-    return this.#events.listenerCount(event);
+    return this.#listeners.events.listenerCount(event);
   }
 
   // ---------------------------------------------------------------- sending
@@ -695,15 +666,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   #onEvent(event: string, data: unknown, isBinary: boolean): void {
     this.#received++;
     this.#hook('onMessage', { event, data, isBinary });
-    // Server events named like ours would impersonate the client's own: they go to onAll only.
-    if (!RESERVED.has(event)) this.#events.emit(event, data);
-    for (const fn of this.#anyListeners.slice()) {
-      try {
-        fn(event, data);
-      } catch (err) {
-        this.#report(err, 'handler');
-      }
-    }
+    this.#listeners.dispatchEvent(event, data);
   }
 
   #onAckResponse(packet: Packet): void {
@@ -715,19 +678,8 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
       if (ok) pending.resolve(packet.data);
       else pending.reject(remoteError(packet.data, ErrorCode.ACK_FAILED, `request "${pending.event}" failed on the server`));
     }
-    const listeners = this.#ackListeners.get(packet.event);
-    if (!listeners) {
-      if (!pending) this.#logger.debug(`ACK response "${packet.event}" (id ${ackId}) with no request or onAck listener`);
-      return;
-    }
-    const info: AckInfo = { ok, ackId, name: packet.event };
-    for (const fn of listeners.slice()) {
-      try {
-        fn(packet.data, info);
-      } catch (err) {
-        this.#report(err, 'handler');
-      }
-    }
+    const heard = this.#listeners.dispatchAck(packet.data, { ok, ackId, name: packet.event });
+    if (!heard && !pending) this.#logger.debug(`ACK response "${packet.event}" (id ${ackId}) with no request or onAck listener`);
   }
 
   #onServerError(code: string, data: unknown): void {
@@ -857,7 +809,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   }
 
   #emitReserved(event: keyof ClientReservedEvents, ...args: unknown[]): void {
-    this.#events.emit(event, ...args);
+    this.#listeners.events.emit(event, ...args);
   }
 
   /**
@@ -876,7 +828,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
       }
     }
     if (!asEvent) return;
-    if (!this.#events.emit('error', error)) this.#logger.warn(`${context} error:`, error.message);
+    if (!this.#listeners.events.emit('error', error)) this.#logger.warn(`${context} error:`, error.message);
   }
 
   #hook<K extends keyof ClientHooks>(name: K, info: Parameters<NonNullable<ClientHooks[K]>>[0]): unknown {

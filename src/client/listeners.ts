@@ -1,0 +1,111 @@
+/**
+ * Where the application's listeners live: `on`/`once`/`off` per event, `onAll`, and `onAck`
+ * per ack name, plus the dispatch of server messages to them. A listener that throws is
+ * reported through `report` and never stops the others (or the socket's packet loop).
+ */
+import { Emitter, type ListenerErrorHandler } from './emitter.js';
+
+export interface DisconnectInfo {
+  code: number;
+  reason: string;
+}
+
+/** Events the client itself emits; server events with these names reach only `onAll`. */
+export interface ClientReservedEvents {
+  connect: () => void;
+  disconnect: (info: DisconnectInfo) => void;
+  reconnecting: (attempt: number) => void;
+  reconnect_failed: () => void;
+  error: (error: Error) => void;
+  /** The server confirmed a join (the echo of Join Room). */
+  room_joined: (room: string) => void;
+  /** The server confirmed a leave, or removed this client from a room. */
+  room_left: (room: string) => void;
+}
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReservedEvents>([
+  'connect',
+  'disconnect',
+  'reconnecting',
+  'reconnect_failed',
+  'error',
+  'room_joined',
+  'room_left',
+]);
+
+export interface AckInfo {
+  ok: boolean;
+  /** 0 for an answer nobody asked for (e.g. `ctx.ack()` in server middleware). */
+  ackId: number;
+  name: string;
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AckListener = (data: any, info: AckInfo) => void;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyListener = (event: string, data: any) => void;
+
+export class ListenerRegistry {
+  readonly events: Emitter;
+  #any: AnyListener[] = [];
+  #acks = new Map<string, AckListener[]>();
+  #report: (error: unknown) => void;
+
+  constructor(onListenerError: ListenerErrorHandler, report: (error: unknown) => void) {
+    this.events = new Emitter(onListenerError);
+    this.#report = report;
+  }
+
+  addAny(fn: AnyListener): void {
+    if (typeof fn !== 'function') throw new TypeError('onAll handler must be a function');
+    this.#any.push(fn);
+  }
+
+  removeAny(fn?: AnyListener): void {
+    this.#any = fn ? this.#any.filter((f) => f !== fn) : [];
+  }
+
+  addAck(name: string, fn: AckListener): void {
+    if (typeof fn !== 'function') throw new TypeError('onAck handler must be a function');
+    const list = this.#acks.get(name);
+    if (list) list.push(fn);
+    else this.#acks.set(name, [fn]);
+  }
+
+  removeAck(name: string, fn?: AckListener): void {
+    const list = this.#acks.get(name);
+    if (!list) return;
+    const rest = fn ? list.filter((f) => f !== fn) : [];
+    if (rest.length) this.#acks.set(name, rest);
+    else this.#acks.delete(name);
+  }
+
+  /** Without an event: everything, `onAll` and `onAck` listeners included. */
+  clear(event?: string): void {
+    this.events.removeAllListeners(event);
+    if (event !== undefined) return;
+    this.#any = [];
+    this.#acks.clear();
+  }
+
+  /** A server event: its own listeners (unless the name is one of the client's), then `onAll`. */
+  dispatchEvent(event: string, data: unknown): void {
+    // Server events named like ours would impersonate the client's own: they go to onAll only.
+    if (!RESERVED_EVENTS.has(event)) this.events.emit(event, data);
+    for (const fn of this.#any.slice()) this.#call(() => fn(event, data));
+  }
+
+  /** An ACK Response to the `onAck(name)` listeners; false when there are none. */
+  dispatchAck(data: unknown, info: AckInfo): boolean {
+    const list = this.#acks.get(info.name);
+    if (!list) return false;
+    for (const fn of list.slice()) this.#call(() => fn(data, info));
+    return true;
+  }
+
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#report(err);
+    }
+  }
+}
