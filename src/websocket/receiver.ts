@@ -87,7 +87,11 @@ export class Receiver {
     this.#maxFragments = opts.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
   }
 
-  /** Input bytes received but not yet parsed into a complete frame. */
+  /**
+   * Input bytes received but not yet parsed into a complete frame. After each `write` this
+   * is at most max(maxPayload, 125) + 14: one unfinished frame (a control frame may carry
+   * 125 bytes whatever maxPayload is) plus its longest header.
+   */
   get bufferedBytes(): number {
     return this.#buffered;
   }
