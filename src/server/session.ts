@@ -205,6 +205,12 @@ export class Session implements TransportSink, AdapterClient {
     this.#host.onProtocolError(this, err);
   }
 
+  onAutoReply(): void {
+    // Pongs are written below the session, so they skip sendPacket's check: check here, or a
+    // ping flood from a peer that never reads would grow the socket's buffer without bound.
+    if (this.state < SessionState.CLOSING) this.#backlogged();
+  }
+
   onClose(code: number, reason: string): void {
     if (this.state === SessionState.CLOSED) return;
     this.state = SessionState.CLOSED;

@@ -18,6 +18,8 @@ export interface TransportSink {
   onInvalid(err: StelarError): void;
   /** The transport already closed the connection because the peer broke its framing. */
   onProtocolError(err: StelarError): void;
+  /** The transport answered the peer by itself (a WebSocket pong): the bytes count against the cap. */
+  onAutoReply(): void;
   onClose(code: number, reason: string): void;
 }
 
@@ -63,6 +65,8 @@ class WsTransport implements Transport {
       }
     });
     conn.on('error', (err: StelarError) => sink.onProtocolError(err));
+    // The connection has just queued a pong: a peer that pings and never reads must hit the cap.
+    conn.on('ping', () => sink.onAutoReply());
     conn.once('close', (code: number, reason: string | Buffer) => sink.onClose(code, String(reason ?? '')));
   }
 
