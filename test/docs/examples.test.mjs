@@ -61,7 +61,7 @@ export function comparableLines(stdout) {
 }
 
 function prepareRunDir() {
-  const dir = join(root, 'test-artifacts', 'docs', `run-${process.pid}`);
+  const dir = join(root, 'test-artifacts', 'docs', 'examples');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   // The package as a user sees it: its package.json "exports" decide what each import gets.
