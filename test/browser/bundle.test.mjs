@@ -9,7 +9,7 @@ for (const name of ['stelar-client.mjs', 'stelar-client.global.js']) {
     const code = readFileSync(fileURLToPath(new URL(`../../dist/browser/${name}`, import.meta.url)), 'utf8');
     assert.doesNotMatch(code, /\bfrom\s*["']node:|require\(["'](node:)?(fs|net|tls|http|https|crypto|events)["']\)/);
     assert.doesNotMatch(code, /\bprocess\.(nextTick|env)|\bBuffer\.(from|alloc|isBuffer)/);
-    assert.match(code, /class StelarClient/);
+    assert.match(code, /var StelarClient = class extends/);
     if (name.endsWith('.global.js')) assert.match(code, /^var Stelar = /m);
     else assert.match(code, /export\s*{[^}]*StelarClient/);
   });
