@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketConnection } from './connection.js';
-import { abortHandshake, checkUpgradeRequest, isToken, switchingProtocols } from './handshake.js';
+import { abortHandshake, checkUpgradeRequest, switchingProtocols } from './handshake.js';
 import { attach, detach, pathnameOf } from './router.js';
 
 export type VerifyClientResult = true | false | { status: number; message?: string; headers?: Record<string, string> };
@@ -123,7 +123,8 @@ export class WebSocketServer extends EventEmitter {
       } catch {
         return abortHandshake(socket, 500);
       }
-      if (typeof chosen === 'string' && isToken(chosen)) protocol = chosen;
+      // Only one the client offered: anything else would fail the client's check anyway.
+      if (typeof chosen === 'string' && check.protocols.includes(chosen)) protocol = chosen;
     }
 
     // The client may have gone away while we decided.

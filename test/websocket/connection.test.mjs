@@ -62,6 +62,8 @@ describe('WebSocketConnection', () => {
     const closed = once(ws, 'close');
     c.write(cf(Opcode.CLOSE, closeBody(4321, 'bye')));
     await peer.ended; // the server's FIN, before the peer ended anything
+    assert.equal(s.destroyed, false, 'ended with a FIN, not destroyed by the close timer');
+    assert.equal(s.writableEnded, true);
     assert.deepEqual(peer.frames, [{ type: 'close', code: 4321, reason: 'bye' }]);
     c.end();
     assert.deepEqual(await closed, [4321, 'bye']);

@@ -18,7 +18,7 @@ describe('handshake on an own server', () => {
       host: '127.0.0.1',
       verifyClient: (req) =>
         req.headers.origin === 'https://evil.example' ? { status: 403, message: 'Origin not allowed', headers: { 'X-Why': 'origin' } } : true,
-      handleProtocols: (protocols) => (protocols.includes('chat') ? 'chat' : false),
+      handleProtocols: (protocols) => (protocols.includes('chat') ? 'chat' : protocols.includes('liar') ? 'not-offered' : false),
     });
     wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
     port = await listen(wss);
@@ -118,6 +118,10 @@ describe('handshake on an own server', () => {
     assert.equal(none.status, 101);
     assert.equal(none.headers['sec-websocket-protocol'], undefined);
     none.socket.destroy();
+    const liar = await rawExchange(port, upgradeRequest({ headers: { 'Sec-WebSocket-Protocol': 'liar' } }));
+    assert.equal(liar.status, 101);
+    assert.equal(liar.headers['sec-websocket-protocol'], undefined, 'a protocol the client did not offer is never sent');
+    liar.socket.destroy();
   });
 
   it('refuses a request head larger than maxHeaderSize (default 16 KiB)', async () => {
@@ -180,6 +184,7 @@ describe('attached to an existing http.Server', () => {
 
   it('leaves normal requests and other upgrade handlers alone, routes by path', async () => {
     const unclaimed = [];
+    const opened = [];
     const other = (req, socket) => {
       if (req.url === '/nowhere') unclaimed.push(socket); // this test plays the other library: it keeps it
       if (req.url !== '/other') return;
@@ -188,41 +193,44 @@ describe('attached to an existing http.Server', () => {
     server.on('upgrade', other);
     const a = new WebSocketServer({ server, path: '/a' });
     const b = new WebSocketServer({ server, path: '/b' });
-    const seen = [];
-    a.on('connection', () => seen.push('a'));
-    b.on('connection', () => seen.push('b'));
-    assert.equal(server.listenerCount('upgrade'), 2, 'one shared listener for both WebSocketServers');
+    try {
+      const seen = [];
+      a.on('connection', () => seen.push('a'));
+      b.on('connection', () => seen.push('b'));
+      assert.equal(server.listenerCount('upgrade'), 2, 'one shared listener for both WebSocketServers');
 
-    const page = await fetch(`http://127.0.0.1:${port}/hello`);
-    assert.equal(await page.text(), 'route /hello');
+      const page = await fetch(`http://127.0.0.1:${port}/hello`);
+      assert.equal(await page.text(), 'route /hello');
 
-    const ra = await rawExchange(port, upgradeRequest({ path: '/a?x=1' }));
-    const rb = await rawExchange(port, upgradeRequest({ path: '/b' }));
-    assert.equal(ra.status, 101);
-    assert.equal(rb.status, 101);
-    assert.deepEqual(seen, ['a', 'b']);
+      const ra = await rawExchange(port, upgradeRequest({ path: '/a?x=1' }));
+      opened.push(ra.socket);
+      const rb = await rawExchange(port, upgradeRequest({ path: '/b' }));
+      opened.push(rb.socket);
+      assert.equal(ra.status, 101);
+      assert.equal(rb.status, 101);
+      assert.deepEqual(seen, ['a', 'b']);
 
-    const ro = await rawExchange(port, upgradeRequest({ path: '/other' }));
-    assert.equal(ro.status, 418);
-    assert.equal(ro.body, 'other');
+      const ro = await rawExchange(port, upgradeRequest({ path: '/other' }));
+      assert.equal(ro.status, 418);
+      assert.equal(ro.body, 'other');
 
-    // nobody owns /nowhere but another listener exists: it is left alone (no answer from us)
-    const leftAlone = net.connect(port, '127.0.0.1');
-    leftAlone.write(upgradeRequest({ path: '/nowhere' }));
-    let answered = false;
-    leftAlone.on('data', () => (answered = true));
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(answered, false);
-    assert.equal(unclaimed.length, 1);
-    assert.equal(unclaimed[0].destroyed, false, 'the unowned upgrade socket was not destroyed by us');
-    unclaimed[0].destroy();
-    leftAlone.destroy();
-
-    ra.socket.destroy();
-    rb.socket.destroy();
-    server.off('upgrade', other);
-    await closeWss(a);
-    await closeWss(b);
+      // nobody owns /nowhere but another listener exists: it is left alone (no answer from us)
+      const leftAlone = net.connect(port, '127.0.0.1');
+      opened.push(leftAlone);
+      leftAlone.on('error', () => {});
+      leftAlone.write(upgradeRequest({ path: '/nowhere' }));
+      let answered = false;
+      leftAlone.on('data', () => (answered = true));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(answered, false);
+      assert.equal(unclaimed.length, 1);
+      assert.equal(unclaimed[0].destroyed, false, 'the unowned upgrade socket was not destroyed by us');
+    } finally {
+      for (const s of [...opened, ...unclaimed]) s.destroy();
+      server.off('upgrade', other);
+      await closeWss(a);
+      await closeWss(b);
+    }
     assert.equal(server.listenerCount('upgrade'), 0, 'the shared listener is removed with the last one');
     assert.equal(server.listening, true, 'the user server is never closed');
     assert.equal(await (await fetch(`http://127.0.0.1:${port}/still`)).text(), 'route /still');
