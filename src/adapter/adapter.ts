@@ -9,10 +9,16 @@
  * - Delivery (`broadcast`, `sendTo`) writes to local clients synchronously and returns the
  *   number reached here; a cluster adapter also publishes to other nodes in the background
  *   (fire and forget, its own error handling).
- * - Cluster-wide queries are optional and asynchronous (`fetchRoomMembers`, `fetchRooms`).
+ * - Cluster-wide queries are optional and asynchronous (`fetchRoomMembers`, `fetchRooms`,
+ *   `fetchClients`, `fetchStats`); the server's `fetch*()` methods fall back to local answers.
+ * - Connection-state recovery: a message the server recorded carries an `offset`; a cluster
+ *   adapter may keep the history itself (`recoveryStore`).
  * - `close()` may return a Promise; the server awaits it in `stop()`.
  */
+import type { LoggerLike } from '../logger.js';
 import type { Packet } from '../protocol/index.js';
+import type { RecoveryOptions, RecoveryStore } from '../server/recovery.js';
+import type { ClientSummary, StelarStats } from '../server/types.js';
 
 /** A message encoded once and written as the same bytes to every recipient. */
 export interface EncodedMessage {
@@ -23,6 +29,10 @@ export interface EncodedMessage {
   wsFrame(): Buffer;
   /** The TCP frame (4-byte length prefix + packet), built on first use and then shared. */
   tcpFrame(): Uint8Array;
+  /** Connection-state recovery: the message's position in the history, when it was recorded. */
+  readonly offset?: string;
+  /** The same message with its offset in the event field, for sessions using recovery (built once). */
+  withOffset?(): EncodedMessage;
 }
 
 /** What the adapter needs from one local client: its id and a way to write shared bytes. */
@@ -36,6 +46,31 @@ export interface AdapterClient {
 export interface AdapterHost {
   getClient(id: string): AdapterClient | undefined;
   clients(): IterableIterator<AdapterClient>;
+  /** This node's clients as plain rows (what a cluster `fetchClients` gathers from each node). */
+  getClients(room?: string): ClientSummary[];
+  /** This node's stats (what a cluster `fetchStats` gathers). */
+  stats(): StelarStats;
+  /** Counts messages a cluster adapter delivered on its own (from other nodes). */
+  countSent(n: number): void;
+  readonly logger: LoggerLike;
+}
+
+/** One node's part of a cluster-wide `fetchStats`. */
+export interface NodeStats extends StelarStats {
+  nodeId: string;
+}
+
+/** `getClusterStats()`: every live node's stats and their sums. */
+export interface ClusterStats {
+  nodes: NodeStats[];
+  activeConnections: number;
+  totalConnections: number;
+  wsConnections: number;
+  tcpConnections: number;
+  totalMessagesReceived: number;
+  totalMessagesSent: number;
+  /** Distinct rooms across the cluster. */
+  totalRooms: number;
 }
 
 export interface BroadcastTarget {
@@ -67,7 +102,21 @@ export interface Adapter {
   /** Writes to one client by id; false when it is not connected to this node. */
   sendTo(id: string, message: EncodedMessage): boolean;
   close(): void | Promise<void>;
+  /**
+   * Optional: called by the server's `start()` before it accepts connections (a cluster
+   * adapter subscribes here; it should not take long even when its backend is away).
+   * A server may start again after `close()`.
+   */
+  start?(): void | Promise<void>;
   /** Optional cluster-wide queries. */
   fetchRoomMembers?(room: string): Promise<string[]>;
   fetchRooms?(): Promise<string[]>;
+  fetchClients?(room?: string): Promise<ClientSummary[]>;
+  fetchStats?(): Promise<ClusterStats>;
+  /**
+   * Optional: a cluster adapter that keeps the recovery history itself (one ordered log for
+   * every node). Called once by the server when `recovery` is on; without it the server uses
+   * an in-memory history, which only lets clients recover on the node they left.
+   */
+  recoveryStore?(options: RecoveryOptions): RecoveryStore;
 }

@@ -11,8 +11,14 @@ export interface DisconnectInfo {
 }
 
 /** Events the client itself emits; server events with these names reach only `onAll`. */
+/** The `connect` event's argument. */
+export interface ConnectInfo {
+  /** True when the server resumed the previous session (connection-state recovery). */
+  recovered: boolean;
+}
+
 export interface ClientReservedEvents {
-  connect: () => void;
+  connect: (info: ConnectInfo) => void;
   disconnect: (info: DisconnectInfo) => void;
   reconnecting: (attempt: number) => void;
   reconnect_failed: () => void;
@@ -21,6 +27,8 @@ export interface ClientReservedEvents {
   room_joined: (room: string) => void;
   /** The server confirmed a leave, or removed this client from a room. */
   room_left: (room: string) => void;
+  /** The client asked to resume its session and the server could not: this is a new session. */
+  recovery_failed: (info: { reason: string }) => void;
 }
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReservedEvents>([
   'connect',
@@ -30,6 +38,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReserved
   'error',
   'room_joined',
   'room_left',
+  'recovery_failed',
 ]);
 
 export interface AckInfo {

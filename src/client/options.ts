@@ -98,6 +98,13 @@ export interface StelarClientOptions {
   hooks?: ClientHooks;
   /** Replaces the default backoff: `(attempt, baseDelay, maxDelay) => ms`. */
   customReconnectDelay?: CustomReconnectDelay;
+  /**
+   * Connection-state recovery (the server needs `recovery` on too): after a drop, the client
+   * asks to resume its session; when the server agrees it keeps its id, rooms and metadata and
+   * receives the messages it missed (`connect` says `{ recovered: true }`), otherwise it gets
+   * a new session and a `recovery_failed` event. Default false.
+   */
+  recovery?: boolean;
 }
 
 export interface ResolvedClientOptions {
@@ -119,6 +126,7 @@ export interface ResolvedClientOptions {
   logger: LoggerOption;
   hooks: ClientHooks;
   customReconnectDelay: CustomReconnectDelay | undefined;
+  recovery: boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -142,6 +150,7 @@ export const CLIENT_DEFAULTS: Readonly<ResolvedClientOptions> = Object.freeze({
   logger: 'warn',
   hooks: {},
   customReconnectDelay: undefined,
+  recovery: false,
 } as ResolvedClientOptions);
 
 const HOOK_NAMES = [
@@ -228,6 +237,7 @@ export function resolveOptions(input: StelarClientOptions = {}, base: ResolvedCl
     // Runtime updates merge hooks: passing one hook does not remove the others.
     hooks: input.hooks === undefined ? { ...base.hooks } : hooksOf({ ...base.hooks, ...input.hooks }),
     customReconnectDelay: custom as CustomReconnectDelay | undefined,
+    recovery: bool('recovery', pick('recovery')),
   };
   if (resolved.maxReconnectionDelay < resolved.reconnectionDelay) resolved.maxReconnectionDelay = resolved.reconnectionDelay;
   return resolved;

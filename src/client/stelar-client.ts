@@ -51,6 +51,9 @@ import { startInterval, startTimer, type TimerHandle } from './timers.js';
 import { bytesOf, type ClientPlatform, type ClientTransport } from './transport.js';
 import { type ClientTarget, resolveTarget, type UrlInput } from './url.js';
 
+/** A history offset as the server writes it: `epoch:position` (docs/PROTOCOL.md, Recovery). */
+const OFFSET_RE = /^[A-Za-z0-9]{1,32}:\d{1,20}(?:-\d{1,20})?$/;
+
 // Event maps: event name -> payload type. `any` keeps untyped use free of casts.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EventMap = Record<string, any>;
@@ -133,6 +136,14 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   #received = 0;
   #lastError: Error | null = null;
   #connectTime: number | null = null;
+
+  // Connection-state recovery (option `recovery`): what to resume, and the current outcome.
+  /** Id, token and last processed offset of the session to resume after a drop. */
+  #resume: { id: string; token: string; offset: string | null } | null = null;
+  #resumeSent = false;
+  #recovered = false;
+  /** Replayed events received before 'connect' of a recovered session: delivered right after it. */
+  #held: Array<[string, unknown, boolean, string | null]> | null = null;
 
   constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform) {
     this.#platform = platform;
@@ -324,6 +335,10 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     this.#queue.drain();
     this.#rooms.clear();
     this.#id = null;
+    // A deliberate disconnect ends the session for good: nothing to resume.
+    this.#resume = null;
+    this.#held = null;
+    this.#recovered = false;
     this.#setState('disconnected');
     if (hadSession) this.#emitReserved('disconnect', { code: CloseCode.NORMAL, reason: 'client disconnect' });
     return this;
@@ -337,6 +352,11 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
 
   getState(): ClientState {
     return this.#state;
+  }
+
+  /** True when the current session is the previous one resumed (connection-state recovery). */
+  isRecovered(): boolean {
+    return this.#recovered;
   }
 
   getId(): string | null {
@@ -458,8 +478,14 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     const auth = this.#options.auth;
     const send = (value: unknown): void => {
       if (generation !== this.#generation) return;
-      const data: { v: number; auth?: unknown } = { v: PROTOCOL_VERSION };
+      const data: { v: number; auth?: unknown; recovery?: unknown } = { v: PROTOCOL_VERSION };
       if (value !== undefined) data.auth = value;
+      const resume = this.#resume;
+      this.#resumeSent = false;
+      if (this.#options.recovery) {
+        this.#resumeSent = resume !== null && resume.offset !== null;
+        data.recovery = this.#resumeSent ? { id: resume!.id, token: resume!.token, offset: resume!.offset } : {};
+      }
       this.#control({ type: PacketType.CONNECT, event: '', data });
     };
     if (typeof auth !== 'function') return send(auth);
@@ -485,6 +511,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     this.#connectTimer = undefined;
     this.#connectTime = Date.now();
     this.#attempt = 0;
+    this.#onRecoveryOutcome(body);
     this.#startHeartbeat();
     if (this.#rooms.size === 0) return this.#finishConnect();
     // Re-join first and wait for the echoes, so queued messages see the rooms in place.
@@ -514,10 +541,29 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     this.#setState('connected');
     if (entries.length > 0) this.#hook('onQueueDrained', { count: entries.length });
     if (generation !== this.#generation) return; // a hook disconnected
-    this.#emitReserved('connect');
+    this.#emitReserved('connect', { recovered: this.#recovered });
     const callbacks = this.#connectCallbacks;
     this.#connectCallbacks = [];
     this.#runConnectCallbacks(callbacks);
+    const held = this.#held;
+    this.#held = null;
+    if (held) for (const [event, data, isBinary, offset] of held) if (generation === this.#generation) this.#deliver(event, data, isBinary, offset);
+  }
+
+  /** Reads the recovery fields of the server's Connect (when the client asked for recovery). */
+  #onRecoveryOutcome(body: Record<string, unknown>): void {
+    const asked = this.#resumeSent;
+    this.#resumeSent = false;
+    const granted = this.#options.recovery ? (body.recovery as { token?: unknown; offset?: unknown; reason?: unknown } | undefined) : undefined;
+    this.#recovered = asked && body.recovered === true && granted !== undefined;
+    this.#held = this.#recovered ? [] : null;
+    if (granted && typeof granted === 'object' && typeof granted.token === 'string' && this.#id !== null) {
+      this.#resume = { id: this.#id, token: granted.token, offset: typeof granted.offset === 'string' ? granted.offset : null };
+    } else this.#resume = null;
+    if (asked && !this.#recovered) {
+      const reason = granted && typeof granted.reason === 'string' ? granted.reason : 'not_supported';
+      this.#emitReserved('recovery_failed', { reason });
+    }
   }
 
   #runConnectCallbacks(callbacks: Array<() => void>): void {
@@ -664,9 +710,25 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   }
 
   #onEvent(event: string, data: unknown, isBinary: boolean): void {
+    let offset: string | null = null;
+    if (this.#resume) {
+      // Recorded messages carry their history offset after a NUL in the event field.
+      const cut = event.lastIndexOf('\u0000');
+      if (cut >= 0 && OFFSET_RE.test(event.slice(cut + 1))) {
+        offset = event.slice(cut + 1);
+        event = event.slice(0, cut);
+      }
+    }
+    if (this.#held) this.#held.push([event, data, isBinary, offset]);
+    else this.#deliver(event, data, isBinary, offset);
+  }
+
+  #deliver(event: string, data: unknown, isBinary: boolean, offset: string | null): void {
     this.#received++;
     this.#hook('onMessage', { event, data, isBinary });
     this.#listeners.dispatchEvent(event, data);
+    // Processed: a resumed session continues after this one.
+    if (offset !== null && this.#resume) this.#resume.offset = offset;
   }
 
   #onAckResponse(packet: Packet): void {

@@ -95,12 +95,13 @@ export class Dispatcher {
 
   #handshake(session: Session, packet: Packet): void | Promise<void> {
     const hub = this.#hub;
-    const data = packet.data as { v?: unknown; auth?: unknown } | undefined;
+    const data = packet.data as { v?: unknown; auth?: unknown; recovery?: unknown } | undefined;
     if (data && typeof data === 'object' && data.v !== undefined && data.v !== PROTOCOL_VERSION) {
       session.fail(new StelarError(ErrorCode.PACKET_UNEXPECTED, `unsupported protocol version ${String(data.v)}`, 1002));
       return;
     }
     session.state = SessionState.HANDSHAKE;
+    if (hub.recovery && data && typeof data === 'object') session.recovery = hub.recovery.negotiate(data.recovery);
     const ctx = new StelarContext(hub, session, 'connection', data && typeof data === 'object' ? data.auth : undefined);
     const chain = hub.handlers.middleware;
     if (chain.length === 0) return hub.accept(session, ctx);

@@ -15,6 +15,7 @@ import { IPConnectionTracker } from './ip-tracker.js';
 import { admitConnection, checkRoomJoin } from './limits.js';
 import type { ResolvedConfig } from './options.js';
 import { RateLimits } from './rate-limiter.js';
+import { type RecordTarget, type RestoreResult, SessionRecovery } from './recovery.js';
 import { Session, type SessionHost, SessionState } from './session.js';
 import { snapshotStats, StatsCounters } from './stats.js';
 import type { Transport, TransportSink } from './transport.js';
@@ -38,6 +39,8 @@ export class Hub implements AdapterHost, SessionHost {
   readonly counters = new StatsCounters();
   readonly rateLimits: RateLimits;
   readonly handlers = new Handlers();
+  /** Connection-state recovery, when the `recovery` option is on. */
+  readonly recovery: SessionRecovery | null;
   readonly #dispatcher: Dispatcher;
   readonly #defaultTracker: IPConnectionTracker;
   /** Admitted sessions (any state until their socket is gone). */
@@ -56,6 +59,7 @@ export class Hub implements AdapterHost, SessionHost {
     this.#defaultTracker = new IPConnectionTracker(() => this.config.maxConnectionsPerIP);
     this.#dispatcher = new Dispatcher(this);
     adapter.init(this);
+    this.recovery = config.recovery ? new SessionRecovery(config.recovery, adapter, config.logger) : null;
   }
 
   get logger() {
@@ -109,9 +113,21 @@ export class Hub implements AdapterHost, SessionHost {
     throw new StelarError(ErrorCode.CONNECTION_CLOSED, 'generateClientId returned an empty or duplicate id');
   }
 
-  /** Middleware accepted: the client gets its id and becomes addressable. */
-  accept(session: Session, ctx: StelarContext): void {
+  /** Middleware accepted: the client gets its id and becomes addressable (after a restore, maybe async). */
+  accept(session: Session, ctx: StelarContext): void | Promise<void> {
     if (session.state !== SessionState.HANDSHAKE) return;
+    const restoring = this.recovery?.restore(session);
+    if (restoring instanceof Promise) return restoring.then((outcome) => this.#admit(session, ctx, outcome));
+    this.#admit(session, ctx, restoring);
+  }
+
+  #admit(session: Session, ctx: StelarContext, restored: RestoreResult | undefined): void {
+    if (session.state !== SessionState.HANDSHAKE) {
+      if (restored?.ok) restored.take(); // closed while the store answered: release it
+      return;
+    }
+    // Synchronous from here on: a recovered session's replay cannot be overtaken by live messages.
+    const admission = this.recovery?.admit(session, restored, (id) => this.#clients.has(id)) ?? null;
     session.state = SessionState.OPEN;
     session.connectedAt = Date.now();
     session.slimRequest();
@@ -123,8 +139,15 @@ export class Hub implements AdapterHost, SessionHost {
     session.sendPacket({
       type: PacketType.CONNECT,
       event: '',
-      data: { v: PROTOCOL_VERSION, id: session.id, heartbeatInterval: c.heartbeatInterval, heartbeatTimeout: c.heartbeatTimeout, maxPayloadSize: c.maxPayloadSize },
+      data: {
+        v: PROTOCOL_VERSION, id: session.id, heartbeatInterval: c.heartbeatInterval, heartbeatTimeout: c.heartbeatTimeout, maxPayloadSize: c.maxPayloadSize,
+        ...admission?.fields,
+      },
     });
+    if (admission?.missed.length) {
+      for (const message of admission.missed) session.sendEncoded(message);
+      this.counters.messagesSent += admission.missed.length;
+    }
     if (c.hooks.onClientConnect) {
       runHook(c.hooks, 'onClientConnect', { clientId: session.id, ip: session.remoteAddress, protocol: session.protocol, metadata: session.metadata }, c.logger);
     }
@@ -147,6 +170,9 @@ export class Hub implements AdapterHost, SessionHost {
   #retire(session: Session, code: number, reason: string): void {
     const id = session.id;
     const c = this.config;
+    // Saved first, with the history position of this very moment: whatever is sent from here
+    // on (disconnect handlers included) is not written to it and must be replayed.
+    this.recovery?.save(session, this.adapter.roomsOf(id), code);
     this.#clients.delete(id);
     if (session.protocol === 'ws') this.counters.wsConnections--;
     else this.counters.tcpConnections--;
@@ -210,8 +236,10 @@ export class Hub implements AdapterHost, SessionHost {
       const ok = runHook(c.hooks, 'onBeforeBroadcast', { event, data, excludeId: opts.exceptId, room: opts.room, binary: opts.binary === true }, c.logger);
       if (!ok) return 0;
     }
-    const message = eventMessage(event, data, opts.binary);
-    const sent = this.adapter.broadcast(message, { rooms: opts.room === undefined ? undefined : [opts.room], exceptId: opts.exceptId });
+    const target: RecordTarget = { rooms: opts.room === undefined ? undefined : [opts.room], exceptId: opts.exceptId };
+    let message = eventMessage(event, data, opts.binary);
+    if (this.recovery) message = this.recovery.record(message, target);
+    const sent = this.adapter.broadcast(message, target);
     this.counters.messagesSent += sent;
     return sent;
   }
@@ -219,9 +247,11 @@ export class Hub implements AdapterHost, SessionHost {
   /** One client by id: O(1) locally; otherwise the adapter may know where it is. */
   toId(id: string, event: string, data: unknown, binary = false): boolean {
     const session = this.#clients.get(id);
-    const type = eventPacketType(data, binary);
-    if (session) return session.sendPacket({ type, event, data });
-    const sent = this.adapter.sendTo(id, eventMessage(event, data, binary));
+    // With recovery on, toId is recorded too, so it takes the adapter's path even for a local client.
+    if (session && !this.recovery) return session.sendPacket({ type: eventPacketType(data, binary), event, data });
+    let message = eventMessage(event, data, binary);
+    if (this.recovery) message = this.recovery.record(message, { toId: id });
+    const sent = this.adapter.sendTo(id, message);
     if (sent) this.counters.messagesSent++;
     return sent;
   }

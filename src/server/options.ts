@@ -9,6 +9,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
+import { RECOVERY_DEFAULTS, type RecoveryOptions } from './recovery.js';
 import type {
   ConfigSnapshot,
   CustomHealthHandler,
@@ -82,6 +83,8 @@ export interface ResolvedConfig {
   allowedOrigins: string[] | null;
   logger: LoggerLike;
   hooks: ServerHooks;
+  /** Connection-state recovery; null = off. Fixed once the server exists. */
+  readonly recovery: RecoveryOptions | null;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
@@ -165,6 +168,17 @@ function objectOption<T>(name: string, value: unknown, methods: string[]): T | n
   return value as T;
 }
 
+function recoveryOption(value: unknown): RecoveryOptions | null {
+  if (value === undefined || value === null || value === false) return null;
+  if (value === true) return { ...RECOVERY_DEFAULTS };
+  if (typeof value !== 'object') throw new TypeError('recovery must be { maxDisconnectionDuration, maxMessages? }, true or false');
+  const v = value as Partial<RecoveryOptions>;
+  return {
+    maxDisconnectionDuration: positiveInt('recovery.maxDisconnectionDuration', v.maxDisconnectionDuration, RECOVERY_DEFAULTS.maxDisconnectionDuration),
+    maxMessages: positiveInt('recovery.maxMessages', v.maxMessages, RECOVERY_DEFAULTS.maxMessages),
+  };
+}
+
 const RATE_LIMITER_METHODS = ['check', 'reset', 'cleanup', 'size'];
 const IP_TRACKER_METHODS = ['check', 'add', 'remove', 'getCount', 'cleanup'];
 
@@ -210,6 +224,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedConfig {
     allowedOrigins: null,
     logger: loggerOption(options.logger),
     hooks: {},
+    recovery: recoveryOption(options.recovery),
   };
   // Everything that can also change at runtime goes through the same code path.
   const { rateLimit: _r, eventRateLimits: _e, logger: _l, generateClientId: _g, ...runtime } = options;
@@ -217,7 +232,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedConfig {
   return config;
 }
 
-const FIXED_KEYS = new Set(['port', 'host', 'server', 'namespace', 'tcpPort', 'tls', 'adapter']);
+const FIXED_KEYS = new Set(['port', 'host', 'server', 'namespace', 'tcpPort', 'tls', 'adapter', 'recovery']);
 
 function pickRuntime(options: ServerOptions): RuntimeConfig {
   const out: Record<string, unknown> = {};

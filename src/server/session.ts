@@ -9,6 +9,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AdapterClient, EncodedMessage } from '../adapter/adapter.js';
 import { CloseCode, type Packet, PacketType, type StelarError } from '../protocol/index.js';
+import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
 import type { IIPTracker, TransportProtocol } from './types.js';
 
@@ -55,7 +56,8 @@ export function assertCloseCode(code: number): void {
 }
 
 export class Session implements TransportSink, AdapterClient {
-  readonly id: string;
+  /** Changes only before acceptance, when a recovered session takes back its old id. */
+  id: string;
   readonly remoteAddress: string;
   readonly openedAt: number;
   connectedAt = 0;
@@ -65,6 +67,8 @@ export class Session implements TransportSink, AdapterClient {
   closingSince = 0;
   /** The tracker this connection was counted in (it may be swapped at runtime). */
   ipTracker: IIPTracker | null = null;
+  /** Set when the client asked for connection-state recovery and the server has it on. */
+  recovery: SessionRecoveryState | null = null;
   readonly transport: Transport;
   #host: SessionHost;
   #req: IncomingMessage | RequestInfo | null;
@@ -136,7 +140,17 @@ export class Session implements TransportSink, AdapterClient {
 
   /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
   sendEncoded(message: EncodedMessage): boolean {
-    if (this.state !== SessionState.OPEN || !this.transport.isOpen || this.#backlogged()) return false;
+    const recovery = this.recovery;
+    if (this.state !== SessionState.OPEN || !this.transport.isOpen || this.#backlogged()) {
+      if (recovery && message.offset !== undefined) recovery.lost = true;
+      return false;
+    }
+    if (recovery && message.offset !== undefined && recovery.skipUpTo !== null && !recovery.passes(message.offset)) return true;
+    if (recovery && message.offset !== undefined && message.withOffset) {
+      // Recorded: this session gets the variant carrying the offset (shared by all such sessions).
+      recovery.sent = message.offset;
+      message = message.withOffset();
+    }
     this.transport.sendEncoded(message);
     return true;
   }

@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import type { ClusterStats } from '../adapter/adapter.js';
 import { MemoryAdapter } from '../adapter/memory.js';
 import { CloseCode } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
@@ -168,6 +169,44 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return this.#hub.stats();
   }
 
+  // Cluster-wide views (beyond the spec). The synchronous methods above describe this node;
+  // these ask the adapter's cluster when it has one, and answer locally otherwise.
+
+  /** Rooms on every node of the cluster. */
+  async fetchRooms(): Promise<string[]> {
+    const a = this.#hub.adapter;
+    return a.fetchRooms ? a.fetchRooms() : a.getRooms();
+  }
+
+  /** Members of a room on every node. */
+  async fetchRoomMembers(room: string): Promise<string[]> {
+    const a = this.#hub.adapter;
+    return a.fetchRoomMembers ? a.fetchRoomMembers(room) : a.getRoomMembers(room);
+  }
+
+  /** Clients (optionally of one room) on every node. */
+  async fetchClients(room?: string): Promise<ClientSummary[]> {
+    const a = this.#hub.adapter;
+    return a.fetchClients ? a.fetchClients(room) : this.#hub.getClients(room);
+  }
+
+  /** Every live node's stats and their totals (one node without a cluster adapter). */
+  async getClusterStats(): Promise<ClusterStats> {
+    const a = this.#hub.adapter;
+    if (a.fetchStats) return a.fetchStats();
+    const own = this.#hub.stats();
+    return {
+      nodes: [{ nodeId: 'local', ...own }],
+      activeConnections: own.activeConnections,
+      totalConnections: own.totalConnections,
+      wsConnections: own.wsConnections,
+      tcpConnections: own.tcpConnections,
+      totalMessagesReceived: own.totalMessagesReceived,
+      totalMessagesSent: own.totalMessagesSent,
+      totalRooms: own.totalRooms,
+    };
+  }
+
   /** The HTTP/WebSocket port (known once started). */
   getPort(): number | undefined {
     return this.#port;
@@ -247,6 +286,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const c = this.#config;
     const hub = this.#hub;
     hub.counters.startedAt = Date.now();
+    await hub.adapter.start?.();
 
     const http = c.server ? (c.server as HttpServer) : this.#createHttpServer();
     this.#http = http;
@@ -398,6 +438,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#tcpPort = undefined;
     hub.rateLimits.clear();
     try {
+      await hub.recovery?.close();
       await hub.adapter.close();
     } catch (err) {
       this.#config.logger.error('adapter close failed:', err);

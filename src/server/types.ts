@@ -242,10 +242,16 @@ export interface ServerOptions {
   hooks?: ServerHooks;
   /** Rooms and fan-out; default an in-memory adapter. */
   adapter?: Adapter;
+  /**
+   * Connection-state recovery (beyond the spec): a client that reconnects within
+   * `maxDisconnectionDuration` ms keeps its id, rooms and metadata and gets the recorded
+   * messages it missed. `true` = defaults (120 s, 1000 messages). Off by default.
+   */
+  recovery?: { maxDisconnectionDuration?: number; maxMessages?: number } | boolean;
 }
 
 /** The options `updateConfig()` accepts (the rest are fixed once the server exists). */
-export type RuntimeConfig = Omit<ServerOptions, 'port' | 'host' | 'server' | 'namespace' | 'tcpPort' | 'tls' | 'adapter'>;
+export type RuntimeConfig = Omit<ServerOptions, 'port' | 'host' | 'server' | 'namespace' | 'tcpPort' | 'tls' | 'adapter' | 'recovery'>;
 
 /** What `getConfig()` returns: values, plus flags and names for the pluggable parts. */
 export interface ConfigSnapshot {
