@@ -1,0 +1,182 @@
+/**
+ * One small interface over the two Redis clients people actually use, recognised by shape
+ * (never imported: the core keeps zero runtime dependencies).
+ *
+ * - node-redis (`redis` v4+): `createClient()`, already connected; `sendCommand(args, opts)`,
+ *   `isReady`, `duplicate()` + `connect()` for the subscriber, `subscribe(ch, fn, true)` for
+ *   Buffer messages.
+ * - ioredis: `new Redis()`; `call()` / `callBuffer()`, `status === 'ready'`, `duplicate()`,
+ *   `messageBuffer` events.
+ *
+ * We never send a command while the client is not ready: both clients would queue it
+ * offline without bound, and a cluster message that late is worth less than a dropped one.
+ */
+export type RedisArg = string | Buffer;
+
+export interface RedisDriver {
+  readonly kind: 'node-redis' | 'ioredis';
+  /** Connected and able to run commands now. */
+  readonly ready: boolean;
+  /** Runs a command; bulk replies as strings. */
+  command(args: RedisArg[]): Promise<unknown>;
+  /** Runs a command; bulk replies as Buffers. */
+  commandBuffers(args: RedisArg[]): Promise<unknown>;
+  /** Listens to up/down changes and errors; returns a function that removes the listeners. */
+  watch(onUp: () => void, onDown: (err?: unknown) => void): () => void;
+  /** A new connection with the same options, for subscribing (ours to close). */
+  duplicate(): Promise<RedisDriver>;
+  /** Subscribes to channels; messages arrive as Buffers. The clients resubscribe after a reconnect. */
+  subscribe(channels: string[], onMessage: (channel: string, message: Buffer) => void): Promise<void>;
+  /** Closes a connection we created (never the user's). */
+  quit(): Promise<void>;
+}
+
+type AnyFn = (...args: any[]) => any;
+interface Emitterish {
+  on(event: string, fn: AnyFn): unknown;
+  off?(event: string, fn: AnyFn): unknown;
+  removeListener?(event: string, fn: AnyFn): unknown;
+}
+
+function detach(client: Emitterish, event: string, fn: AnyFn): void {
+  if (typeof client.off === 'function') client.off(event, fn);
+  else client.removeListener?.(event, fn);
+}
+
+function isEmitter(c: unknown): c is Emitterish {
+  return typeof c === 'object' && c !== null && typeof (c as Emitterish).on === 'function';
+}
+
+/** Recognises the client by its methods; throws a TypeError naming what is missing. */
+export function driverFor(client: unknown): RedisDriver {
+  const c = client as Record<string, unknown> | null;
+  if (!isEmitter(c)) throw new TypeError('expected a connected node-redis client (createClient()) or an ioredis instance');
+  if (typeof c.callBuffer === 'function' && typeof c.call === 'function' && typeof c.duplicate === 'function') return new IoRedisDriver(c);
+  if (typeof c.sendCommand === 'function' && typeof c.duplicate === 'function') return new NodeRedisDriver(c);
+  throw new TypeError('unsupported Redis client: expected node-redis v4+ (sendCommand, duplicate) or ioredis (call, callBuffer, duplicate)');
+}
+
+// RESP type code of bulk strings; node-redis v5+ maps it to Buffer on request (v4 reads returnBuffers).
+const BLOB_STRING = 36;
+const BUFFER_REPLIES = { returnBuffers: true, typeMapping: { [BLOB_STRING]: Buffer } };
+
+class NodeRedisDriver implements RedisDriver {
+  readonly kind = 'node-redis' as const;
+  readonly #c: any;
+
+  constructor(client: any) {
+    this.#c = client;
+  }
+
+  get ready(): boolean {
+    return this.#c.isReady === true;
+  }
+
+  command(args: RedisArg[]): Promise<unknown> {
+    return this.#c.sendCommand(args);
+  }
+
+  commandBuffers(args: RedisArg[]): Promise<unknown> {
+    return this.#c.sendCommand(args, BUFFER_REPLIES);
+  }
+
+  watch(onUp: () => void, onDown: (err?: unknown) => void): () => void {
+    const c = this.#c as Emitterish;
+    const down = (err?: unknown): void => onDown(err);
+    const up = (): void => onUp();
+    c.on('ready', up);
+    c.on('error', down);
+    c.on('end', down);
+    c.on('reconnecting', down);
+    return () => {
+      detach(c, 'ready', up);
+      detach(c, 'error', down);
+      detach(c, 'end', down);
+      detach(c, 'reconnecting', down);
+    };
+  }
+
+  async duplicate(): Promise<RedisDriver> {
+    const d = this.#c.duplicate();
+    // Until watch() attaches ours, an error event must not crash the process.
+    d.on('error', () => {});
+    await d.connect();
+    return new NodeRedisDriver(d);
+  }
+
+  async subscribe(channels: string[], onMessage: (channel: string, message: Buffer) => void): Promise<void> {
+    await this.#c.subscribe(channels, (message: Buffer, channel: Buffer | string) => onMessage(String(channel), message), true);
+  }
+
+  async quit(): Promise<void> {
+    const c = this.#c;
+    try {
+      if (typeof c.close === 'function') await c.close();
+      else await c.quit();
+    } catch {
+      if (typeof c.destroy === 'function') c.destroy();
+      else if (typeof c.disconnect === 'function') await c.disconnect().catch(() => {});
+    }
+  }
+}
+
+class IoRedisDriver implements RedisDriver {
+  readonly kind = 'ioredis' as const;
+  readonly #c: any;
+
+  constructor(client: any) {
+    this.#c = client;
+  }
+
+  get ready(): boolean {
+    return this.#c.status === 'ready';
+  }
+
+  command(args: RedisArg[]): Promise<unknown> {
+    return this.#c.call(...args);
+  }
+
+  commandBuffers(args: RedisArg[]): Promise<unknown> {
+    return this.#c.callBuffer(...args);
+  }
+
+  watch(onUp: () => void, onDown: (err?: unknown) => void): () => void {
+    const c = this.#c as Emitterish;
+    const down = (err?: unknown): void => onDown(err);
+    const up = (): void => onUp();
+    c.on('ready', up);
+    c.on('error', down);
+    c.on('close', down);
+    return () => {
+      detach(c, 'ready', up);
+      detach(c, 'error', down);
+      detach(c, 'close', down);
+    };
+  }
+
+  async duplicate(): Promise<RedisDriver> {
+    const d = this.#c.duplicate();
+    d.on('error', () => {});
+    if (d.status !== 'ready') {
+      if (d.status === 'wait') await d.connect();
+      else await new Promise<void>((resolve) => d.once('ready', resolve));
+    }
+    return new IoRedisDriver(d);
+  }
+
+  async subscribe(channels: string[], onMessage: (channel: string, message: Buffer) => void): Promise<void> {
+    const c = this.#c;
+    c.on('messageBuffer', (channel: Buffer, message: Buffer) => onMessage(channel.toString(), message));
+    // ioredis resubscribes after a reconnect unless told not to; then we do it.
+    if (c.options?.autoResubscribe === false) c.on('ready', () => void c.subscribe(...channels).catch(() => {}));
+    await c.subscribe(...channels);
+  }
+
+  async quit(): Promise<void> {
+    try {
+      await this.#c.quit();
+    } catch {
+      this.#c.disconnect();
+    }
+  }
+}
