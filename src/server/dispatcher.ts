@@ -51,6 +51,16 @@ function peekEvent(bytes: Buffer): string {
   return bytes.toString('utf8', 3, Math.min(3 + len, bytes.length, 3 + 1024));
 }
 
+/** The ackId and ack name of an ACK Request too big to decode in full (null if not one). */
+function peekAck(bytes: Buffer, event: string): { ackId: number; name: string } | null {
+  if (bytes.length < 3 || bytes[0] !== PacketType.ACK_REQUEST) return null;
+  const at = 3 + bytes.readUInt16BE(1);
+  if (bytes.length < at + 6) return null;
+  const nameLen = bytes.readUInt16BE(at + 4);
+  const name = nameLen === 0 ? event : bytes.toString('utf8', at + 6, Math.min(at + 6 + nameLen, bytes.length, at + 6 + 1024));
+  return { ackId: bytes.readUInt32BE(at), name };
+}
+
 export class Dispatcher {
   readonly #hub: Hub;
 
@@ -80,7 +90,13 @@ export class Dispatcher {
     const c = this.#hub.config;
     const event = peekEvent(bytes);
     runHook(c.hooks, 'onPayloadTooLarge', { clientId: session.id, event, size: bytes.length, max: c.maxPayloadSize, protocol: session.protocol }, c.logger);
-    session.fail(new StelarError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes.length} bytes exceeds maxPayloadSize ${c.maxPayloadSize}`), {
+    const err = new StelarError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes.length} bytes exceeds maxPayloadSize ${c.maxPayloadSize}`);
+    // Like any refused request, an oversized one is answered, so the caller does not wait for its timeout.
+    const ack = session.state === SessionState.OPEN ? peekAck(bytes, event) : null;
+    if (ack && ack.ackId !== 0) {
+      session.sendPacket({ type: PacketType.ACK_RESPONSE, event: ack.name, ackId: ack.ackId, ok: false, data: { message: err.message, code: err.code } });
+    }
+    session.fail(err, {
       event,
       size: bytes.length,
       max: c.maxPayloadSize,
@@ -221,7 +237,15 @@ export class Dispatcher {
     // returns something (it may answer later through ctx.ack / ctx.send instead).
     const always = handler !== undefined;
     const settle = (v: unknown): void => {
-      if (always || v !== undefined) StelarContext.reply(ctx, true, v);
+      if (!always && v === undefined) return;
+      try {
+        StelarContext.reply(ctx, true, v);
+      } catch (err) {
+        // The value cannot be encoded (circular, nested past the stack, BigInt...). Thrown here it
+        // would escape the socket's data handler (or reject unheard) and end the process.
+        hub.logger.error(`the answer to "${name}" could not be encoded:`, err);
+        session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: packet.ackId, ok: false, data: { message: 'the answer could not be encoded', code: ErrorCode.ACK_FAILED } });
+      }
     };
     const answer = (value: unknown): void => {
       if (value instanceof Promise) value.then(settle, (err: unknown) => StelarContext.reply(ctx, false, StelarContext.errorBody(err)));
