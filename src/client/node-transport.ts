@@ -24,6 +24,8 @@ class NodeTransport implements ClientTransport {
   /** close()/terminate() came before the connection existed. */
   #abandoned = false;
   #finished = false;
+  /** Close code of a protocol error we failed the connection for (the peer never answers it). */
+  #failedWith = 0;
 
   constructor(options: TransportOptions, handlers: TransportHandlers) {
     this.#handlers = handlers;
@@ -100,8 +102,13 @@ class NodeTransport implements ClientTransport {
         else h.onError(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text WebSocket message: stelar packets travel as binary messages'));
       });
     }
-    conn.on('error', (err: Error) => h.onError(err));
-    conn.once('close', (code: number, reason: string) => this.#finish(code, reason));
+    conn.on('error', (err: Error) => {
+      if (!this.#failedWith && err instanceof StelarError && err.closeCode) this.#failedWith = err.closeCode;
+      h.onError(err);
+    });
+    // After failing the connection the receiver stops reading, so no close frame is seen (1006):
+    // report the code we closed with, or a server breaking the protocol would be retried at once.
+    conn.once('close', (code: number, reason: string) => this.#finish(code === CloseCode.ABNORMAL && this.#failedWith ? this.#failedWith : code, reason));
     h.onOpen();
   }
 
