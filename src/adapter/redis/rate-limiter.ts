@@ -66,9 +66,20 @@ export class RedisRateLimiter implements IRateLimiter {
     return this.#fallback.check(id, cost);
   }
 
-  async reset(id: string): Promise<void> {
+  /**
+   * The server calls this when a client disconnects. A shared bucket must outlive one
+   * connection (the same id may be connected to another node, or reconnect at once to get a
+   * full bucket), so only this node's bookkeeping is dropped; the bucket expires on its own
+   * once it would be full again. `clear(id)` empties it on purpose.
+   */
+  reset(id: string): void {
     this.#seen.delete(id);
     this.#fallback.reset(id);
+  }
+
+  /** Deletes the shared bucket of `id` (cluster-wide). */
+  async clear(id: string): Promise<void> {
+    this.reset(id);
     if (this.#driver.ready) await this.#driver.command(['DEL', this.#prefix + id]);
   }
 
