@@ -151,7 +151,9 @@ class RawPeer {
     });
   }
   _packet(p) {
-    // Bulk traffic (`countOnly` events) is counted, not kept, so floods do not fill the test's memory.
+    // A test may consume packets itself (`onPacket` returning true), and bulk traffic
+    // (`countOnly` events) is counted, not kept, so floods do not fill the test's memory.
+    if (this.onPacket?.(p) === true) return this._wake();
     if (this.countOnly?.has(p.event)) this.counts.set(p.event, (this.counts.get(p.event) ?? 0) + 1);
     else this.packets.push(p);
     this._wake();
@@ -309,9 +311,10 @@ export class RawTcp extends RawPeer {
   }
 }
 
-export function tcpSocket(port) {
+/** `allowHalfOpen`: do not end our side when the server ends its own (a peer that lingers). */
+export function tcpSocket(port, { allowHalfOpen = false } = {}) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: HOST, port });
+    const socket = net.connect({ host: HOST, port, allowHalfOpen });
     socket.once('connect', () => {
       socket.off('error', reject);
       resolve(socket);
@@ -320,8 +323,8 @@ export function tcpSocket(port) {
   });
 }
 
-export async function rawTcp(port) {
-  return new RawTcp(await tcpSocket(port));
+export async function rawTcp(port, opts) {
+  return new RawTcp(await tcpSocket(port, opts));
 }
 
 /** A valid upgrade request head for `port` (tests edit it to break it). */
