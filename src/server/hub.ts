@@ -144,10 +144,7 @@ export class Hub implements AdapterHost, SessionHost {
         ...admission?.fields,
       },
     });
-    if (admission?.missed.length) {
-      for (const message of admission.missed) session.sendEncoded(message);
-      this.counters.messagesSent += admission.missed.length;
-    }
+    if (admission) this.counters.messagesSent += admission.replay();
     if (c.hooks.onClientConnect) {
       runHook(c.hooks, 'onClientConnect', { clientId: session.id, ip: session.remoteAddress, protocol: session.protocol, metadata: session.metadata }, c.logger);
     }

@@ -13,7 +13,7 @@
  * replayed). Cluster adapters supply their own store (see RedisAdapter: Redis Streams).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Adapter, EncodedMessage } from '../adapter/adapter.js';
+import type { Adapter, AdapterClient, EncodedMessage } from '../adapter/adapter.js';
 import type { LoggerLike } from '../logger.js';
 import { OffsetMessage } from './recorded-message.js';
 
@@ -271,8 +271,8 @@ export interface RecoverableSession {
 export interface Admission {
   /** Fields added to the server's Connect. */
   fields: { recovered: boolean; recovery: { token: string; offset?: string; reason?: RecoveryFailure } };
-  /** Missed messages to write right after the Connect, in order (recovered sessions only). */
-  missed: EncodedMessage[];
+  /** Writes the missed messages (recovered sessions only), in order, right after the Connect; returns how many. */
+  replay(): number;
 }
 
 export class SessionRecovery {
@@ -329,7 +329,7 @@ export class SessionRecovery {
    * when the restore succeeded (id, rooms, metadata) and says what to send. Synchronous, so
    * no live message can slip between the replay and the session going live.
    */
-  admit(session: RecoverableSession, outcome: RestoreResult | undefined, inUse: (id: string) => boolean): Admission | null {
+  admit(session: RecoverableSession & AdapterClient, outcome: RestoreResult | undefined, inUse: (id: string) => boolean): Admission | null {
     const state = session.recovery;
     if (!state) return null;
     const resume = state.resume;
@@ -348,7 +348,7 @@ export class SessionRecovery {
       const recovery: Admission['fields']['recovery'] = { token: state.token };
       if (state.since !== null) recovery.offset = state.since;
       if (resume) recovery.reason = reason ?? RecoveryFailure.NOT_FOUND;
-      return { fields: { recovered: false, recovery }, missed: [] };
+      return { fields: { recovered: false, recovery }, replay: () => 0 };
     }
     const saved = outcome.session;
     session.id = saved.id;
@@ -359,8 +359,15 @@ export class SessionRecovery {
     for (const entry of missed.entries) if (concerns(entry.target, saved.id, rooms)) out.push(entry.message);
     state.since = saved.since;
     state.sent = resume.offset;
-    state.skipUpTo = missed.upTo;
-    return { fields: { recovered: true, recovery: { token: state.token, offset: resume.offset } }, missed: out };
+    const upTo = missed.upTo;
+    const replay = (): number => {
+      let n = 0;
+      for (const message of out) if (session.sendEncoded(message)) n++;
+      // From now on, live copies of what the replay covered are skipped (cluster stores).
+      state.skipUpTo = upTo;
+      return n;
+    };
+    return { fields: { recovered: true, recovery: { token: state.token, offset: resume.offset } }, replay };
   }
 
   /** At disconnection: keeps what a return needs, unless the close was final. */

@@ -78,6 +78,8 @@ export class RedisRecoveryStore implements RecoveryStore {
         await this.#link.command(['SET', this.#epochKey, randomEpoch()]);
         this.#gap = false;
       }
+      // Created here if missing, so even the first sessions of a new cluster get an offset.
+      await this.#link.command(['SET', this.#epochKey, this.#candidate, 'NX']);
       const [epoch, last] = await Promise.all([
         this.#link.command(['GET', this.#epochKey]),
         this.#link.command(['XREVRANGE', this.#streamKey, '+', '-', 'COUNT', '1']),
