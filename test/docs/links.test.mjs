@@ -3,16 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHECKED = ['README.md', 'docs/API.md', 'docs/MIGRATING-FROM-SOCKET-IO.md', 'docs/GETTING-STARTED.md'];
-/**
- * Docs other people are writing while these were: a link to one of them may point ahead of
- * it for now. Once the file exists its links are checked like any other (anchors included).
- */
-const PENDING = new Set(['docs/SCALING.md', 'docs/SECURITY.md']);
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens. */
 export function slug(heading) {
@@ -58,7 +53,6 @@ for (const doc of CHECKED) {
       const [file, fragment] = href.split('#');
       const target = file ? normalize(join(dirname(path), file)) : path;
       if (!existsSync(target)) {
-        if (PENDING.has(relative(root, target))) continue;
         broken.push(`${href} (no such file)`);
         continue;
       }
