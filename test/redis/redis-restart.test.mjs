@@ -4,7 +4,7 @@
 // falls back to a local bucket meanwhile, and reloads its script (NOSCRIPT) afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressOf, closeRedis, connectClient, freePort, joinRoom, redisClient, RedisRateLimiter, sleep, startNode, startRedisServer, uniquePrefix, until } from './helpers.mjs';
+import { addressOf, closeRedis, connectClient, deleteKeys, freePort, joinRoom, next, redisClient, RedisRateLimiter, sleep, startNode, startRedisServer, uniquePrefix, until } from './helpers.mjs';
 
 function captureLogger() {
   const lines = { warn: [], info: [], error: [] };
@@ -91,3 +91,41 @@ async function countBucket(port, key) {
     await closeRedis(c);
   }
 }
+
+test('recovery: a node that delivered what it could not record renews the epoch, so nobody gets a partial replay', async () => {
+  const prefix = uniquePrefix('gap');
+  const recovery = { maxDisconnectionDuration: 10_000 };
+  const a = await startNode({ prefix, kind: 'ioredis', server: { recovery, logger: captureLogger() } });
+  const b = await startNode({ prefix, kind: 'node-redis', server: { recovery } });
+  const clients = [];
+  try {
+    await until(() => a.adapter.getNodes().length === 2 && b.adapter.getNodes().length === 2, 'two nodes');
+    // X is on node b and will be away while node a briefly loses Redis.
+    const x = await connectClient(addressOf(b, 'ws'), { mode: 'ws', recovery: true, customReconnectDelay: () => 1500 });
+    const onA = await connectClient(addressOf(a, 'ws'), { mode: 'ws' });
+    clients.push(x, onA);
+    await joinRoom(x.client, 'room');
+    await joinRoom(onA.client, 'room');
+    const epochBefore = await a.redis.get(`${prefix}epoch`);
+    assert.ok(epochBefore);
+    const failed = next(x.client, 'recovery_failed', 10_000);
+    let gone = false;
+    b.server.onDisconnect(() => (gone = true));
+    b.cut(x.client.getId());
+    await until(() => gone, 'x saved by node b');
+    // Node a's connection drops; what it sends meanwhile reaches its own clients, unrecorded.
+    a.redis.disconnect(true);
+    await until(() => a.redis.status !== 'ready', 'node a offline');
+    a.server.to('room', 'm', 'unrecorded');
+    await until(() => onA.got.some(([, d]) => d === 'unrecorded'), 'local delivery');
+    await until(async () => a.adapter.getStats().redisReady && (await b.redis.get(`${prefix}epoch`)) !== epochBefore, 'epoch renewed after the gap');
+    const [info] = await failed;
+    assert.deepEqual(info, { reason: 'history_reset' });
+    assert.ok(!x.got.some(([, d]) => d === 'unrecorded'));
+  } finally {
+    for (const c of clients) c.client.disconnect();
+    await a.stop();
+    await b.stop();
+    await deleteKeys(prefix);
+  }
+});
