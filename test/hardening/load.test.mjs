@@ -87,11 +87,13 @@ describe('slow and dead readers', () => {
         assert.equal(slow[0].max, CAP);
         // The bound: the backlog is measured before each write, so at most the cap plus one message.
         assert.ok(slow[0].bufferedBytes > CAP && slow[0].bufferedBytes <= CAP + payload.length + 64, `buffered ${slow[0].bufferedBytes}`);
-        // After the cut nothing more is queued for it: 16 MiB more broadcast, memory stays put.
+        // After the cut nothing more is queued for it: 32 MiB more broadcast, memory stays put
+        // (were it still buffered for the stalled client, Buffers would grow by those 32 MiB).
         const cutAt = sent;
-        while (sent < cutAt + 4096) await round();
+        while (sent < cutAt + 8192) await round();
         const grown = externalBytes() - before;
-        assert.ok(grown < 4 * 1024 * 1024, `memory outside the heap grew by ${grown} bytes while ${sent * 4} KiB were broadcast`);
+        console.log(`slow consumer over ${protocol}: cut after ${cutAt} broadcasts with ${slow[0].bufferedBytes} bytes queued (cap ${CAP}); memory outside the heap ${grown >= 0 ? '+' : ''}${(grown / 1024).toFixed(0)} KiB after ${(sent * 4) / 1024} MiB broadcast in all`);
+        assert.ok(grown < 12 * 1024 * 1024, `memory outside the heap grew by ${grown} bytes while ${sent * 4} KiB were broadcast`);
         // The stalled one, once it reads, finds what was queued before the cut, then the 4006 close.
         stalled.socket.resume();
         assert.equal(await stalled.closeCode(), 4006);
