@@ -333,7 +333,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       connectionsCheckingInterval: Math.max(25, Math.min(HEAD_CHECK_MS, Math.floor(c.connectTimeout / 4))),
       maxHeaderSize: 16 * 1024,
     };
-    const server = c.tls ? createHttpsServer({ ...c.tls, ...opts }) : createHttpServer(opts);
+    // A TLS handshake that never finishes is bounded the same way (Node's default is 120 s).
+    const server = c.tls ? createHttpsServer({ handshakeTimeout: c.connectTimeout, ...c.tls, ...opts }) : createHttpServer(opts);
     if (c.tls) server.on('tlsClientError', (err) => c.logger.debug('TLS handshake failed:', err.message));
     return server as HttpServer;
   }
@@ -341,13 +342,20 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #createTcpServer(): NetServer {
     const c = this.#config;
     const onSocket = (socket: Socket): void => this.#onTcpSocket(socket);
-    const server = c.tls ? createTlsServer(c.tls, onSocket) : createNetServer(onSocket);
+    // The session (and its connectTimeout) starts after TLS: bound the handshake itself too.
+    const server = c.tls ? createTlsServer({ handshakeTimeout: c.connectTimeout, ...c.tls }, onSocket) : createNetServer(onSocket);
     // Track raw sockets from the first byte, so stop() also ends TLS handshakes in flight.
     server.on('connection', (socket: Socket) => {
       this.#tcpSockets.add(socket);
       socket.once('close', () => this.#tcpSockets.delete(socket));
     });
-    if (c.tls) server.on('tlsClientError', (err: Error) => c.logger.debug('TLS handshake failed:', err.message));
+    if (c.tls) {
+      server.on('tlsClientError', (err: Error, socket: Socket) => {
+        c.logger.debug('TLS handshake failed:', err.message);
+        // Node reports a handshake timeout here but leaves the socket open: close it ourselves.
+        socket.destroy();
+      });
+    }
     server.on('error', (err) => c.logger.error('TCP server error:', err));
     return server;
   }

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../dist/index.js';
 import {
-  assertServes, clientsDrop, guard, packetFrame, PacketType, probe, rawHttp, rawTcp, rawWs, RawWs, startServer, tcpSocket, upgradeRequest,
+  assertServes, clientsDrop, guard, packetFrame, PacketType, probe, rawHttp, rawTcp, rawWs, RawWs, selfSignedCert, startServer, tcpSocket, upgradeRequest,
 } from './helpers.mjs';
 
 /** Sends `request`, expects `status` (and `headers`), then the server closing the socket. */
@@ -164,6 +164,21 @@ describe('stalled peers', { concurrency: true }, () => {
       assert.ok(tcp.packets.some((p) => p.type === PacketType.PONG), 'pings were answered meanwhile');
       await tcp.finishClose();
       await assertServes(server);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('TLS: connections that never start their TLS handshake are dropped after connectTimeout on both ports (regression: 120 s)', async () => {
+    const server = await startServer({ connectTimeout: CONNECT_TIMEOUT, tls: selfSignedCert() });
+    try {
+      const started = Date.now();
+      const sockets = await Promise.all([tcpSocket(server.getPort()), tcpSocket(server.getTcpPort())]);
+      await Promise.all(sockets.map((s) => guard(new Promise((resolve) => {
+        s.on('error', () => {});
+        s.once('close', resolve);
+      }), 'the server to drop the silent TLS connection', CONNECT_TIMEOUT + 8000)));
+      assert.ok(Date.now() - started >= CONNECT_TIMEOUT - 50, 'not before connectTimeout');
     } finally {
       await server.stop();
     }
