@@ -6,9 +6,11 @@
 // process reports its totals and exits.
 import { StelarClient } from '../../dist/client/index.js';
 
-const { port, tcpPort, clients, rooms, pauseMs, holdMs, index } = JSON.parse(process.argv[2]);
+const { port, tcpPort, clients, rooms, pauseMs, holdMs, rampMs, index } = JSON.parse(process.argv[2]);
 const HOST = '127.0.0.1';
-const counters = { cycles: 0, connects: 0, emits: 0, requests: 0, received: 0, errors: 0, timeouts: 0 };
+const counters = { cycles: 0, connects: 0, emits: 0, requests: 0, received: 0, errors: 0, timeouts: 0, connectTimeouts: 0, joinTimeouts: 0 };
+/** Client 'error' events by code, to tell overload (timeouts, refusals) from bugs. */
+const errorCodes = {};
 let stopping = false;
 
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -33,13 +35,18 @@ async function slot(n) {
     ackTimeout: 15_000,
     connectTimeout: 15_000,
   });
-  client.on('error', () => counters.errors++);
+  client.on('error', (err) => {
+    counters.errors++;
+    const code = err?.code ?? 'unknown';
+    errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+  });
   client.on('said', () => counters.received++);
-  // Spread the first connections over the first pause.
-  await wait(Math.random() * pauseMs);
+  // Spread the first connections over the ramp.
+  await wait(Math.random() * rampMs);
   while (!stopping) {
     if (!(await within(15_000, (done) => client.connect(done)))) {
       counters.timeouts++;
+      counters.connectTimeouts++;
       client.disconnect();
       await wait(pauseMs);
       continue;
@@ -55,7 +62,10 @@ async function slot(n) {
       client.on('room_joined', on);
     });
     client.joinRoom(room);
-    if (!(await joined)) counters.timeouts++;
+    if (!(await joined)) {
+      counters.timeouts++;
+      counters.joinTimeouts++;
+    }
     for (let i = 0; i < 3; i++) {
       client.emit('say', { room, text: `hello from ${index}/${n} #${i}` });
       counters.emits++;
@@ -79,6 +89,7 @@ const running = Array.from({ length: clients }, (_, i) => slot(i));
 
 process.on('message', async (msg) => {
   if (msg.q === 'counters') process.send({ id: msg.id, result: { ...counters } });
+  else if (msg.q === 'errors') process.send({ id: msg.id, result: { ...errorCodes } });
   else if (msg.q === 'stop') {
     stopping = true;
     await Promise.all(running);

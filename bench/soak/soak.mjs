@@ -6,8 +6,9 @@
 // bucket, no socket, and after stop() no timer, handle or signal listener.
 //
 //   node bench/soak/soak.mjs [--minutes 10] [--clients 5000] [--generators 4] [--rooms 100]
-//                            [--hold 3000] [--pause 4000] [--sample 10]
-// Each client stays connected ~hold ms per cycle and waits ~pause ms between cycles.
+//                            [--hold 3000] [--pause 4000] [--ramp 20000] [--sample 10]
+// Each client stays connected ~hold ms per cycle and waits ~pause ms between cycles; the
+// first connections are spread over the first ~ramp ms.
 //
 // Exits with status 1 when something was left over. Needs a build (node scripts/build.mjs).
 import { fork } from 'node:child_process';
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 
 function args() {
-  const out = { minutes: 10, clients: 5000, generators: 4, rooms: 100, hold: 3000, pause: 4000, sample: 10 };
+  const out = { minutes: 10, clients: 5000, generators: 4, rooms: 100, hold: 3000, pause: 4000, ramp: 20000, sample: 10 };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
@@ -83,7 +84,7 @@ async function main() {
   for (let i = 0; i < o.generators; i++) {
     const clients = Math.min(per, o.clients - i * per);
     if (clients <= 0) break;
-    gens.push(child(here('./churn.mjs'), [JSON.stringify({ port, tcpPort, clients, rooms: o.rooms, holdMs: o.hold, pauseMs: o.pause, index: i })]));
+    gens.push(child(here('./churn.mjs'), [JSON.stringify({ port, tcpPort, clients, rooms: o.rooms, holdMs: o.hold, pauseMs: o.pause, rampMs: o.ramp, index: i })]));
   }
   await Promise.all(gens.map((g) => g.ready));
   console.log(`soak: ${o.clients} clients in ${gens.length} generator processes, ${o.rooms} rooms, hold ~${o.hold} ms, pause ~${o.pause} ms, ${o.minutes} min; server ws ${port} tcp ${tcpPort} (pid ${server.proc.pid})`);
@@ -105,6 +106,8 @@ async function main() {
     await wait(Math.min(o.sample * 1000, Math.max(0, end - Date.now())));
   }
 
+  const errorCodes = {};
+  for (const e of await Promise.all(gens.map((g) => g.ask('errors')))) for (const [k, v] of Object.entries(e)) errorCodes[k] = (errorCodes[k] ?? 0) + v;
   console.log('stopping the generators (each finishes its cycle and disconnects)...');
   const finals = await Promise.all(gens.map((g) => g.ask('stop', 180_000)));
   await Promise.all(gens.map((g) => Promise.race([g.exited, wait(30_000).then(() => g.proc.kill('SIGKILL'))])));
@@ -122,7 +125,7 @@ async function main() {
   const warm = samples[Math.min(samples.length - 1, Math.max(1, Math.floor(samples.length / 5)))];
   const last = samples[samples.length - 1];
   console.log('\nsoak summary');
-  console.log(`  duration ${((Date.now() - started) / 60_000).toFixed(1)} min; client cycles ${totals.cycles}; connects ${totals.connects}; emits ${totals.emits}; requests answered ${totals.requests}; room messages received ${totals.received}; client errors ${totals.errors}; timeouts ${totals.timeouts}`);
+  console.log(`  duration ${((Date.now() - started) / 60_000).toFixed(1)} min; client cycles ${totals.cycles}; connects ${totals.connects}; emits ${totals.emits}; requests answered ${totals.requests}; room messages received ${totals.received}; client errors ${totals.errors} ${JSON.stringify(errorCodes)}; connect timeouts ${totals.connectTimeouts}; join timeouts ${totals.joinTimeouts}`);
   console.log(`  server RSS: min ${MB(Math.min(...rss))} MB, max ${MB(Math.max(...rss))} MB, after warm-up (${warm.elapsed}s) ${MB(warm.rss)} MB, last sample ${MB(last.rss)} MB`);
   console.log(`  server heap used: min ${MB(Math.min(...heap))} MB, max ${MB(Math.max(...heap))} MB, after warm-up ${MB(warm.heapUsed)} MB, last sample ${MB(last.heapUsed)} MB, after GC at the end ${MB(left.heapUsed)} MB`);
   console.log(`  slow consumers cut: ${last.slow}; invalid messages: ${last.invalid}`);
