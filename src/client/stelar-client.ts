@@ -85,12 +85,15 @@ interface QueueEntry {
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+const APP_CODE_RE = /^[\w.:-]{1,64}$/;
 
 /** An error sent by the server (Error packet or failed ACK), its code kept when it is one of ours. */
 function remoteError(data: unknown, fallbackCode: ErrorCode, fallbackMessage: string): StelarError {
   const body = (data && typeof data === 'object' ? data : {}) as { message?: unknown; code?: unknown };
   const message = typeof body.message === 'string' ? body.message : typeof data === 'string' ? data : fallbackMessage;
-  const code = typeof body.code === 'string' && KNOWN_CODES.has(body.code) ? (body.code as ErrorCode) : fallbackCode;
+  // An application's own code (e.g. 'NOT_FOUND' thrown by an onAck handler) is kept as sent,
+  // so callers can branch on it; anything that is not a short string falls back.
+  const code = typeof body.code === 'string' && (KNOWN_CODES.has(body.code) || APP_CODE_RE.test(body.code)) ? (body.code as ErrorCode) : fallbackCode;
   return new StelarError(code, message, 0);
 }
 
@@ -234,6 +237,9 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   emit<K extends EventNames<C>>(event: K, data?: C[K], opts?: EmitOptions): boolean {
     this.#checkEvent(event);
     if (opts?.ack !== undefined) return this.#emitWithAck(event, data, opts);
+    // Bytes always travel as a Binary packet (as on the server), never as JSON of a Buffer.
+    const bytes = bytesOf(data);
+    if (bytes) return this.#send({ type: PacketType.BINARY, event, data: bytes }, bytes, true, undefined);
     return this.#send({ type: PacketType.JSON, event, data }, data, false, undefined);
   }
 
@@ -690,6 +696,8 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
           data: { message: 'the client does not answer requests', code: ErrorCode.NO_ACK_HANDLER },
         });
       case PacketType.JOIN_ROOM:
+        // Also sent when the server itself put this client in a room: remember it for reconnects.
+        this.#rooms.add(packet.event);
         this.#emitReserved('room_joined', packet.event);
         if (this.#awaitingRooms?.delete(packet.event) && this.#awaitingRooms.size === 0) this.#finishConnect();
         return;

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { ErrorCode, PacketType } from '../protocol/index.js';
 import { eventPacketType } from './broadcast.js';
 import type { Hub } from './hub.js';
-import { assertCloseCode, type RequestInfo, type Session } from './session.js';
+import { assertCloseCode, type RequestInfo, type Session, SessionState } from './session.js';
 import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
 
 type BinaryLike = Uint8Array | ArrayBuffer;
@@ -101,11 +101,26 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   /** true when the client is (now) in the room; false when a limit or hook refused it. */
   joinRoom(room: string): boolean {
-    return this.#hub.joinRoom(this.#session, room) === null;
+    const already = this.#hub.roomsOf(this.id).has(room);
+    const ok = this.#hub.joinRoom(this.#session, room) === null;
+    if (ok && !already) this.#tellClient(PacketType.JOIN_ROOM, room);
+    return ok;
   }
 
   leaveRoom(room: string): boolean {
-    return this.#hub.leaveRoom(this.#session, room) === null;
+    const was = this.#hub.roomsOf(this.id).has(room);
+    const ok = this.#hub.leaveRoom(this.#session, room) === null;
+    if (ok && was) this.#tellClient(PacketType.LEAVE_ROOM, room);
+    return ok;
+  }
+
+  /**
+   * A room change made by the server is announced with the same packet that confirms a
+   * client's own join/leave, so the client's room list stays true (and is re-joined after a
+   * reconnect). Before acceptance the client has no session yet: nothing is sent.
+   */
+  #tellClient(type: typeof PacketType.JOIN_ROOM | typeof PacketType.LEAVE_ROOM, room: string): void {
+    if (this.#session.state === SessionState.OPEN) this.#session.sendPacket({ type, event: room });
   }
 
   getClients(room?: string): ClientSummary[] {
