@@ -1,0 +1,162 @@
+/**
+ * The inbound side of the client: one decoded packet at a time, dispatched by type to the
+ * session (Connect, Disconnect, Ping), the requests waiting for an answer, the rooms, and the
+ * application's listeners. Every packet counts as a sign of life for the heartbeat.
+ */
+import { CloseCode, decodePacket, ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
+import type { PendingAck } from './acks.js';
+import type { ClientContext } from './context.js';
+import type { Recovery } from './recovery.js';
+import type { RoomSet } from './rooms.js';
+
+/** What inbound packets drive in the session (the session provides it). */
+export interface InboundSession {
+  /** Any packet from the server: the heartbeat's sign of life. */
+  touch(): void;
+  /** The server's Connect: the session is open. */
+  onServerConnect(data: unknown): void;
+  /** Sends a session packet (never queued). */
+  control(packet: Packet): void;
+  /** Closes the transport with this code (the server broke the protocol). */
+  close(code: number, reason: string): void;
+  /** The server's Disconnect packet: its code and reason are what 'disconnect' reports. */
+  closedByServer(code: number, reason: string): void;
+  /** A room re-joined at connect was answered (or refused). */
+  settleRoom(room: string): void;
+}
+
+/** Where answers to this client's requests are waiting (the outbound side). */
+export interface PendingRequests {
+  take(ackId: number): PendingAck | undefined;
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+const APP_CODE_RE = /^[\w.:-]{1,64}$/;
+
+/** An error sent by the server (Error packet or failed ACK), its code kept when it is one of ours. */
+function remoteError(data: unknown, fallbackCode: ErrorCode, fallbackMessage: string): StelarError {
+  const body = (data && typeof data === 'object' ? data : {}) as { message?: unknown; code?: unknown };
+  const message = typeof body.message === 'string' ? body.message : typeof data === 'string' ? data : fallbackMessage;
+  // An application's own code (e.g. 'NOT_FOUND' thrown by an onAck handler) is kept as sent,
+  // so callers can branch on it; anything that is not a short string falls back.
+  const code = typeof body.code === 'string' && (KNOWN_CODES.has(body.code) || APP_CODE_RE.test(body.code)) ? (body.code as ErrorCode) : fallbackCode;
+  return new StelarError(code, message, 0);
+}
+
+export class Inbound {
+  #ctx: ClientContext;
+  #session: InboundSession;
+  #requests: PendingRequests;
+  #rooms: RoomSet;
+  #recovery: Recovery;
+  #received = 0;
+
+  constructor(ctx: ClientContext, session: InboundSession, requests: PendingRequests, rooms: RoomSet, recovery: Recovery) {
+    this.#ctx = ctx;
+    this.#session = session;
+    this.#requests = requests;
+    this.#rooms = rooms;
+    this.#recovery = recovery;
+  }
+
+  /** Events and ACK Responses received (session packets do not count). */
+  get received(): number {
+    return this.#received;
+  }
+
+  onPacketBytes(bytes: Uint8Array): void {
+    const session = this.#session;
+    session.touch();
+    let packet: Packet;
+    try {
+      packet = decodePacket(bytes);
+    } catch (err) {
+      this.#ctx.report(err, 'protocol');
+      const closeCode = err instanceof StelarError ? err.closeCode : CloseCode.PROTOCOL_ERROR;
+      if (closeCode) session.close(closeCode, 'undecodable packet');
+      return;
+    }
+    switch (packet.type) {
+      case PacketType.CONNECT:
+        return session.onServerConnect(packet.data);
+      case PacketType.JSON:
+        return this.#onEvent(packet.event, packet.data, false);
+      case PacketType.BINARY:
+        return this.#onEvent(packet.event, this.#ctx.platform.binary(packet.data as Uint8Array), true);
+      case PacketType.PING:
+        return session.control({ type: PacketType.PONG, event: '', data: packet.data });
+      case PacketType.PONG:
+        return; // counted as life above
+      case PacketType.ACK_RESPONSE:
+        return this.#onAckResponse(packet);
+      case PacketType.ACK_REQUEST:
+        // The protocol has no server->client requests; answer rather than leave it hanging.
+        return session.control({
+          type: PacketType.ACK_RESPONSE,
+          event: packet.event,
+          ackId: packet.ackId,
+          ok: false,
+          data: { message: 'the client does not answer requests', code: ErrorCode.NO_ACK_HANDLER },
+        });
+      case PacketType.JOIN_ROOM:
+        // Also sent when the server itself put this client in a room: remember it for reconnects.
+        this.#rooms.add(packet.event);
+        this.#ctx.emitReserved('room_joined', packet.event);
+        return session.settleRoom(packet.event);
+      case PacketType.LEAVE_ROOM:
+        this.#rooms.delete(packet.event);
+        this.#ctx.emitReserved('room_left', packet.event);
+        return;
+      case PacketType.ERROR:
+        return this.#onServerError(packet.event, packet.data);
+      case PacketType.DISCONNECT: {
+        const body = (packet.data ?? {}) as { code?: unknown; reason?: unknown };
+        const code = typeof body.code === 'number' ? body.code : CloseCode.NO_STATUS;
+        return session.closedByServer(code, typeof body.reason === 'string' ? body.reason : '');
+      }
+    }
+  }
+
+  /** An event reaches the application: hook, listeners, then its offset counts as processed. */
+  deliver(event: string, data: unknown, isBinary: boolean, offset: string | null): void {
+    this.#received++;
+    this.#ctx.hook('onMessage', { event, data, isBinary });
+    this.#ctx.listeners.dispatchEvent(event, data);
+    this.#recovery.processed(offset);
+  }
+
+  #onEvent(event: string, data: unknown, isBinary: boolean): void {
+    const recovery = this.#recovery;
+    const cut = recovery.offsetCut(event);
+    const offset = cut < 0 ? null : event.slice(cut + 1);
+    if (cut >= 0) event = event.slice(0, cut);
+    if (recovery.holding) recovery.hold([event, data, isBinary, offset]);
+    else this.deliver(event, data, isBinary, offset);
+  }
+
+  #onAckResponse(packet: Packet): void {
+    this.#received++;
+    const ok = packet.ok !== false;
+    const ackId = packet.ackId ?? 0;
+    const pending = ackId !== 0 ? this.#requests.take(ackId) : undefined;
+    if (pending) {
+      if (ok) pending.resolve(packet.data);
+      else pending.reject(remoteError(packet.data, ErrorCode.ACK_FAILED, `request "${pending.event}" failed on the server`));
+    }
+    const heard = this.#ctx.listeners.dispatchAck(packet.data, { ok, ackId, name: packet.event });
+    if (!heard && !pending) this.#ctx.logger.debug(`ACK response "${packet.event}" (id ${ackId}) with no request or onAck listener`);
+  }
+
+  #onServerError(code: string, data: unknown): void {
+    const { message } = remoteError(data, ErrorCode.ACK_FAILED, code || 'server error');
+    // The Error packet's event is its code; kept as sent, even a custom one from middleware.
+    const error = new StelarError((code || ErrorCode.ACK_FAILED) as ErrorCode, message, 0);
+    const room = (data as { room?: unknown } | null)?.room;
+    if (typeof room === 'string') {
+      // A refused join is forgotten, so it is not retried on every reconnection.
+      this.#rooms.delete(room);
+      this.#session.settleRoom(room);
+    }
+    this.#ctx.report(error, 'server');
+  }
+}
