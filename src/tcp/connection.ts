@@ -15,6 +15,13 @@
  *   sent), else 1006 (the connection just dropped).
  * Socket errors (ECONNRESET, EPIPE...) are not protocol errors: they never throw and never
  * emit `error`; they end in `close` with 1006.
+ *
+ * Writes are coalesced (src/net/write-batcher.ts): frames sent in one tick are queued and
+ * written with one `write()` on the next `process.nextTick`. `bufferedAmount` counts the
+ * queued bytes and `send` answers false once queued + socket-buffered bytes reach the
+ * socket's high-water mark; `drain` follows. The Disconnect is written after everything
+ * queued before it (the queue is flushed synchronously, then the socket ended). Data still
+ * queued when the socket goes away (peer reset, `terminate()`) is dropped with it.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -26,6 +33,7 @@ import {
   PacketType,
   type StelarError,
 } from '../protocol/index.js';
+import { type Flushable, scheduleFlush, writeChunks } from '../net/write-batcher.js';
 import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser } from './frame-parser.js';
 
 export interface TcpConnectionOptions {
@@ -56,7 +64,7 @@ function readDisconnect(packet: Buffer): { code: number; reason: string } {
   }
 }
 
-export class TcpConnection extends EventEmitter {
+export class TcpConnection extends EventEmitter implements Flushable {
   readonly socket: Socket;
   #parser: TcpFrameParser;
   #state: TcpReadyState = TcpReadyState.OPEN;
@@ -67,6 +75,11 @@ export class TcpConnection extends EventEmitter {
   #peerClosed = false;
   #closeTimeout: number;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** Frames queued this tick (one, several, or none), flushed by the shared batcher. */
+  #out: Uint8Array | Uint8Array[] | null = null;
+  #outBytes = 0;
+  /** A send answered false: `drain` is owed once the backlog is gone. */
+  #needDrain = false;
 
   constructor(socket: Socket, options: TcpConnectionOptions = {}) {
     super();
@@ -80,12 +93,13 @@ export class TcpConnection extends EventEmitter {
     // Small packets are the common case; Nagle would add up to 40 ms to each of them.
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#parser.push(chunk));
-    socket.on('drain', () => this.emit('drain'));
+    socket.on('drain', () => this.#onSocketDrain());
     // Transport errors end in `close` 1006; without this listener they would crash the process.
     socket.on('error', () => {});
     // The peer finished sending: finish ours too (matters when allowHalfOpen is set).
     socket.on('end', () => {
       if (this.#state === TcpReadyState.OPEN) this.#state = TcpReadyState.CLOSING;
+      this.flushWrites();
       if (!socket.writableEnded) socket.end();
     });
     socket.on('close', () => this.#finish());
@@ -96,9 +110,9 @@ export class TcpConnection extends EventEmitter {
     return this.#state;
   }
 
-  /** Bytes queued in the socket and not yet handed to the kernel. */
+  /** Bytes sent and not yet handed to the kernel: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.#outBytes + this.socket.writableLength;
   }
 
   get remoteAddress(): string | undefined {
@@ -112,13 +126,53 @@ export class TcpConnection extends EventEmitter {
 
   /**
    * Writes a frame that already carries its 4-byte prefix (`encodePacket(p, 4)`); the same
-   * bytes may go to many connections. Returns socket.write's answer: false = the socket's
-   * buffer is above its high-water mark (wait for `drain`). Returns false and drops the frame
-   * once the connection is closing.
+   * bytes may go to many connections (never modify them after). The frame is written on the
+   * next tick with everything else sent this tick. Returns false when `bufferedAmount` is at
+   * or above the socket's high-water mark (the frame is queued anyway: wait for `drain`), or
+   * drops the frame and returns false once the connection is closing.
    */
   send(frame: Uint8Array): boolean {
     if (this.#state !== TcpReadyState.OPEN) return false;
-    return this.socket.write(frame);
+    const socket = this.socket;
+    if (!socket.writable) return false;
+    this.#enqueue(frame);
+    if (this.#outBytes + socket.writableLength < socket.writableHighWaterMark) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  /** Writes everything queued now, in order (the batcher calls this once per tick). */
+  flushWrites(): void {
+    const out = this.#out;
+    if (out === null) return;
+    const total = this.#outBytes;
+    this.#out = null;
+    this.#outBytes = 0;
+    const socket = this.socket;
+    // The socket is gone or ended: what was queued is dropped with it.
+    if (!socket.writable) return;
+    if (writeChunks(socket, out, total) && this.#needDrain) {
+      // The kernel took it all: the socket will not emit drain, so we owe it here.
+      this.#needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    const out = this.#out;
+    if (out === null) {
+      this.#out = bytes;
+      scheduleFlush(this);
+    } else if (Array.isArray(out)) out.push(bytes);
+    else this.#out = [out, bytes];
+    this.#outBytes += bytes.length;
+  }
+
+  #onSocketDrain(): void {
+    // With frames still queued, the next flush decides whether drain is due.
+    if (this.#out !== null) return;
+    this.#needDrain = false;
+    this.emit('drain');
   }
 
   sendPacket(packet: Packet): boolean {
@@ -131,7 +185,7 @@ export class TcpConnection extends EventEmitter {
     this.#startClosing(code, reason, true);
   }
 
-  /** Destroys the socket at once, without a Disconnect. */
+  /** Destroys the socket at once, without a Disconnect; queued frames are dropped. */
   terminate(): void {
     if (this.#state === TcpReadyState.CLOSED) return;
     if (this.#state === TcpReadyState.OPEN) this.#state = TcpReadyState.CLOSING;
@@ -165,8 +219,10 @@ export class TcpConnection extends EventEmitter {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (sendDisconnect && socket.writable) {
-      socket.write(encodePacket({ type: PacketType.DISCONNECT, event: '', data: { code, reason } }, 4));
+      this.#enqueue(encodePacket({ type: PacketType.DISCONNECT, event: '', data: { code, reason } }, 4));
     }
+    // Everything sent before (and the Disconnect) goes out now, before the end.
+    this.flushWrites();
     if (!socket.writableEnded) socket.end();
     // A peer that never closes its side must not hold the socket forever.
     this.#closeTimer = setTimeout(() => socket.destroy(), this.#closeTimeout);
@@ -178,6 +234,8 @@ export class TcpConnection extends EventEmitter {
     this.#state = TcpReadyState.CLOSED;
     if (this.#closeTimer) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
+    this.#out = null;
+    this.#outBytes = 0;
     const code = this.#closeCode ?? CloseCode.ABNORMAL;
     this.emit('close', code, this.#closeCode === undefined ? '' : this.#closeReason);
   }

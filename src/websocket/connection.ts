@@ -10,6 +10,14 @@
  *  - protocol error from the peer: send the error's close code, emit `error`, end TCP.
  * `close` is emitted exactly once, after the socket is gone: with the code of the close
  * frame received (1005 when it had none), or 1006 when none was received.
+ *
+ * Writes are coalesced (src/net/write-batcher.ts): frames sent in one tick are queued and
+ * written with one `write()` on the next `process.nextTick`. `bufferedAmount` counts the
+ * queued bytes, and `send` answers false once queued + socket-buffered bytes reach the
+ * socket's high-water mark; `drain` follows. A close frame is written after everything
+ * queued before it (the queue is flushed synchronously before the close frame and before
+ * the socket is ended). Data still queued when the socket goes away (peer reset,
+ * `terminate()`) is dropped, like the socket's own buffer.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -18,6 +26,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
+import { type Flushable, scheduleFlush, writeChunks } from '../net/write-batcher.js';
 import { Receiver } from './receiver.js';
 import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
 
@@ -47,7 +56,7 @@ const EMPTY = Buffer.alloc(0);
 
 type Stream = Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setTimeout' | 'remoteAddress'>>;
 
-export class WebSocketConnection extends EventEmitter {
+export class WebSocketConnection extends EventEmitter implements Flushable {
   readonly #socket: Stream;
   readonly #isServer: boolean;
   readonly #receiver: Receiver;
@@ -60,6 +69,11 @@ export class WebSocketConnection extends EventEmitter {
   #closeCode: number = ABNORMAL_CLOSE_CODE;
   #closeReason = '';
   #closeTimer: NodeJS.Timeout | undefined;
+  /** Frames queued this tick (one, several, or none), flushed by the shared batcher. */
+  #out: Uint8Array | Uint8Array[] | null = null;
+  #outBytes = 0;
+  /** A send answered false: `drain` is owed once the backlog is gone. */
+  #needDrain = false;
 
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
@@ -88,7 +102,7 @@ export class WebSocketConnection extends EventEmitter {
     socket.on('data', (chunk: Buffer) => this.#receiver.write(chunk));
     socket.on('end', () => this.#onSocketEnd());
     socket.on('close', () => this.#onSocketClose());
-    socket.on('drain', () => this.emit('drain'));
+    socket.on('drain', () => this.#onSocketDrain());
     // Socket errors (ECONNRESET...) end in 'close' with 1006; they are not protocol errors.
     socket.on('error', () => {});
     if (socket.destroyed) queueMicrotask(() => this.#onSocketClose());
@@ -110,16 +124,17 @@ export class WebSocketConnection extends EventEmitter {
     return this.#remoteAddress;
   }
 
-  /** Bytes written but not yet handed to the OS. */
+  /** Bytes sent but not yet handed to the OS: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
-    return this.#socket.writableLength;
+    return this.#outBytes + this.#socket.writableLength;
   }
 
   /**
-   * Sends one message. Returns false when the socket's buffer is above its high-water
-   * mark (the data is queued anyway: wait for `drain`) or when the connection is not open
-   * (the data is dropped). Large server payloads are written without a copy, so do not
-   * modify a buffer after sending it.
+   * Sends one message (written on the next tick, with everything else sent this tick).
+   * Returns false when `bufferedAmount` is at or above the socket's high-water mark (the
+   * data is queued anyway: wait for `drain`) or when the connection is not open (the data
+   * is dropped). Payloads are not copied before the flush, and large server payloads not
+   * at all, so do not modify a buffer after sending it.
    */
   send(data: FramePayload, options: SendOptions = {}): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
@@ -130,15 +145,9 @@ export class WebSocketConnection extends EventEmitter {
       return this.#write(buildFrame(opcode, data, { mask: !this.#isServer }));
     }
     if (!this.#socket.writable) return false;
-    // One writev for header + payload instead of copying the payload into a new frame.
-    // While corked, write() reports false for any payload above the high-water mark even
-    // if the kernel then takes it all at uncork, so the answer is read after the flush.
-    const socket = this.#socket;
-    socket.cork();
-    socket.write(frameHeader(opcode, data.length));
-    socket.write(data);
-    socket.uncork();
-    return socket.writableLength < socket.writableHighWaterMark;
+    // Header and payload queued apart: the flush sends them in one writev, no copy.
+    this.#enqueue(frameHeader(opcode, data.length));
+    return this.#write(data);
   }
 
   /** Writes a frame built by `buildFrame` (unmasked frames in the server role: broadcast). */
@@ -165,25 +174,71 @@ export class WebSocketConnection extends EventEmitter {
     if (this.#readyState === ReadyState.CLOSED || this.#closeFrameSent) return;
     this.#readyState = ReadyState.CLOSING;
     this.#sendClose(body);
-    if (this.#closeFrameReceived && this.#isServer) this.#socket.end();
+    if (this.#closeFrameReceived && this.#isServer) this.#end();
     this.#armCloseTimer();
   }
 
-  /** Drops the connection without a closing handshake (the peer sees 1006). */
+  /** Drops the connection without a closing handshake (the peer sees 1006); queued data is dropped. */
   terminate(): void {
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#readyState = ReadyState.CLOSING;
     this.#socket.destroy();
   }
 
+  /** Writes everything queued now, in order (the batcher calls this once per tick). */
+  flushWrites(): void {
+    const out = this.#out;
+    if (out === null) return;
+    const total = this.#outBytes;
+    this.#out = null;
+    this.#outBytes = 0;
+    const socket = this.#socket;
+    // The socket is gone or ended: what was queued is dropped with it.
+    if (!socket.writable) return;
+    if (writeChunks(socket, out, total) && this.#needDrain) {
+      // The kernel took it all: the socket will not emit drain, so we owe it here.
+      this.#needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    const out = this.#out;
+    if (out === null) {
+      this.#out = bytes;
+      scheduleFlush(this);
+    } else if (Array.isArray(out)) out.push(bytes);
+    else this.#out = [out, bytes];
+    this.#outBytes += bytes.length;
+  }
+
   #write(bytes: Uint8Array): boolean {
-    if (!this.#socket.writable) return false;
-    return this.#socket.write(bytes);
+    const socket = this.#socket;
+    if (!socket.writable) return false;
+    this.#enqueue(bytes);
+    if (this.#outBytes + socket.writableLength < socket.writableHighWaterMark) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  #onSocketDrain(): void {
+    // With frames still queued, the next flush decides whether drain is due.
+    if (this.#out !== null) return;
+    this.#needDrain = false;
+    this.emit('drain');
+  }
+
+  /** Ends our side after writing everything queued before it. */
+  #end(): void {
+    this.flushWrites();
+    this.#socket.end();
   }
 
   #sendClose(body: Buffer): void {
     this.#closeFrameSent = true;
     this.#write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
+    // The close frame goes out now, behind everything queued before it.
+    this.flushWrites();
   }
 
   #armCloseTimer(): void {
@@ -204,7 +259,7 @@ export class WebSocketConnection extends EventEmitter {
     if (this.#readyState === ReadyState.OPEN) this.#readyState = ReadyState.CLOSING;
     if (!this.#closeFrameSent) this.#sendClose(code === NO_STATUS_CODE ? EMPTY : closePayload(code, reason));
     // The server closes TCP first (section 7.1.1) so the client is not left in TIME_WAIT.
-    if (this.#isServer) this.#socket.end();
+    if (this.#isServer) this.#end();
     this.#armCloseTimer();
   }
 
@@ -212,7 +267,7 @@ export class WebSocketConnection extends EventEmitter {
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#readyState = ReadyState.CLOSING;
     if (!this.#closeFrameSent) this.#sendClose(closePayload(err.closeCode));
-    this.#socket.end();
+    this.#end();
     this.#armCloseTimer();
     // A misbehaving peer must not be able to crash a process that did not listen for errors.
     if (this.listenerCount('error') > 0) this.emit('error', err);
@@ -221,7 +276,7 @@ export class WebSocketConnection extends EventEmitter {
   #onSocketEnd(): void {
     // The peer finished sending. Finish ours too: the socket may allow half-open connections.
     if (this.#readyState === ReadyState.OPEN) this.#readyState = ReadyState.CLOSING;
-    this.#socket.end();
+    this.#end();
     this.#armCloseTimer();
   }
 
@@ -231,6 +286,8 @@ export class WebSocketConnection extends EventEmitter {
     if (this.#closeTimer) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     this.#receiver.stop();
+    this.#out = null;
+    this.#outBytes = 0;
     const code = this.#closeFrameReceived ? this.#closeCode : ABNORMAL_CLOSE_CODE;
     this.emit('close', code, this.#closeFrameReceived ? this.#closeReason : '');
   }

@@ -304,7 +304,8 @@ test('backpressure: send returns false once the socket buffer is full, then drai
   }
   assert.equal(ok, false, 'send reported backpressure');
   assert.ok(client.bufferedAmount > 0);
-  assert.equal(client.bufferedAmount, client.socket.writableLength);
+  // Sends are queued until the tick's flush: bufferedAmount counts them on top of the socket's buffer.
+  assert.ok(client.bufferedAmount >= client.socket.writableLength);
   let received = 0;
   serverConn.on('frame', () => received++);
   const drained = onceEvent(client, 'drain');
