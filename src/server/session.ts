@@ -48,6 +48,15 @@ export interface SessionHost {
 
 type TransportFactory = (sink: TransportSink) => Transport;
 
+/** Upgrade headers with no use once the WebSocket is open (slimRequest drops them). */
+const HANDSHAKE_ONLY_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+]);
+
 /** Close codes an application may send: 1000, or the registered/private ranges 3000-4999. */
 export function assertCloseCode(code: number): void {
   if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
@@ -98,11 +107,18 @@ export class Session implements TransportSink, AdapterClient {
     return this.#req;
   }
 
-  /** After middleware: keep method/url/headers, let the request object go. */
+  /**
+   * After middleware: keep method/url/headers, let the request object go. The headers that
+   * only served the WebSocket handshake are dropped (a few hundred bytes per idle client).
+   */
   slimRequest(): void {
     const req = this.#req;
     if (!req) return;
-    this.#req = { method: req.method, url: req.url, headers: req.headers, httpVersion: req.httpVersion };
+    const headers: IncomingHttpHeaders = {};
+    for (const name in req.headers) {
+      if (!HANDSHAKE_ONLY_HEADERS.has(name)) headers[name] = req.headers[name];
+    }
+    this.#req = { method: req.method, url: req.url, headers, httpVersion: req.httpVersion };
   }
 
   /** The rooms this client is in (a fresh empty Set when none: nothing shared to mutate). */

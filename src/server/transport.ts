@@ -51,23 +51,47 @@ function clampReason(reason: string): string {
 
 const OPEN = 1;
 
+/*
+ * The connection's listeners are shared functions (called with `this` = the connection) that
+ * find the session through a symbol: no closures per client. `on('close')`, not `once`: close
+ * fires once, and `once` allocates a wrapper per client.
+ */
+const kSink = Symbol('stelar.transport.sink');
+type WithSink = { [kSink]?: TransportSink };
+
+function onWsMessage(this: WithSink, data: Buffer, isBinary: boolean): void {
+  const sink = this[kSink]!;
+  if (isBinary) sink.onPacket(data);
+  else {
+    // One binary message carries one packet; text has no meaning in this protocol.
+    sink.onInvalid(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text messages are not supported, send binary packets', CloseCode.UNSUPPORTED_DATA));
+  }
+}
+function onConnError(this: WithSink, err: StelarError): void {
+  this[kSink]!.onProtocolError(err);
+}
+function onWsPing(this: WithSink): void {
+  // The connection has just queued a pong: a peer that pings and never reads must hit the cap.
+  this[kSink]!.onAutoReply();
+}
+function onConnClose(this: WithSink, code: number, reason: string | Buffer): void {
+  this[kSink]!.onClose(code, String(reason ?? ''));
+}
+function onTcpFrame(this: WithSink, packet: Buffer): void {
+  this[kSink]!.onPacket(packet);
+}
+
 class WsTransport implements Transport {
   readonly protocol = 'ws' as const;
   readonly #conn: WebSocketConnection;
 
   constructor(conn: WebSocketConnection, sink: TransportSink) {
     this.#conn = conn;
-    conn.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) sink.onPacket(data);
-      else {
-        // One binary message carries one packet; text has no meaning in this protocol.
-        sink.onInvalid(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text messages are not supported, send binary packets', CloseCode.UNSUPPORTED_DATA));
-      }
-    });
-    conn.on('error', (err: StelarError) => sink.onProtocolError(err));
-    // The connection has just queued a pong: a peer that pings and never reads must hit the cap.
-    conn.on('ping', () => sink.onAutoReply());
-    conn.once('close', (code: number, reason: string | Buffer) => sink.onClose(code, String(reason ?? '')));
+    (conn as WithSink)[kSink] = sink;
+    conn.on('message', onWsMessage);
+    conn.on('error', onConnError);
+    conn.on('ping', onWsPing);
+    conn.on('close', onConnClose);
   }
 
   get socket(): Socket {
@@ -99,9 +123,10 @@ class TcpTransport implements Transport {
 
   constructor(conn: TcpConnection, sink: TransportSink) {
     this.#conn = conn;
-    conn.on('frame', (packet: Buffer) => sink.onPacket(packet));
-    conn.on('error', (err: StelarError) => sink.onProtocolError(err));
-    conn.once('close', (code: number, reason: string) => sink.onClose(code, reason));
+    (conn as WithSink)[kSink] = sink;
+    conn.on('frame', onTcpFrame);
+    conn.on('error', onConnError);
+    conn.on('close', onConnClose);
   }
 
   get socket(): Socket {

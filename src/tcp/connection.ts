@@ -34,7 +34,7 @@ import {
   type StelarError,
 } from '../protocol/index.js';
 import { type Flushable, scheduleFlush, writeChunks } from '../net/write-batcher.js';
-import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser } from './frame-parser.js';
+import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser, type TcpFrameParserOptions } from './frame-parser.js';
 
 export interface TcpConnectionOptions {
   /** Largest accepted inbound frame, prefix included. Default 10 MiB. */
@@ -64,7 +64,65 @@ function readDisconnect(packet: Buffer): { code: number; reason: string } {
   }
 }
 
+/*
+ * No closures per connection (they cost ~100 bytes each, times every idle client): socket
+ * listeners are shared functions that find their connection through a symbol on the socket
+ * (Node calls them with `this` = the socket), and the parser calls methods of one small hooks
+ * object. Both reach the private handlers through functions set in the class's static block.
+ */
+const kConn = Symbol('stelar.tcp.connection');
+type TaggedSocket = Socket & { [kConn]?: TcpConnection };
+function ignoreError(): void {
+  // Transport errors end in `close` 1006; without a listener they would crash the process.
+}
+let onSocketData: (this: TaggedSocket, chunk: Buffer) => void;
+let onSocketEnd: (this: TaggedSocket) => void;
+let onSocketClose: (this: TaggedSocket) => void;
+let onSocketDrain: (this: TaggedSocket) => void;
+let hookFrame: (conn: TcpConnection, packet: Buffer) => void;
+let hookError: (conn: TcpConnection, err: StelarError) => void;
+
+class ParserHooks implements TcpFrameParserOptions {
+  readonly conn: TcpConnection;
+  readonly maxFrameSize: number;
+  constructor(conn: TcpConnection, maxFrameSize: number) {
+    this.conn = conn;
+    this.maxFrameSize = maxFrameSize;
+  }
+  onFrame(packet: Buffer): void {
+    hookFrame(this.conn, packet);
+  }
+  onError(err: StelarError): void {
+    hookError(this.conn, err);
+  }
+}
+
 export class TcpConnection extends EventEmitter implements Flushable {
+  static {
+    onSocketData = function (chunk) {
+      const conn = this[kConn];
+      if (conn) conn.#parser.push(chunk);
+    };
+    onSocketEnd = function () {
+      const conn = this[kConn];
+      if (!conn) return;
+      // The peer finished sending: finish ours too (matters when allowHalfOpen is set).
+      if (conn.#state === TcpReadyState.OPEN) conn.#state = TcpReadyState.CLOSING;
+      conn.flushWrites();
+      if (!this.writableEnded) this.end();
+    };
+    onSocketClose = function () {
+      const conn = this[kConn];
+      if (conn) conn.#finish();
+    };
+    onSocketDrain = function () {
+      const conn = this[kConn];
+      if (conn) conn.#onSocketDrain();
+    };
+    hookFrame = (conn, packet) => conn.#onFrame(packet);
+    hookError = (conn, err) => conn.#onProtocolError(err);
+  }
+
   readonly socket: Socket;
   #parser: TcpFrameParser;
   #state: TcpReadyState = TcpReadyState.OPEN;
@@ -85,24 +143,15 @@ export class TcpConnection extends EventEmitter implements Flushable {
     super();
     this.socket = socket;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.#parser = new TcpFrameParser({
-      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      onFrame: (packet) => this.#onFrame(packet),
-      onError: (err) => this.#onProtocolError(err),
-    });
+    this.#parser = new TcpFrameParser(new ParserHooks(this, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE));
     // Small packets are the common case; Nagle would add up to 40 ms to each of them.
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#parser.push(chunk));
-    socket.on('drain', () => this.#onSocketDrain());
-    // Transport errors end in `close` 1006; without this listener they would crash the process.
-    socket.on('error', () => {});
-    // The peer finished sending: finish ours too (matters when allowHalfOpen is set).
-    socket.on('end', () => {
-      if (this.#state === TcpReadyState.OPEN) this.#state = TcpReadyState.CLOSING;
-      this.flushWrites();
-      if (!socket.writableEnded) socket.end();
-    });
-    socket.on('close', () => this.#finish());
+    (socket as TaggedSocket)[kConn] = this;
+    socket.on('data', onSocketData);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', ignoreError);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
     if (socket.destroyed) process.nextTick(() => this.#finish());
   }
 

@@ -38,8 +38,8 @@ function asBuffer(chunk: Uint8Array): Buffer {
 
 export class TcpFrameParser {
   readonly maxFrameSize: number;
-  #onFrame: (packet: Buffer) => void;
-  #onError: (err: StelarError) => void;
+  /** Called as methods, so a connection can pass one hooks object instead of two closures. */
+  readonly #hooks: TcpFrameParserOptions;
   #chunks: Buffer[] = [];
   #buffered = 0;
   #state: State = GET_LENGTH;
@@ -53,8 +53,7 @@ export class TcpFrameParser {
       throw new RangeError(`maxFrameSize must be an integer between ${MIN_FRAME_SIZE} and 4294967295, got ${max}`);
     }
     this.maxFrameSize = max;
-    this.#onFrame = options.onFrame;
-    this.#onError = options.onError;
+    this.#hooks = options;
   }
 
   /** Bytes received but not yet handed up (at most one partial frame once push returns). */
@@ -112,7 +111,7 @@ export class TcpFrameParser {
         // State is settled before the callback, so a throwing or re-entrant handler
         // leaves the parser consistent.
         this.#state = GET_LENGTH;
-        this.#onFrame(packet);
+        this.#hooks.onFrame(packet);
       }
     }
   }
@@ -143,6 +142,6 @@ export class TcpFrameParser {
     this.#state = FAILED;
     this.#chunks = [];
     this.#buffered = 0;
-    this.#onError(err);
+    this.#hooks.onError(err);
   }
 }

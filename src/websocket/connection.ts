@@ -27,7 +27,7 @@ import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
 import { type Flushable, scheduleFlush, writeChunks } from '../net/write-batcher.js';
-import { Receiver } from './receiver.js';
+import { Receiver, type ReceiverOptions } from './receiver.js';
 import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
 
 export interface WebSocketConnectionOptions {
@@ -56,7 +56,78 @@ const EMPTY = Buffer.alloc(0);
 
 type Stream = Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setTimeout' | 'remoteAddress'>>;
 
+/*
+ * No closures per connection (they cost ~100 bytes each, times every idle client): socket
+ * listeners are shared functions that find their connection through a symbol on the socket
+ * (Node calls them with `this` = the socket), and the receiver calls methods of one small
+ * hooks object. Both reach the private handlers through functions set in the class's static
+ * block.
+ */
+const kConn = Symbol('stelar.websocket.connection');
+type TaggedStream = Stream & { [kConn]?: WebSocketConnection };
+function ignoreError(): void {
+  // Socket errors (ECONNRESET...) end in 'close' with 1006; they are not protocol errors.
+}
+let onSocketData: (this: TaggedStream, chunk: Buffer) => void;
+let onSocketEnd: (this: TaggedStream) => void;
+let onSocketClose: (this: TaggedStream) => void;
+let onSocketDrain: (this: TaggedStream) => void;
+let hookPing: (conn: WebSocketConnection, data: Buffer) => void;
+let hookCloseFrame: (conn: WebSocketConnection, code: number, reason: string) => void;
+let hookError: (conn: WebSocketConnection, err: StelarError) => void;
+
+/** What the receiver calls back: methods on the prototype, one field per connection. */
+class ReceiverHooks implements ReceiverOptions {
+  readonly conn: WebSocketConnection;
+  readonly isServer: boolean;
+  readonly maxPayload: number | undefined;
+  readonly maxFragments: number | undefined;
+  constructor(conn: WebSocketConnection, options: WebSocketConnectionOptions) {
+    this.conn = conn;
+    this.isServer = options.isServer;
+    this.maxPayload = options.maxPayload;
+    this.maxFragments = options.maxFragments;
+  }
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.conn.emit('message', data, isBinary);
+  }
+  onPing(data: Buffer): void {
+    hookPing(this.conn, data);
+  }
+  onPong(data: Buffer): void {
+    this.conn.emit('pong', data);
+  }
+  onClose(code: number, reason: string): void {
+    hookCloseFrame(this.conn, code, reason);
+  }
+  onError(err: StelarError): void {
+    hookError(this.conn, err);
+  }
+}
+
 export class WebSocketConnection extends EventEmitter implements Flushable {
+  static {
+    onSocketData = function (chunk) {
+      const conn = this[kConn];
+      if (conn) conn.#receiver.write(chunk);
+    };
+    onSocketEnd = function () {
+      const conn = this[kConn];
+      if (conn) conn.#onSocketEnd();
+    };
+    onSocketClose = function () {
+      const conn = this[kConn];
+      if (conn) conn.#onSocketClose();
+    };
+    onSocketDrain = function () {
+      const conn = this[kConn];
+      if (conn) conn.#onSocketDrain();
+    };
+    hookPing = (conn, data) => conn.#onPing(data);
+    hookCloseFrame = (conn, code, reason) => conn.#onCloseFrame(code, reason);
+    hookError = (conn, err) => conn.#onProtocolError(err);
+  }
+
   readonly #socket: Stream;
   readonly #isServer: boolean;
   readonly #receiver: Receiver;
@@ -82,16 +153,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#protocol = options.protocol ?? '';
     this.#remoteAddress = this.#socket.remoteAddress;
-    this.#receiver = new Receiver({
-      isServer: options.isServer,
-      maxPayload: options.maxPayload,
-      maxFragments: options.maxFragments,
-      onMessage: (data, isBinary) => this.emit('message', data, isBinary),
-      onPing: (data) => this.#onPing(data),
-      onPong: (data) => this.emit('pong', data),
-      onClose: (code, reason) => this.#onCloseFrame(code, reason),
-      onError: (err) => this.#onProtocolError(err),
-    });
+    this.#receiver = new Receiver(new ReceiverHooks(this, options));
 
     // Small frames must leave at once; idle timeouts belong to the layers above.
     this.#socket.setNoDelay?.(true);
@@ -99,12 +161,12 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
     // Bytes that came with the handshake go back in front of the stream, so they are read
     // first and only once the caller has had a chance to attach listeners.
     if (options.head && options.head.length > 0) socket.unshift(options.head);
-    socket.on('data', (chunk: Buffer) => this.#receiver.write(chunk));
-    socket.on('end', () => this.#onSocketEnd());
-    socket.on('close', () => this.#onSocketClose());
-    socket.on('drain', () => this.#onSocketDrain());
-    // Socket errors (ECONNRESET...) end in 'close' with 1006; they are not protocol errors.
-    socket.on('error', () => {});
+    (socket as TaggedStream)[kConn] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', ignoreError);
     if (socket.destroyed) queueMicrotask(() => this.#onSocketClose());
   }
 
