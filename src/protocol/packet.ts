@@ -150,18 +150,44 @@ function truncated(what: string): StelarError {
   return new StelarError(ErrorCode.PACKET_TRUNCATED, `packet truncated: ${what}`);
 }
 
-function decodeText(bytes: Uint8Array, what: string): string {
-  if (bytes.length === 0) return '';
+/** Node's Buffer has a latin1 slicer (equal to UTF-8 for ASCII); in a browser this is absent. */
+type MaybeLatin1 = Uint8Array & { latin1Slice?: (start: number, end: number) => string };
+/** Up to this length, ASCII text is built char by char (cheaper than a view plus a TextDecoder call). */
+const SHORT_TEXT = 32;
+
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Decodes bytes[start, end) as strict UTF-8. Pure ASCII (event names, most JSON) is its own
+ * UTF-8, so it skips the TextDecoder: short runs are built directly from the indices, long
+ * ones use Buffer's latin1 slicer when the input is a Node Buffer. Anything else (or any
+ * byte >= 0x80) goes through the strict decoder, which rejects invalid UTF-8.
+ */
+function decodeText(bytes: Uint8Array, start: number, end: number, what: string): string {
+  if (start >= end) return '';
+  if (end - start <= SHORT_TEXT) {
+    if (isAscii(bytes, start, end)) {
+      let text = '';
+      for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!);
+      return text;
+    }
+  } else {
+    const latin1 = (bytes as MaybeLatin1).latin1Slice;
+    if (typeof latin1 === 'function' && isAscii(bytes, start, end)) return latin1.call(bytes, start, end);
+  }
   try {
-    return strictDecoder.decode(bytes);
+    return strictDecoder.decode(bytes.subarray(start, end));
   } catch {
     throw new StelarError(ErrorCode.PACKET_INVALID_UTF8, `${what} is not valid UTF-8`);
   }
 }
 
-function decodeJson(bytes: Uint8Array): unknown {
-  if (bytes.length === 0) return undefined;
-  const text = decodeText(bytes, 'JSON payload');
+function decodeJson(bytes: Uint8Array, start: number): unknown {
+  if (start >= bytes.length) return undefined;
+  const text = decodeText(bytes, start, bytes.length, 'JSON payload');
   try {
     return JSON.parse(text);
   } catch {
@@ -184,7 +210,7 @@ export function decodePacket(bytes: Uint8Array): Packet {
   const eventLen = view.getUint16(1);
   let o = PACKET_HEADER_SIZE + eventLen;
   if (o > bytes.length) throw truncated(`event name of ${eventLen} bytes runs past the end`);
-  const event = decodeText(bytes.subarray(PACKET_HEADER_SIZE, o), 'event name');
+  const event = decodeText(bytes, PACKET_HEADER_SIZE, o, 'event name');
   const packet: Packet = { type: type as PacketType, event };
   switch (type) {
     case PacketType.BINARY:
@@ -201,19 +227,19 @@ export function decodePacket(bytes: Uint8Array): Packet {
       const nameLen = view.getUint16(o + 4);
       o += 6;
       if (o + nameLen > bytes.length) throw truncated('ACK name runs past the end');
-      packet.ackName = nameLen === 0 ? event : decodeText(bytes.subarray(o, o + nameLen), 'ACK name');
+      packet.ackName = nameLen === 0 ? event : decodeText(bytes, o, o + nameLen, 'ACK name');
       o += nameLen;
-      packet.data = decodeJson(bytes.subarray(o));
+      packet.data = decodeJson(bytes, o);
       break;
     }
     case PacketType.ACK_RESPONSE:
       if (o + 5 > bytes.length) throw truncated('ACK response header');
       packet.ackId = view.getUint32(o);
       packet.ok = bytes[o + 4] === 0;
-      packet.data = decodeJson(bytes.subarray(o + 5));
+      packet.data = decodeJson(bytes, o + 5);
       break;
     default:
-      packet.data = decodeJson(bytes.subarray(o));
+      packet.data = decodeJson(bytes, o);
   }
   return packet;
 }

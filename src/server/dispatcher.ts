@@ -44,6 +44,16 @@ export function invokeHandler(handler: EventHandler, ctx: StelarContext, logger:
   }
 }
 
+/** `invokeHandler` for on(event): the log label is only built when the handler fails (per-message path). */
+function invokeEventHandler(handler: EventHandler, ctx: StelarContext, logger: LoggerLike, event: string): void {
+  try {
+    const result = handler(ctx);
+    if (result instanceof Promise) result.catch((err: unknown) => logger.error(`on('${event}') handler failed:`, err));
+  } catch (err) {
+    logger.error(`on('${event}') handler threw:`, err);
+  }
+}
+
 /** Reads just the event name of a packet too big to decode in full. */
 function peekEvent(bytes: Buffer): string {
   if (bytes.length < 3) return '';
@@ -225,7 +235,7 @@ export class Dispatcher {
     const ctx = new StelarContext(hub, session, packet.event, packet.data);
     const logger = hub.logger;
     for (const h of all) invokeHandler(h, ctx, logger, 'onAll');
-    if (list) for (const h of list) invokeHandler(h, ctx, logger, `on('${packet.event}')`);
+    if (list) for (const h of list) invokeEventHandler(h, ctx, logger, packet.event);
   }
 
   #ack(session: Session, packet: Packet): void {

@@ -9,6 +9,7 @@ import { CloseCode, encodePacket, ErrorCode, type Packet, StelarError, TCP_PREFI
 import type { TcpConnection } from '../tcp/index.js';
 import type { WebSocketConnection } from '../websocket/index.js';
 import type { TransportProtocol } from './types.js';
+import { encodeFramed } from './wire-encoder.js';
 
 /** What a transport reports upward (implemented by Session). */
 export interface TransportSink {
@@ -104,7 +105,9 @@ class WsTransport implements Transport {
     return this.#conn.readyState === OPEN;
   }
   sendPacket(packet: Packet): boolean {
-    return this.#conn.send(encodePacket(packet), { binary: true });
+    // Replies, events and errors: packet and frame header built in one Buffer.
+    const frame = encodeFramed(packet, false);
+    return frame ? this.#conn.sendFrame(frame) : this.#conn.send(encodePacket(packet), { binary: true });
   }
   sendEncoded(message: EncodedMessage): boolean {
     return this.#conn.sendFrame(message.wsFrame());
@@ -139,7 +142,7 @@ class TcpTransport implements Transport {
     return this.#conn.readyState === OPEN;
   }
   sendPacket(packet: Packet): boolean {
-    return this.#conn.send(encodePacket(packet, TCP_PREFIX_SIZE));
+    return this.#conn.send(encodeFramed(packet, true) ?? encodePacket(packet, TCP_PREFIX_SIZE));
   }
   sendEncoded(message: EncodedMessage): boolean {
     return this.#conn.send(message.tcpFrame());

@@ -32,6 +32,12 @@ const GET_PACKET = 1;
 const FAILED = 2;
 type State = typeof GET_LENGTH | typeof GET_PACKET | typeof FAILED;
 
+/**
+ * The chunk list while nothing is buffered: shared and never written to. An emptied list
+ * keeps its grown backing store (~150 bytes), which every idle client would hold.
+ */
+const NO_CHUNKS: readonly Buffer[] = Object.freeze([]);
+
 function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
@@ -40,8 +46,10 @@ export class TcpFrameParser {
   readonly maxFrameSize: number;
   /** Called as methods, so a connection can pass one hooks object instead of two closures. */
   readonly #hooks: TcpFrameParserOptions;
-  #chunks: Buffer[] = [];
+  #chunks: Buffer[] = NO_CHUNKS as Buffer[];
   #buffered = 0;
+  /** Bytes of the first chunk already consumed (read in place instead of slicing a view off). */
+  #offset = 0;
   #state: State = GET_LENGTH;
   #packetLength = 0;
   /** True while the loop runs, so a push from inside onFrame only queues its chunk. */
@@ -68,7 +76,8 @@ export class TcpFrameParser {
 
   push(chunk: Uint8Array): void {
     if (this.#state === FAILED || chunk.byteLength === 0) return;
-    this.#chunks.push(asBuffer(chunk));
+    if (this.#chunks.length === 0) this.#chunks = [asBuffer(chunk)];
+    else this.#chunks.push(asBuffer(chunk));
     this.#buffered += chunk.byteLength;
     if (this.#looping) return;
     this.#looping = true;
@@ -76,6 +85,10 @@ export class TcpFrameParser {
       this.#loop();
     } finally {
       this.#looping = false;
+      if (this.#buffered === 0) {
+        this.#chunks = NO_CHUNKS as Buffer[];
+        this.#offset = 0;
+      }
     }
   }
 
@@ -83,7 +96,7 @@ export class TcpFrameParser {
     for (;;) {
       if (this.#state === GET_LENGTH) {
         if (this.#buffered < TCP_PREFIX_SIZE) return;
-        const total = this.#consume(TCP_PREFIX_SIZE).readUInt32BE(0);
+        const total = this.#readLength();
         if (total < MIN_FRAME_SIZE) {
           this.#fail(
             new StelarError(
@@ -116,31 +129,54 @@ export class TcpFrameParser {
     }
   }
 
+  /** Reads the 4-byte length prefix in place when the first chunk holds it (no view). */
+  #readLength(): number {
+    const first = this.#chunks[0];
+    const offset = this.#offset;
+    if (first.length - offset < TCP_PREFIX_SIZE) return this.#consume(TCP_PREFIX_SIZE).readUInt32BE(0);
+    const total = first.readUInt32BE(offset);
+    this.#buffered -= TCP_PREFIX_SIZE;
+    this.#skip(first, offset + TCP_PREFIX_SIZE);
+    return total;
+  }
+
+  /** Moves the read position in the first chunk to `offset`, dropping the chunk once used up. */
+  #skip(first: Buffer, offset: number): void {
+    if (offset === first.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    } else {
+      this.#offset = offset;
+    }
+  }
+
   /** Takes exactly n buffered bytes: a slice when they sit in the first chunk, else one copy. */
   #consume(n: number): Buffer {
     this.#buffered -= n;
     const first = this.#chunks[0];
-    if (n === first.length) return this.#chunks.shift() as Buffer;
-    if (n < first.length) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    const start = this.#offset;
+    if (n <= first.length - start) {
+      const out = start === 0 && n === first.length ? first : first.subarray(start, start + n);
+      this.#skip(first, start + n);
+      return out;
     }
     const out = Buffer.allocUnsafe(n);
-    let offset = 0;
-    while (offset < n) {
+    let filled = 0;
+    while (filled < n) {
       const chunk = this.#chunks[0];
-      const take = Math.min(chunk.length, n - offset);
-      chunk.copy(out, offset, 0, take);
-      offset += take;
-      if (take === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(take);
+      const from = this.#offset;
+      const take = Math.min(chunk.length - from, n - filled);
+      chunk.copy(out, filled, from, from + take);
+      filled += take;
+      this.#skip(chunk, from + take);
     }
     return out;
   }
 
   #fail(err: StelarError): void {
     this.#state = FAILED;
-    this.#chunks = [];
+    this.#chunks = NO_CHUNKS as Buffer[];
+    this.#offset = 0;
     this.#buffered = 0;
     this.#hooks.onError(err);
   }

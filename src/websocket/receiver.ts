@@ -52,6 +52,11 @@ const State = {
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * The chunk list while nothing is buffered: shared and never written to. An emptied list
+ * keeps its grown backing store (~150 bytes), which every idle client would hold.
+ */
+const NO_CHUNKS: readonly Buffer[] = Object.freeze([]);
 /** Small chunks are merged so a byte-at-a-time peer cannot make us hold millions of Buffer objects. */
 const SMALL_CHUNK = 512;
 const MERGE_LIMIT = 8192;
@@ -62,7 +67,7 @@ export class Receiver {
   readonly #maxFragments: number;
   readonly #opts: ReceiverOptions;
 
-  #chunks: Buffer[] = [];
+  #chunks: Buffer[] = NO_CHUNKS as Buffer[];
   #buffered = 0;
   #state: State = State.GET_INFO;
 
@@ -113,19 +118,21 @@ export class Receiver {
     if (this.#state === State.STOPPED || chunk.length === 0) return;
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const last = this.#chunks.length - 1;
-    if (last >= 0 && buf.length < SMALL_CHUNK && this.#chunks[last]!.length < MERGE_LIMIT) {
+    if (last < 0) this.#chunks = [buf];
+    else if (buf.length < SMALL_CHUNK && this.#chunks[last]!.length < MERGE_LIMIT) {
       this.#chunks[last] = Buffer.concat([this.#chunks[last]!, buf]);
     } else {
       this.#chunks.push(buf);
     }
     this.#buffered += buf.length;
     this.#loop();
+    if (this.#buffered === 0) this.#chunks = NO_CHUNKS as Buffer[];
   }
 
   /** Drops everything and ignores further input (the connection is going away). */
   stop(): void {
     this.#state = State.STOPPED;
-    this.#chunks = [];
+    this.#chunks = NO_CHUNKS as Buffer[];
     this.#buffered = 0;
     this.#resetMessage();
   }
