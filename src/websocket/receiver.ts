@@ -69,6 +69,8 @@ export class Receiver {
 
   #chunks: Buffer[] = NO_CHUNKS as Buffer[];
   #buffered = 0;
+  /** Bytes of the first chunk already consumed (headers are read in place, not sliced off). */
+  #offset = 0;
   #state: State = State.GET_INFO;
 
   // The frame being parsed.
@@ -126,13 +128,17 @@ export class Receiver {
     }
     this.#buffered += buf.length;
     this.#loop();
-    if (this.#buffered === 0) this.#chunks = NO_CHUNKS as Buffer[];
+    if (this.#buffered === 0) {
+      this.#chunks = NO_CHUNKS as Buffer[];
+      this.#offset = 0;
+    }
   }
 
   /** Drops everything and ignores further input (the connection is going away). */
   stop(): void {
     this.#state = State.STOPPED;
     this.#chunks = NO_CHUNKS as Buffer[];
+    this.#offset = 0;
     this.#buffered = 0;
     this.#resetMessage();
   }
@@ -146,7 +152,7 @@ export class Receiver {
           break;
         case State.GET_LENGTH_16:
           if (this.#buffered < 2) return;
-          this.#haveLength(this.#consume(2).readUInt16BE(0));
+          this.#haveLength(this.#readBE(2));
           break;
         case State.GET_LENGTH_64:
           if (this.#buffered < 8) return;
@@ -154,7 +160,7 @@ export class Receiver {
           break;
         case State.GET_MASK:
           if (this.#buffered < 4) return;
-          this.#mask = this.#consume(4).readInt32BE(0);
+          this.#mask = this.#readBE(4);
           this.#state = State.GET_DATA;
           break;
         case State.GET_DATA:
@@ -167,37 +173,56 @@ export class Receiver {
     }
   }
 
+  /** Moves the read position in the first chunk to `offset`, dropping the chunk once used up. */
+  #skip(first: Buffer, offset: number): void {
+    if (offset === first.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    } else {
+      this.#offset = offset;
+    }
+  }
+
+  /** Reads a 2-byte (unsigned) or 4-byte (signed) big-endian number, in place when one chunk holds it. */
+  #readBE(n: 2 | 4): number {
+    const first = this.#chunks[0]!;
+    const offset = this.#offset;
+    if (first.length - offset < n) {
+      const bytes = this.#consume(n);
+      return n === 2 ? bytes.readUInt16BE(0) : bytes.readInt32BE(0);
+    }
+    this.#buffered -= n;
+    this.#skip(first, offset + n);
+    return n === 2 ? first.readUInt16BE(offset) : first.readInt32BE(offset);
+  }
+
   /** Takes exactly `n` bytes off the queue: a view when one chunk holds them, else one copy. */
   #consume(n: number): Buffer {
     this.#buffered -= n;
     const first = this.#chunks[0]!;
-    if (n === first.length) {
-      this.#chunks.shift();
-      return first;
-    }
-    if (n < first.length) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+    const start = this.#offset;
+    if (n <= first.length - start) {
+      const out = start === 0 && n === first.length ? first : first.subarray(start, start + n);
+      this.#skip(first, start + n);
+      return out;
     }
     const out = Buffer.allocUnsafe(n);
-    let offset = 0;
-    let used = 0;
-    while (offset < n) {
-      const chunk = this.#chunks[used]!;
-      const take = Math.min(chunk.length, n - offset);
-      chunk.copy(out, offset, 0, take);
-      offset += take;
-      if (take === chunk.length) used++;
-      else this.#chunks[used] = chunk.subarray(take);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[0]!;
+      const from = this.#offset;
+      const take = Math.min(chunk.length - from, n - filled);
+      chunk.copy(out, filled, from, from + take);
+      filled += take;
+      this.#skip(chunk, from + take);
     }
-    this.#chunks.splice(0, used);
     return out;
   }
 
   #getInfo(): void {
-    const header = this.#consume(2);
-    const b0 = header[0]!;
-    const b1 = header[1]!;
+    const header = this.#readBE(2);
+    const b0 = header >>> 8;
+    const b1 = header & 0xff;
     if ((b0 & 0x70) !== 0) return this.#fail(ErrorCode.WS_RSV_SET, 'RSV1, RSV2 and RSV3 must be clear');
 
     this.#fin = (b0 & 0x80) !== 0;
