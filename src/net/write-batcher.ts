@@ -65,3 +65,86 @@ export function writeChunks(socket: Duplex, chunks: Uint8Array | Uint8Array[], t
   // all: read the answer after the flush.
   return ok || socket.writableLength < socket.writableHighWaterMark;
 }
+
+/** Who hears that the backlog is gone: the connection, which re-emits `drain` to its users. */
+export interface DrainListener {
+  emit(event: 'drain'): boolean;
+}
+
+/**
+ * One connection's outgoing bytes between two flushes, with the backpressure bookkeeping
+ * both transports need: the answer `send` gives, the `drain` owed after a false answer, and
+ * the bytes that `bufferedAmount` must count before they reach the socket.
+ */
+export class OutboundQueue implements Flushable {
+  readonly #socket: Duplex;
+  readonly #owner: DrainListener;
+  /** Frames queued this tick (one, several, or none). */
+  #out: Uint8Array | Uint8Array[] | null = null;
+  #bytes = 0;
+  /** A write answered false: `drain` is owed once the backlog is gone. */
+  #needDrain = false;
+
+  constructor(socket: Duplex, owner: DrainListener) {
+    this.#socket = socket;
+    this.#owner = owner;
+  }
+
+  /** Queued bytes plus the socket's own buffer: what `bufferedAmount` reports. */
+  get bufferedAmount(): number {
+    return this.#bytes + this.#socket.writableLength;
+  }
+
+  /**
+   * Queues bytes for this tick's flush. false = dropped (the socket no longer writes) or
+   * queued above the socket's high-water mark (the caller should wait for `drain`).
+   */
+  write(bytes: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (!socket.writable) return false;
+    this.enqueue(bytes);
+    if (this.#bytes + socket.writableLength < socket.writableHighWaterMark) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  /** Queues bytes with no backpressure answer (a close frame, the header of a split frame). */
+  enqueue(bytes: Uint8Array): void {
+    const out = this.#out;
+    if (out === null) {
+      this.#out = bytes;
+      scheduleFlush(this);
+    } else if (Array.isArray(out)) out.push(bytes);
+    else this.#out = [out, bytes];
+    this.#bytes += bytes.length;
+  }
+
+  /** Writes everything queued now, in order (the batcher calls this once per tick). */
+  flushWrites(): void {
+    const out = this.#out;
+    if (out === null) return;
+    const total = this.#bytes;
+    this.clear();
+    const socket = this.#socket;
+    // The socket is gone or ended: what was queued is dropped with it.
+    if (!socket.writable) return;
+    if (writeChunks(socket, out, total) && this.#needDrain) {
+      // The kernel took it all: the socket will not emit drain, so we owe it here.
+      this.#needDrain = false;
+      this.#owner.emit('drain');
+    }
+  }
+
+  /** The socket's own `drain`: forwarded unless frames are still queued (the next flush decides). */
+  onSocketDrain(): void {
+    if (this.#out !== null) return;
+    this.#needDrain = false;
+    this.#owner.emit('drain');
+  }
+
+  /** Forgets what is queued (the connection is gone). */
+  clear(): void {
+    this.#out = null;
+    this.#bytes = 0;
+  }
+}

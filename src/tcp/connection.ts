@@ -33,7 +33,7 @@ import {
   PacketType,
   type StelarError,
 } from '../protocol/index.js';
-import { type Flushable, scheduleFlush, writeChunks } from '../net/write-batcher.js';
+import { OutboundQueue } from '../net/write-batcher.js';
 import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser, type TcpFrameParserOptions } from './frame-parser.js';
 
 export interface TcpConnectionOptions {
@@ -97,7 +97,7 @@ class ParserHooks implements TcpFrameParserOptions {
   }
 }
 
-export class TcpConnection extends EventEmitter implements Flushable {
+export class TcpConnection extends EventEmitter {
   static {
     onSocketData = function (chunk) {
       const conn = this[kConn];
@@ -117,7 +117,7 @@ export class TcpConnection extends EventEmitter implements Flushable {
     };
     onSocketDrain = function () {
       const conn = this[kConn];
-      if (conn) conn.#onSocketDrain();
+      if (conn) conn.#queue.onSocketDrain();
     };
     hookFrame = (conn, packet) => conn.#onFrame(packet);
     hookError = (conn, err) => conn.#onProtocolError(err);
@@ -133,15 +133,13 @@ export class TcpConnection extends EventEmitter implements Flushable {
   #peerClosed = false;
   #closeTimeout: number;
   #closeTimer: NodeJS.Timeout | undefined;
-  /** Frames queued this tick (one, several, or none), flushed by the shared batcher. */
-  #out: Uint8Array | Uint8Array[] | null = null;
-  #outBytes = 0;
-  /** A send answered false: `drain` is owed once the backlog is gone. */
-  #needDrain = false;
+  /** Frames queued this tick, flushed by the shared batcher. */
+  readonly #queue: OutboundQueue;
 
   constructor(socket: Socket, options: TcpConnectionOptions = {}) {
     super();
     this.socket = socket;
+    this.#queue = new OutboundQueue(socket, this);
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#parser = new TcpFrameParser(new ParserHooks(this, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE));
     // Small packets are the common case; Nagle would add up to 40 ms to each of them.
@@ -161,7 +159,7 @@ export class TcpConnection extends EventEmitter implements Flushable {
 
   /** Bytes sent and not yet handed to the kernel: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
-    return this.#outBytes + this.socket.writableLength;
+    return this.#queue.bufferedAmount;
   }
 
   get remoteAddress(): string | undefined {
@@ -182,46 +180,12 @@ export class TcpConnection extends EventEmitter implements Flushable {
    */
   send(frame: Uint8Array): boolean {
     if (this.#state !== TcpReadyState.OPEN) return false;
-    const socket = this.socket;
-    if (!socket.writable) return false;
-    this.#enqueue(frame);
-    if (this.#outBytes + socket.writableLength < socket.writableHighWaterMark) return true;
-    this.#needDrain = true;
-    return false;
+    return this.#queue.write(frame);
   }
 
-  /** Writes everything queued now, in order (the batcher calls this once per tick). */
+  /** Writes everything queued now, in order (also called before a Disconnect or `end()`). */
   flushWrites(): void {
-    const out = this.#out;
-    if (out === null) return;
-    const total = this.#outBytes;
-    this.#out = null;
-    this.#outBytes = 0;
-    const socket = this.socket;
-    // The socket is gone or ended: what was queued is dropped with it.
-    if (!socket.writable) return;
-    if (writeChunks(socket, out, total) && this.#needDrain) {
-      // The kernel took it all: the socket will not emit drain, so we owe it here.
-      this.#needDrain = false;
-      this.emit('drain');
-    }
-  }
-
-  #enqueue(bytes: Uint8Array): void {
-    const out = this.#out;
-    if (out === null) {
-      this.#out = bytes;
-      scheduleFlush(this);
-    } else if (Array.isArray(out)) out.push(bytes);
-    else this.#out = [out, bytes];
-    this.#outBytes += bytes.length;
-  }
-
-  #onSocketDrain(): void {
-    // With frames still queued, the next flush decides whether drain is due.
-    if (this.#out !== null) return;
-    this.#needDrain = false;
-    this.emit('drain');
+    this.#queue.flushWrites();
   }
 
   sendPacket(packet: Packet): boolean {
@@ -268,7 +232,7 @@ export class TcpConnection extends EventEmitter implements Flushable {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (sendDisconnect && socket.writable) {
-      this.#enqueue(encodePacket({ type: PacketType.DISCONNECT, event: '', data: { code, reason } }, 4));
+      this.#queue.enqueue(encodePacket({ type: PacketType.DISCONNECT, event: '', data: { code, reason } }, 4));
     }
     // Everything sent before (and the Disconnect) goes out now, before the end.
     this.flushWrites();
@@ -283,8 +247,7 @@ export class TcpConnection extends EventEmitter implements Flushable {
     this.#state = TcpReadyState.CLOSED;
     if (this.#closeTimer) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
-    this.#out = null;
-    this.#outBytes = 0;
+    this.#queue.clear();
     const code = this.#closeCode ?? CloseCode.ABNORMAL;
     this.emit('close', code, this.#closeCode === undefined ? '' : this.#closeReason);
   }

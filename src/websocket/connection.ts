@@ -26,7 +26,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
-import { type Flushable, scheduleFlush, writeChunks } from '../net/write-batcher.js';
+import { OutboundQueue } from '../net/write-batcher.js';
 import { Receiver, type ReceiverOptions } from './receiver.js';
 import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
 
@@ -105,7 +105,7 @@ class ReceiverHooks implements ReceiverOptions {
   }
 }
 
-export class WebSocketConnection extends EventEmitter implements Flushable {
+export class WebSocketConnection extends EventEmitter {
   static {
     onSocketData = function (chunk) {
       const conn = this[kConn];
@@ -121,7 +121,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
     };
     onSocketDrain = function () {
       const conn = this[kConn];
-      if (conn) conn.#onSocketDrain();
+      if (conn) conn.#queue.onSocketDrain();
     };
     hookPing = (conn, data) => conn.#onPing(data);
     hookCloseFrame = (conn, code, reason) => conn.#onCloseFrame(code, reason);
@@ -140,15 +140,13 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
   #closeCode: number = ABNORMAL_CLOSE_CODE;
   #closeReason = '';
   #closeTimer: NodeJS.Timeout | undefined;
-  /** Frames queued this tick (one, several, or none), flushed by the shared batcher. */
-  #out: Uint8Array | Uint8Array[] | null = null;
-  #outBytes = 0;
-  /** A send answered false: `drain` is owed once the backlog is gone. */
-  #needDrain = false;
+  /** Frames queued this tick, flushed by the shared batcher. */
+  readonly #queue: OutboundQueue;
 
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
     this.#socket = socket as Stream;
+    this.#queue = new OutboundQueue(socket, this);
     this.#isServer = options.isServer;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#protocol = options.protocol ?? '';
@@ -188,7 +186,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
 
   /** Bytes sent but not yet handed to the OS: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
-    return this.#outBytes + this.#socket.writableLength;
+    return this.#queue.bufferedAmount;
   }
 
   /**
@@ -204,18 +202,18 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
     const binary = options.binary ?? !isString;
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
     if (!this.#isServer || isString || data.length < SEPARATE_WRITE_THRESHOLD) {
-      return this.#write(buildFrame(opcode, data, { mask: !this.#isServer }));
+      return this.#queue.write(buildFrame(opcode, data, { mask: !this.#isServer }));
     }
     if (!this.#socket.writable) return false;
     // Header and payload queued apart: the flush sends them in one writev, no copy.
-    this.#enqueue(frameHeader(opcode, data.length));
-    return this.#write(data);
+    this.#queue.enqueue(frameHeader(opcode, data.length));
+    return this.#queue.write(data);
   }
 
   /** Writes a frame built by `buildFrame` (unmasked frames in the server role: broadcast). */
   sendFrame(frame: Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
-    return this.#write(frame);
+    return this.#queue.write(frame);
   }
 
   ping(data: FramePayload = EMPTY): boolean {
@@ -224,7 +222,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
       throw new StelarError(ErrorCode.WS_CONTROL_TOO_LONG, 'ping payload is longer than 125 bytes');
     }
     if (this.#readyState !== ReadyState.OPEN) return false;
-    return this.#write(buildFrame(Opcode.PING, data, { mask: !this.#isServer }));
+    return this.#queue.write(buildFrame(Opcode.PING, data, { mask: !this.#isServer }));
   }
 
   /**
@@ -247,47 +245,9 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
     this.#socket.destroy();
   }
 
-  /** Writes everything queued now, in order (the batcher calls this once per tick). */
+  /** Writes everything queued now, in order (also called before a close frame or `end()`). */
   flushWrites(): void {
-    const out = this.#out;
-    if (out === null) return;
-    const total = this.#outBytes;
-    this.#out = null;
-    this.#outBytes = 0;
-    const socket = this.#socket;
-    // The socket is gone or ended: what was queued is dropped with it.
-    if (!socket.writable) return;
-    if (writeChunks(socket, out, total) && this.#needDrain) {
-      // The kernel took it all: the socket will not emit drain, so we owe it here.
-      this.#needDrain = false;
-      this.emit('drain');
-    }
-  }
-
-  #enqueue(bytes: Uint8Array): void {
-    const out = this.#out;
-    if (out === null) {
-      this.#out = bytes;
-      scheduleFlush(this);
-    } else if (Array.isArray(out)) out.push(bytes);
-    else this.#out = [out, bytes];
-    this.#outBytes += bytes.length;
-  }
-
-  #write(bytes: Uint8Array): boolean {
-    const socket = this.#socket;
-    if (!socket.writable) return false;
-    this.#enqueue(bytes);
-    if (this.#outBytes + socket.writableLength < socket.writableHighWaterMark) return true;
-    this.#needDrain = true;
-    return false;
-  }
-
-  #onSocketDrain(): void {
-    // With frames still queued, the next flush decides whether drain is due.
-    if (this.#out !== null) return;
-    this.#needDrain = false;
-    this.emit('drain');
+    this.#queue.flushWrites();
   }
 
   /** Ends our side after writing everything queued before it. */
@@ -298,7 +258,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
 
   #sendClose(body: Buffer): void {
     this.#closeFrameSent = true;
-    this.#write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
+    this.#queue.write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
     // The close frame goes out now, behind everything queued before it.
     this.flushWrites();
   }
@@ -310,7 +270,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
   }
 
   #onPing(data: Buffer): void {
-    if (!this.#closeFrameSent) this.#write(buildFrame(Opcode.PONG, data, { mask: !this.#isServer }));
+    if (!this.#closeFrameSent) this.#queue.write(buildFrame(Opcode.PONG, data, { mask: !this.#isServer }));
     this.emit('ping', data);
   }
 
@@ -348,8 +308,7 @@ export class WebSocketConnection extends EventEmitter implements Flushable {
     if (this.#closeTimer) clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     this.#receiver.stop();
-    this.#out = null;
-    this.#outBytes = 0;
+    this.#queue.clear();
     const code = this.#closeFrameReceived ? this.#closeCode : ABNORMAL_CLOSE_CODE;
     this.emit('close', code, this.#closeFrameReceived ? this.#closeReason : '');
   }
