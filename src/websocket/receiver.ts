@@ -13,6 +13,7 @@
  *
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  */
+import { ByteQueue } from '../net/byte-queue.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { isValidWireCloseCode, NO_STATUS_CODE } from './close-codes.js';
@@ -52,25 +53,13 @@ const State = {
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = Buffer.alloc(0);
-/**
- * The chunk list while nothing is buffered: shared and never written to. An emptied list
- * keeps its grown backing store (~150 bytes), which every idle client would hold.
- */
-const NO_CHUNKS: readonly Buffer[] = Object.freeze([]);
-/** Small chunks are merged so a byte-at-a-time peer cannot make us hold millions of Buffer objects. */
-const SMALL_CHUNK = 512;
-const MERGE_LIMIT = 8192;
-
 export class Receiver {
   readonly #isServer: boolean;
   readonly #maxPayload: number;
   readonly #maxFragments: number;
   readonly #opts: ReceiverOptions;
 
-  #chunks: Buffer[] = NO_CHUNKS as Buffer[];
-  #buffered = 0;
-  /** Bytes of the first chunk already consumed (headers are read in place, not sliced off). */
-  #offset = 0;
+  readonly #input = new ByteQueue();
   #state: State = State.GET_INFO;
 
   // The frame being parsed.
@@ -103,7 +92,7 @@ export class Receiver {
    * 125 bytes whatever maxPayload is) plus its longest header.
    */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#input.length;
   }
 
   /** Payload bytes of an unfinished fragmented message held for reassembly. */
@@ -118,28 +107,15 @@ export class Receiver {
 
   write(chunk: Uint8Array): void {
     if (this.#state === State.STOPPED || chunk.length === 0) return;
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    const last = this.#chunks.length - 1;
-    if (last < 0) this.#chunks = [buf];
-    else if (buf.length < SMALL_CHUNK && this.#chunks[last]!.length < MERGE_LIMIT) {
-      this.#chunks[last] = Buffer.concat([this.#chunks[last]!, buf]);
-    } else {
-      this.#chunks.push(buf);
-    }
-    this.#buffered += buf.length;
+    this.#input.push(chunk);
     this.#loop();
-    if (this.#buffered === 0) {
-      this.#chunks = NO_CHUNKS as Buffer[];
-      this.#offset = 0;
-    }
+    this.#input.release();
   }
 
   /** Drops everything and ignores further input (the connection is going away). */
   stop(): void {
     this.#state = State.STOPPED;
-    this.#chunks = NO_CHUNKS as Buffer[];
-    this.#offset = 0;
-    this.#buffered = 0;
+    this.#input.clear();
     this.#resetMessage();
   }
 
@@ -147,24 +123,24 @@ export class Receiver {
     for (;;) {
       switch (this.#state) {
         case State.GET_INFO:
-          if (this.#buffered < 2) return;
+          if (this.#input.length < 2) return;
           this.#getInfo();
           break;
         case State.GET_LENGTH_16:
-          if (this.#buffered < 2) return;
-          this.#haveLength(this.#readBE(2));
+          if (this.#input.length < 2) return;
+          this.#haveLength(this.#input.readUInt16BE());
           break;
         case State.GET_LENGTH_64:
-          if (this.#buffered < 8) return;
+          if (this.#input.length < 8) return;
           this.#getLength64();
           break;
         case State.GET_MASK:
-          if (this.#buffered < 4) return;
-          this.#mask = this.#readBE(4);
+          if (this.#input.length < 4) return;
+          this.#mask = this.#input.readInt32BE();
           this.#state = State.GET_DATA;
           break;
         case State.GET_DATA:
-          if (this.#buffered < this.#payloadLength) return;
+          if (this.#input.length < this.#payloadLength) return;
           this.#getData();
           break;
         default:
@@ -173,54 +149,8 @@ export class Receiver {
     }
   }
 
-  /** Moves the read position in the first chunk to `offset`, dropping the chunk once used up. */
-  #skip(first: Buffer, offset: number): void {
-    if (offset === first.length) {
-      this.#chunks.shift();
-      this.#offset = 0;
-    } else {
-      this.#offset = offset;
-    }
-  }
-
-  /** Reads a 2-byte (unsigned) or 4-byte (signed) big-endian number, in place when one chunk holds it. */
-  #readBE(n: 2 | 4): number {
-    const first = this.#chunks[0]!;
-    const offset = this.#offset;
-    if (first.length - offset < n) {
-      const bytes = this.#consume(n);
-      return n === 2 ? bytes.readUInt16BE(0) : bytes.readInt32BE(0);
-    }
-    this.#buffered -= n;
-    this.#skip(first, offset + n);
-    return n === 2 ? first.readUInt16BE(offset) : first.readInt32BE(offset);
-  }
-
-  /** Takes exactly `n` bytes off the queue: a view when one chunk holds them, else one copy. */
-  #consume(n: number): Buffer {
-    this.#buffered -= n;
-    const first = this.#chunks[0]!;
-    const start = this.#offset;
-    if (n <= first.length - start) {
-      const out = start === 0 && n === first.length ? first : first.subarray(start, start + n);
-      this.#skip(first, start + n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.#chunks[0]!;
-      const from = this.#offset;
-      const take = Math.min(chunk.length - from, n - filled);
-      chunk.copy(out, filled, from, from + take);
-      filled += take;
-      this.#skip(chunk, from + take);
-    }
-    return out;
-  }
-
   #getInfo(): void {
-    const header = this.#readBE(2);
+    const header = this.#input.readUInt16BE();
     const b0 = header >>> 8;
     const b1 = header & 0xff;
     if ((b0 & 0x70) !== 0) return this.#fail(ErrorCode.WS_RSV_SET, 'RSV1, RSV2 and RSV3 must be clear');
@@ -260,7 +190,7 @@ export class Receiver {
   }
 
   #getLength64(): void {
-    const bytes = this.#consume(8);
+    const bytes = this.#input.take(8);
     const high = bytes.readUInt32BE(0);
     if (high & 0x80000000) {
       return this.#fail(ErrorCode.WS_INVALID_LENGTH, 'the most significant bit of a 64-bit length must be 0');
@@ -282,7 +212,7 @@ export class Receiver {
 
   #getData(): void {
     const length = this.#payloadLength;
-    const data = length === 0 ? EMPTY : this.#consume(length);
+    const data = length === 0 ? EMPTY : this.#input.take(length);
     if (this.#masked && length > 0) unmaskWithKey(data, this.#mask);
     this.#state = State.GET_INFO;
 
