@@ -5,29 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TcpFrameParser } from '../../dist/tcp/index.js';
 import { encodePacket, decodePacket, PacketType, StelarError, CloseCode } from '../../dist/protocol/index.js';
+import { fuzzRng } from '../support/fuzz-rng.mjs';
 
-const SEED = (Number(process.env.FUZZ_SEED) || (Date.now() ^ (process.pid << 16))) >>> 0 || 1;
-console.log(`tcp fuzz seed ${SEED} (rerun with FUZZ_SEED=${SEED})`);
-
-function xorshift32(seed) {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-const next = xorshift32(SEED);
-const int = (n) => next() % n; // 0..n-1
-const pick = (arr) => arr[int(arr.length)];
-const randomBytes = (n) => {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = next() & 0xff;
-  return b;
-};
+const { seed: SEED, next, int, pick, bytes: randomBytes } = fuzzRng('tcp');
 
 const documentedCloseCodes = new Set([0, ...Object.values(CloseCode)]);
 

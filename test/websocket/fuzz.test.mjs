@@ -1,5 +1,5 @@
 // Fuzzing the Receiver: random, valid and mutated byte streams, whole and split at every
-// offset. Seeded so a failure reproduces: STELAR_FUZZ_SEED=<seed> node scripts/run-tests.mjs test/websocket/fuzz
+// offset. Seeded so a failure reproduces: FUZZ_SEED=<seed> node scripts/run-tests.mjs test/websocket/fuzz
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { it } from 'node:test';
@@ -8,31 +8,10 @@ import { runInNewContext } from 'node:vm';
 import { StelarError } from '../../dist/protocol/index.js';
 import { Receiver } from '../../dist/websocket/index.js';
 import { rawFrame } from './helpers.mjs';
+import { fuzzRng } from '../support/fuzz-rng.mjs';
 
-const seed = Number(process.env.STELAR_FUZZ_SEED ?? (Date.now() % 0xffffffff)) >>> 0 || 1;
-console.log(`websocket fuzz seed: ${seed} (set STELAR_FUZZ_SEED to replay)`);
-
-/** xorshift32: tiny, deterministic, good enough to pick bytes and branches. */
-function xorshift(s) {
-  let x = s >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  const int = (n) => next() % n;
-  const bytes = (n) => {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = next() & 0xff;
-    return b;
-  };
-  return { next, int, bytes, chance: (p) => next() / 0x100000000 < p };
-}
-
-const rng = xorshift(seed);
+const rng = fuzzRng('websocket');
+const { seed } = rng;
 const ALPHABET = ['a', 'Z', ' ', '\u00e9', '\u20ac', '\u{1F600}', '\u4e2d', '\n'];
 
 function randomText(n) {
