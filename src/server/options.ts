@@ -12,6 +12,7 @@ import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from './recovery.js';
 import type {
   ConfigSnapshot,
+  ServerLimits,
   CustomHealthHandler,
   HookName,
   IIPTracker,
@@ -49,22 +50,13 @@ export const DEFAULTS = {
 } as const;
 
 /** The resolved, validated configuration. Mutable only through `applyRuntimeConfig`. */
-export interface ResolvedConfig {
+export interface ResolvedConfig extends ServerLimits {
   readonly port: number | undefined;
   readonly host: string | undefined;
   readonly server: HttpServer | HttpsServer | undefined;
   readonly namespace: string;
   readonly tcpPort: number | false;
   readonly tls: TlsOptions | null;
-  maxConnections: number;
-  maxConnectionsPerIP: number;
-  maxRooms: number;
-  maxRoomsPerClient: number;
-  maxPayloadSize: number;
-  maxFrameSize: number;
-  maxEventNameLength: number;
-  maxRoomNameLength: number;
-  maxBufferedBytes: number;
   rateLimit: RateLimitConfig | null;
   eventRateLimits: Map<string, RateLimitConfig>;
   customRateLimiter: IRateLimiter | null;

@@ -253,14 +253,8 @@ export interface ServerOptions {
 /** The options `updateConfig()` accepts (the rest are fixed once the server exists). */
 export type RuntimeConfig = Omit<ServerOptions, 'port' | 'host' | 'server' | 'namespace' | 'tcpPort' | 'tls' | 'adapter' | 'recovery'>;
 
-/** What `getConfig()` returns: values, plus flags and names for the pluggable parts. */
-export interface ConfigSnapshot {
-  port: number | undefined;
-  host: string | undefined;
-  namespace: string;
-  tcpPort: number | false;
-  tls: boolean;
-  attachedToServer: boolean;
+/** The numeric limits, as resolved: the same fields in the live config and in `getConfig()`. */
+export interface ServerLimits {
   maxConnections: number;
   maxConnectionsPerIP: number;
   maxRooms: number;
@@ -270,6 +264,16 @@ export interface ConfigSnapshot {
   maxEventNameLength: number;
   maxRoomNameLength: number;
   maxBufferedBytes: number;
+}
+
+/** What `getConfig()` returns: values, plus flags and names for the pluggable parts. */
+export interface ConfigSnapshot extends ServerLimits {
+  port: number | undefined;
+  host: string | undefined;
+  namespace: string;
+  tcpPort: number | false;
+  tls: boolean;
+  attachedToServer: boolean;
   rateLimit: RateLimitConfig | null;
   eventRateLimits: string[];
   clientRateLimits: number;

@@ -60,6 +60,21 @@ export function driverFor(client: unknown): RedisDriver {
 const BLOB_STRING = 36;
 const BUFFER_REPLIES = { returnBuffers: true, typeMapping: { [BLOB_STRING]: Buffer } };
 
+/**
+ * Follows a client's link: 'ready' means up, each of `downEvents` (named differently by
+ * node-redis and ioredis) means down. Returns the function that stops listening.
+ */
+function watchLink(c: Emitterish, downEvents: string[], onUp: () => void, onDown: (err?: unknown) => void): () => void {
+  const down = (err?: unknown): void => onDown(err);
+  const up = (): void => onUp();
+  c.on('ready', up);
+  for (const event of downEvents) c.on(event, down);
+  return () => {
+    detach(c, 'ready', up);
+    for (const event of downEvents) detach(c, event, down);
+  };
+}
+
 class NodeRedisDriver implements RedisDriver {
   readonly kind = 'node-redis' as const;
   readonly #c: any;
@@ -81,19 +96,7 @@ class NodeRedisDriver implements RedisDriver {
   }
 
   watch(onUp: () => void, onDown: (err?: unknown) => void): () => void {
-    const c = this.#c as Emitterish;
-    const down = (err?: unknown): void => onDown(err);
-    const up = (): void => onUp();
-    c.on('ready', up);
-    c.on('error', down);
-    c.on('end', down);
-    c.on('reconnecting', down);
-    return () => {
-      detach(c, 'ready', up);
-      detach(c, 'error', down);
-      detach(c, 'end', down);
-      detach(c, 'reconnecting', down);
-    };
+    return watchLink(this.#c as Emitterish, ['error', 'end', 'reconnecting'], onUp, onDown);
   }
 
   async duplicate(): Promise<RedisDriver> {
@@ -141,17 +144,7 @@ class IoRedisDriver implements RedisDriver {
   }
 
   watch(onUp: () => void, onDown: (err?: unknown) => void): () => void {
-    const c = this.#c as Emitterish;
-    const down = (err?: unknown): void => onDown(err);
-    const up = (): void => onUp();
-    c.on('ready', up);
-    c.on('error', down);
-    c.on('close', down);
-    return () => {
-      detach(c, 'ready', up);
-      detach(c, 'error', down);
-      detach(c, 'close', down);
-    };
+    return watchLink(this.#c as Emitterish, ['error', 'close'], onUp, onDown);
   }
 
   async duplicate(): Promise<RedisDriver> {
