@@ -14,6 +14,7 @@
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  */
 import { ByteQueue } from '../net/byte-queue.js';
+import { applyMask } from './mask.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { isValidWireCloseCode, NO_STATUS_CODE } from './close-codes.js';
@@ -213,7 +214,7 @@ export class Receiver {
   #getData(): void {
     const length = this.#payloadLength;
     const data = length === 0 ? EMPTY : this.#input.take(length);
-    if (this.#masked && length > 0) unmaskWithKey(data, this.#mask);
+    if (this.#masked && length > 0) applyMask(data, this.#mask);
     this.#state = State.GET_INFO;
 
     if (isControlOpcode(this.#opcode)) return this.#control(data);
@@ -290,43 +291,4 @@ export class Receiver {
     this.#fragmentCount = 0;
     this.#utf8 = null;
   }
-}
-
-/** XOR with the key read as a big-endian int, in place (section 5.3). */
-function unmaskWithKey(data: Buffer, key: number): void {
-  const m0 = (key >>> 24) & 0xff;
-  const m1 = (key >>> 16) & 0xff;
-  const m2 = (key >>> 8) & 0xff;
-  const m3 = key & 0xff;
-  const length = data.length;
-  const whole = length & ~3;
-  let i = 0;
-  for (; i < whole; i += 4) {
-    data[i] = data[i]! ^ m0;
-    data[i + 1] = data[i + 1]! ^ m1;
-    data[i + 2] = data[i + 2]! ^ m2;
-    data[i + 3] = data[i + 3]! ^ m3;
-  }
-  // At most 3 bytes left, and i is a multiple of 4 here.
-  if (i < length) data[i] = data[i]! ^ m0;
-  if (i + 1 < length) data[i + 1] = data[i + 1]! ^ m1;
-  if (i + 2 < length) data[i + 2] = data[i + 2]! ^ m2;
-}
-
-/** XOR with the 4-byte key, in place (section 5.3). */
-export function unmask(data: Buffer, mask: Uint8Array): void {
-  const m0 = mask[0]!;
-  const m1 = mask[1]!;
-  const m2 = mask[2]!;
-  const m3 = mask[3]!;
-  const length = data.length;
-  const whole = length & ~3;
-  let i = 0;
-  for (; i < whole; i += 4) {
-    data[i] = data[i]! ^ m0;
-    data[i + 1] = data[i + 1]! ^ m1;
-    data[i + 2] = data[i + 2]! ^ m2;
-    data[i + 3] = data[i + 3]! ^ m3;
-  }
-  for (; i < length; i++) data[i] = data[i]! ^ mask[i & 3]!;
 }

@@ -13,6 +13,7 @@ import { randomFillSync } from 'node:crypto';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES, NO_STATUS_CODE } from './close-codes.js';
+import { applyMask } from './mask.js';
 import { isControlOpcode, MAX_CONTROL_PAYLOAD } from './opcodes.js';
 
 export interface FrameOptions {
@@ -103,9 +104,7 @@ export function buildFrame(opcode: number, payload: FramePayload, options: Frame
   const start = writeHeader(out, opcode, length, fin, key);
   if (isString) out.write(payload, start, 'utf8');
   else out.set(payload, start);
-  if (key) {
-    for (let i = 0; i < length; i++) out[start + i] = out[start + i]! ^ key[i & 3]!;
-  }
+  if (key) applyMask(out.subarray(start), (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!);
   return out;
 }
 
