@@ -12,6 +12,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { StelarServer } from '../../dist/index.js';
 import { decodePacket, encodePacket, PacketType } from '../../dist/protocol/index.js';
+import { waitUntil } from '../support/waits.mjs';
 
 export { PacketType, encodePacket, decodePacket, once };
 export const HOST = '127.0.0.1';
@@ -40,15 +41,7 @@ export async function startServer(options = {}) {
 }
 
 /** Polls `fn` until it returns truthy; throws after `timeout` (a guard, not an assertion). */
-export async function until(fn, what = 'condition', timeout = GUARD) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
+export const until = (fn, what = 'condition', timeout = GUARD) => waitUntil(fn, what, timeout);
 
 /** Rejects after `ms` with a message (races a promise against a guard). */
 export function guard(promise, what, ms = GUARD) {

@@ -6,6 +6,7 @@ import { createClient } from 'redis';
 import Redis from 'ioredis';
 import { StelarServer, StelarClient } from '../../dist/index.js';
 import { RedisAdapter, RedisRateLimiter } from '../../dist/adapter/redis/index.js';
+import { nextEvent, waitUntil } from '../support/waits.mjs';
 
 export { StelarServer, StelarClient, RedisAdapter, RedisRateLimiter, createClient, Redis };
 
@@ -102,23 +103,9 @@ export function addressOf(node, mode) {
 }
 
 /** Resolves with the arguments of the next `event` (rejects after `ms`: a failure guard only). */
-export function next(emitter, event, ms = 8000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
+export const next = (emitter, event, ms = 8000) => nextEvent(emitter, event, ms);
 
-export async function until(predicate, what = 'condition', ms = 8000) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
-}
+export const until = (predicate, what = 'condition', ms = 8000) => waitUntil(predicate, what, ms, 15);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { StelarServer } from '../../dist/index.js';
 import { decodePacket, encodePacket, PacketType } from '../../dist/protocol/index.js';
+import { waitUntil } from '../support/waits.mjs';
 
 export { PacketType, encodePacket, decodePacket };
 export const HOST = '127.0.0.1';
@@ -28,15 +29,7 @@ export function delay(ms) {
 }
 
 /** Polls `fn` until it returns truthy (failure guard: TIMEOUT). */
-export async function until(fn, what = 'condition', timeout = TIMEOUT) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
+export const until = (fn, what = 'condition', timeout = TIMEOUT) => waitUntil(fn, what, timeout);
 
 class TestClient {
   constructor(protocol) {

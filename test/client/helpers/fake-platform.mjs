@@ -1,6 +1,7 @@
 // An in-memory ClientPlatform for the client core: each transport is a scripted fake server,
 // so session rules (handshake, acks, rooms, queue, reconnection) are tested without sockets.
 import { decodePacket, encodePacket, PacketType } from '../../../dist/protocol/index.js';
+import { nextEvent, waitUntil } from '../../support/waits.mjs';
 
 export class FakeTransport {
   framePrefix = 0;
@@ -113,24 +114,9 @@ export function fakePlatform({ autoOpen = true, server = {}, name = 'node', mode
   return platform;
 }
 
-/** Resolves with the arguments of the next `event` on `emitter` (rejects after `ms`). */
-export function next(emitter, event, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
+/** Resolves with the arguments of the next `event` (rejects after `ms`: a failure guard only). */
+export const next = (emitter, event, ms = 5000) => nextEvent(emitter, event, ms);
 
 export const tick = () => new Promise((r) => setImmediate(r));
 
-/** Polls `predicate` until true (failure guard only). */
-export async function until(predicate, what = 'condition', ms = 5000) {
-  const end = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export const until = (predicate, what = 'condition', ms = 5000) => waitUntil(predicate, what, ms, 5);

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StelarServer, StelarClient } from '../../../dist/index.js';
+import { nextEvent, waitUntil } from '../../support/waits.mjs';
 
 export { StelarServer, StelarClient };
 
@@ -34,23 +35,9 @@ export function selfSignedCert() {
 }
 
 /** Resolves with the arguments of the next `event` (rejects after `ms`: a failure guard only). */
-export function next(emitter, event, ms = 8000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for "${event}"`)), ms);
-    emitter.once(event, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
+export const next = (emitter, event, ms = 8000) => nextEvent(emitter, event, ms);
 
-export async function until(predicate, what = 'condition', ms = 8000) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export const until = (predicate, what = 'condition', ms = 8000) => waitUntil(predicate, what, ms, 10);
 
 /** A connected client (resolves on 'connect'). */
 export async function connectClient(url, options = {}) {
