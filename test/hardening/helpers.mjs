@@ -1,10 +1,7 @@
 // Hostile peers for the hardening suite. Everything here talks to the server over raw `net`
 // sockets and builds its bytes by hand (frames, lengths, handshakes), so a case can send
 // exactly what an attacker would, including what no well-behaved library can produce.
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -426,17 +423,4 @@ export function clientsDrop(server, n = 0) {
   return until(() => server.getStats().activeConnections === n, `activeConnections === ${n} (is ${server.getStats().activeConnections})`);
 }
 
-/** A throwaway self-signed certificate for 127.0.0.1 (openssl CLI). */
-export function selfSignedCert() {
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-hardening-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export { selfSignedCert } from '../support/tls.mjs';

@@ -4,9 +4,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { StelarServer } from '../../dist/index.js';
@@ -256,21 +253,7 @@ export async function closeAll(...clients) {
   await Promise.all(clients.filter(Boolean).map((c) => c.terminate()));
 }
 
-/** A self-signed certificate for 'localhost' / 127.0.0.1, made with the openssl CLI. */
-export function selfSignedCert() {
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1',
-      '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export { selfSignedCert } from '../support/tls.mjs';
 
 /** GET/OPTIONS over http(s); resolves { status, headers, body (parsed JSON when possible) }. */
 export async function httpRequest(port, path, { method = 'GET', headers = {}, secure = false, ca } = {}) {

@@ -2,24 +2,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TcpConnection, connectTcp } from '../../dist/tcp/index.js';
 import { decodePacket, PacketType, StelarError } from '../../dist/protocol/index.js';
+import { hasOpenssl, selfSignedCert } from '../support/tls.mjs';
 
-function hasOpenssl() {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const skip = hasOpenssl() ? false : 'openssl CLI not available to generate a self-signed certificate';
-let dir;
 let key;
 let cert;
 let server;
@@ -28,15 +16,7 @@ const serverConns = [];
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'stelar-tls-'));
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-      '-days', '1', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')],
-    { stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'k'));
-  cert = readFileSync(join(dir, 'c'));
+  ({ key, cert } = selfSignedCert());
   server = tls.createServer({ key, cert }, (socket) => {
     const conn = new TcpConnection(socket);
     serverConns.push(conn);
@@ -50,7 +30,6 @@ before(async () => {
 
 after(() => {
   server?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function lengthPrefix(n) {

@@ -1,17 +1,14 @@
 // Our connectWebSocket against the `ws` package as an independent server.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer as WsServer } from 'ws';
 import { acceptKey, connectWebSocket } from '../../dist/websocket/index.js';
 import { listen, once } from './helpers.mjs';
+import { hasOpenssl, selfSignedCert } from '../support/tls.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -250,31 +247,16 @@ describe('connectWebSocket handshake failures', () => {
   });
 });
 
-function hasOpenssl() {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('wss://', { skip: hasOpenssl() ? false : 'openssl CLI not available' }, () => {
-  let dir;
   let cert;
   let server;
   let wss;
   let port;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'stelar-wss-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
-        '-days', '1', '-keyout', join(dir, 'k'), '-out', join(dir, 'c')],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'c'));
-    server = https.createServer({ key: readFileSync(join(dir, 'k')), cert });
+    const pair = selfSignedCert();
+    cert = pair.cert;
+    server = https.createServer(pair);
     wss = new WsServer({ server });
     wss.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
     server.listen(0, '127.0.0.1');
@@ -284,7 +266,6 @@ describe('wss://', { skip: hasOpenssl() ? false : 'openssl CLI not available' },
     for (const c of wss.clients) c.terminate();
     await new Promise((r) => wss.close(r));
     await new Promise((r) => server.close(r));
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('connects with the self-signed cert as CA and echoes over TLS', async () => {

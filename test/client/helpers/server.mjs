@@ -1,8 +1,4 @@
 // Real StelarServer instances for the client's integration tests (127.0.0.1, ephemeral ports).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { StelarServer, StelarClient } from '../../../dist/index.js';
 import { nextEvent, waitUntil } from '../../support/waits.mjs';
 
@@ -19,20 +15,7 @@ export function addressOf(srv, mode) {
   return `127.0.0.1:${mode === 'tcp' ? srv.tcpPort : srv.port}`;
 }
 
-/** A self-signed certificate for localhost / 127.0.0.1, made with the openssl CLI in a temp dir. */
-export function selfSignedCert() {
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export { selfSignedCert } from '../../support/tls.mjs';
 
 /** Resolves with the arguments of the next `event` (rejects after `ms`: a failure guard only). */
 export const next = (emitter, event, ms = 8000) => nextEvent(emitter, event, ms);
