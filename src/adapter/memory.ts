@@ -2,7 +2,7 @@
  * The default adapter: rooms in two maps (room -> members, client -> rooms) on this node.
  * A client that never joins a room costs nothing here; an emptied room is deleted at once.
  */
-import type { Adapter, AdapterHost, BroadcastTarget, EncodedMessage } from './adapter.js';
+import type { Adapter, AdapterHost, BroadcastTarget, EncodedMessage } from '../contracts/adapter.js';
 
 /** Returned for clients in no room. Callers get it typed read-only; the server never hands it out. */
 const NO_ROOMS: ReadonlySet<string> = new Set<string>();

@@ -248,7 +248,43 @@ export function decodePacket(bytes: Uint8Array): Packet {
   return packet;
 }
 
-/** Reads the type byte without decoding, for fast routing and metrics. */
+// ---- header peeks ---------------------------------------------------------------------------
+// Reading a field of a packet without decoding it: for packets too large to decode, for
+// routing, and for splicing the event field (recovery offsets). The header layout is known
+// here and nowhere else.
+
+/** Reads the type byte without decoding, for fast routing and metrics (-1 when empty). */
 export function peekPacketType(bytes: Uint8Array): number {
   return bytes.length > 0 ? bytes[0] : -1;
+}
+
+/** The declared byte length of the event field (0 when the header is incomplete). */
+export function peekEventLength(bytes: Uint8Array): number {
+  return bytes.length < PACKET_HEADER_SIZE ? 0 : (bytes[1] << 8) | bytes[2];
+}
+
+/** Decodes the text of bytes[start, end) without throwing (lossy: for logs and hooks). */
+function lossyText(bytes: Uint8Array, start: number, end: number): string {
+  if (start >= end) return '';
+  return new TextDecoder('utf-8').decode(bytes.subarray(start, end));
+}
+
+/** The event name of a packet, at most `maxBytes` of it, never throwing (e.g. an oversized packet). */
+export function peekEvent(bytes: Uint8Array, maxBytes = 1024): string {
+  if (bytes.length < PACKET_HEADER_SIZE) return '';
+  const end = Math.min(PACKET_HEADER_SIZE + peekEventLength(bytes), bytes.length, PACKET_HEADER_SIZE + maxBytes);
+  return lossyText(bytes, PACKET_HEADER_SIZE, end);
+}
+
+/**
+ * The ackId and ack name of an ACK Request without decoding its body (null when the bytes
+ * are not an ACK Request or its header is cut short). The name falls back to `event`.
+ */
+export function peekAck(bytes: Uint8Array, event: string, maxBytes = 1024): { ackId: number; name: string } | null {
+  if (bytes.length < PACKET_HEADER_SIZE || bytes[0] !== PacketType.ACK_REQUEST) return null;
+  const at = PACKET_HEADER_SIZE + peekEventLength(bytes);
+  if (bytes.length < at + 6) return null;
+  const nameLen = (bytes[at + 4] << 8) | bytes[at + 5];
+  const name = nameLen === 0 ? event : lossyText(bytes, at + 6, Math.min(at + 6 + nameLen, bytes.length, at + 6 + maxBytes));
+  return { ackId: readU32(bytes, at), name };
 }

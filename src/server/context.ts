@@ -6,27 +6,45 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode, PacketType } from '../protocol/index.js';
-import { eventPacketType } from './broadcast.js';
-import type { Hub } from './hub.js';
+import { eventPacketType } from '../wire/index.js';
 import { assertCloseCode, type RequestInfo, type Session, SessionState } from './session.js';
 import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
 
 type BinaryLike = Uint8Array | ArrayBuffer;
+
+export interface SendOptions {
+  room?: string;
+  exceptId?: string;
+  binary?: boolean;
+}
+
+/** The little a context needs from the server: fan-out, rooms and the client list. */
+export interface ContextHost {
+  /** Fan-out to everyone, or to a room; returns local recipients. */
+  broadcast(event: string, data: unknown, opts: SendOptions): number;
+  toId(id: string, event: string, data: unknown): boolean;
+  /** null = the client is in the room (now); else why not. */
+  joinRoom(session: Session, room: string): Error | null;
+  /** null = the client is not in the room (now); else why it may not leave. */
+  leaveRoom(session: Session, room: string): Error | null;
+  roomsOf(id: string): ReadonlySet<string>;
+  getClients(room?: string): ClientSummary[];
+}
 
 export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   /** The message's payload (a Buffer for binary events; the Connect `auth` in middleware). */
   readonly data: TData;
   /** The event this context was created for ('connection' / 'disconnect' for lifecycle handlers). */
   readonly eventName: string;
-  readonly #hub: Hub;
+  readonly #host: ContextHost;
   readonly #session: Session;
   /** ACK request id (0 = not an ACK request) and the ack name to answer with. */
   readonly #ackId: number;
   readonly #ackName: string;
   #answered = false;
 
-  constructor(hub: Hub, session: Session, eventName: string, data: TData, ackId = 0, ackName = eventName) {
-    this.#hub = hub;
+  constructor(host: ContextHost, session: Session, eventName: string, data: TData, ackId = 0, ackName = eventName) {
+    this.#host = host;
     this.#session = session;
     this.eventName = eventName;
     this.data = data;
@@ -81,35 +99,35 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   /** Sends to every client except this one (or except `excludeId` when given). */
   broadcast<K extends keyof SE & string>(event: K, data?: SE[K], excludeId: string = this.id): number {
-    return this.#hub.broadcast(event, data, { exceptId: excludeId });
+    return this.#host.broadcast(event, data, { exceptId: excludeId });
   }
 
   broadcastBinary(event: string, data: BinaryLike, excludeId: string = this.id): number {
-    return this.#hub.broadcast(event, data, { exceptId: excludeId, binary: true });
+    return this.#host.broadcast(event, data, { exceptId: excludeId, binary: true });
   }
 
   /** Sends to a room (this client included, if it is a member, unless excluded). */
   to<K extends keyof SE & string>(room: string, event: K, data?: SE[K], excludeId?: string): number {
-    return this.#hub.broadcast(event, data, { room, exceptId: excludeId });
+    return this.#host.broadcast(event, data, { room, exceptId: excludeId });
   }
 
   toId<K extends keyof SE & string>(id: string, event: K, data?: SE[K]): boolean {
-    return this.#hub.toId(id, event, data);
+    return this.#host.toId(id, event, data);
   }
 
   // ---- rooms and metadata -----------------------------------------------------------------
 
   /** true when the client is (now) in the room; false when a limit or hook refused it. */
   joinRoom(room: string): boolean {
-    const already = this.#hub.roomsOf(this.id).has(room);
-    const ok = this.#hub.joinRoom(this.#session, room) === null;
+    const already = this.#host.roomsOf(this.id).has(room);
+    const ok = this.#host.joinRoom(this.#session, room) === null;
     if (ok && !already) this.#tellClient(PacketType.JOIN_ROOM, room);
     return ok;
   }
 
   leaveRoom(room: string): boolean {
-    const was = this.#hub.roomsOf(this.id).has(room);
-    const ok = this.#hub.leaveRoom(this.#session, room) === null;
+    const was = this.#host.roomsOf(this.id).has(room);
+    const ok = this.#host.leaveRoom(this.#session, room) === null;
     if (ok && was) this.#tellClient(PacketType.LEAVE_ROOM, room);
     return ok;
   }
@@ -124,7 +142,7 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   }
 
   getClients(room?: string): ClientSummary[] {
-    return this.#hub.getClients(room);
+    return this.#host.getClients(room);
   }
 
   setMetadata(key: string, value: unknown): this {

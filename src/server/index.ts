@@ -2,10 +2,10 @@
 export { StelarServer, type DisconnectInfo } from './stelar-server.js';
 export { StelarContext } from './context.js';
 export type { Middleware, NextFunction } from './middleware.js';
-export { TokenBucketRateLimiter } from './rate-limiter.js';
+export { TokenBucketRateLimiter } from '../contracts/index.js';
 export { IPConnectionTracker } from './ip-tracker.js';
 export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
 export type { RequestInfo } from './session.js';
 export type * from './types.js';
 export { MemoryAdapter } from '../adapter/memory.js';
-export type { Adapter, AdapterClient, AdapterHost, BroadcastTarget, EncodedMessage } from '../adapter/adapter.js';
+export type { Adapter, AdapterClient, AdapterHost, BroadcastTarget, EncodedMessage } from '../contracts/index.js';

@@ -1,104 +1,63 @@
 /**
- * Rate limiting: a token bucket, and the policy that picks which bucket judges a message.
+ * Rate limiting: the policy that picks which token bucket judges a message (the bucket itself
+ * is in src/contracts/rate-limit.ts, shared with the Redis limiter).
  *
  * Priority (the first that applies decides, the others are not consulted):
  *   per-client override > per-event limit > global limit.
  * The global tier is the built-in bucket (`rateLimit`), or `customRateLimiter` when one is
  * given: a custom limiter replaces the built-in global bucket, it does not stack on it.
  */
-import type { IRateLimiter, RateLimitConfig, RateLimitScope } from './types.js';
+import { type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from '../contracts/index.js';
+import type { RateLimitScope } from './types.js';
 
-interface Bucket {
-  tokens: number;
-  last: number;
-}
-
-/** Classic token bucket: `maxPoints` capacity, refilled continuously over `windowMs`. */
-export class TokenBucketRateLimiter implements IRateLimiter {
-  #buckets = new Map<string, Bucket>();
-  #capacity = 0;
-  #perMs = 0;
-
-  constructor(config: RateLimitConfig) {
-    this.configure(config);
-  }
-
-  /** Changes capacity/refill in place; existing buckets keep their tokens (capped). */
-  configure(config: RateLimitConfig): void {
-    this.#capacity = config.maxPoints;
-    this.#perMs = config.maxPoints / config.windowMs;
-  }
-
-  check(id: string, cost = 1): boolean {
-    const now = Date.now();
-    const bucket = this.#buckets.get(id);
-    if (!bucket) {
-      if (cost > this.#capacity) return false;
-      this.#buckets.set(id, { tokens: this.#capacity - cost, last: now });
-      return true;
-    }
-    const tokens = Math.min(this.#capacity, bucket.tokens + (now - bucket.last) * this.#perMs);
-    bucket.last = now;
-    if (tokens < cost) {
-      bucket.tokens = tokens;
-      return false;
-    }
-    bucket.tokens = tokens - cost;
-    return true;
-  }
-
-  reset(id: string): void {
-    this.#buckets.delete(id);
-  }
-
-  /** Drops buckets that have refilled completely: they carry no information. */
-  cleanup(): void {
-    const now = Date.now();
-    for (const [id, b] of this.#buckets) {
-      if (b.tokens + (now - b.last) * this.#perMs >= this.#capacity) this.#buckets.delete(id);
-    }
-  }
-
-  size(): number {
-    return this.#buckets.size;
-  }
-
-  clear(): void {
-    this.#buckets.clear();
-  }
-}
+export { TokenBucketRateLimiter };
 
 /** null = allowed; otherwise the tier that refused. May be a Promise with a custom limiter. */
 export type RateVerdict = RateLimitScope | null;
 
-export interface RateLimitSource {
-  rateLimit: RateLimitConfig | null;
-  eventRateLimits: Map<string, RateLimitConfig>;
-  customRateLimiter: IRateLimiter | null;
+/** Where the custom limiter is read from at each check (it can be swapped at runtime). */
+export interface CustomLimiterSource {
+  readonly customRateLimiter: IRateLimiter | null;
 }
 
 export class RateLimits {
-  #config: RateLimitSource;
+  readonly #source: CustomLimiterSource;
   #global: TokenBucketRateLimiter | null = null;
+  /** The per-event limits: owned here (setEventRateLimit and updateConfig both land here). */
+  #eventLimits = new Map<string, RateLimitConfig>();
   #events = new Map<string, TokenBucketRateLimiter>();
   /** Per-client overrides: one small bucket set per overridden client only. */
   #clients = new Map<string, TokenBucketRateLimiter>();
   #onAsyncError: (err: unknown) => void;
 
-  constructor(config: RateLimitSource, onAsyncError: (err: unknown) => void) {
-    this.#config = config;
+  constructor(
+    source: CustomLimiterSource,
+    global: RateLimitConfig | null,
+    events: ReadonlyMap<string, RateLimitConfig>,
+    onAsyncError: (err: unknown) => void,
+  ) {
+    this.#source = source;
     this.#onAsyncError = onAsyncError;
-    this.sync();
+    this.setGlobalLimit(global);
+    this.replaceEventLimits(events);
   }
 
-  /** Re-reads `rateLimit` and `eventRateLimits` from the config after an update. */
-  sync(): void {
-    const g = this.#config.rateLimit;
-    if (!g) this.#global = null;
-    else if (this.#global) this.#global.configure(g);
-    else this.#global = new TokenBucketRateLimiter(g);
-    for (const event of this.#events.keys()) if (!this.#config.eventRateLimits.has(event)) this.#events.delete(event);
-    for (const [event, cfg] of this.#config.eventRateLimits) {
+  /** The global bucket's limit; null = none (existing buckets keep their tokens, capped). */
+  setGlobalLimit(global: RateLimitConfig | null): void {
+    if (!global) this.#global = null;
+    else if (this.#global) this.#global.configure(global);
+    else this.#global = new TokenBucketRateLimiter(global);
+  }
+
+  /** Replaces every per-event limit (`updateConfig({ eventRateLimits })`). */
+  replaceEventLimits(events: ReadonlyMap<string, RateLimitConfig>): void {
+    this.#eventLimits = new Map(events);
+    this.#syncEvents();
+  }
+
+  #syncEvents(): void {
+    for (const event of this.#events.keys()) if (!this.#eventLimits.has(event)) this.#events.delete(event);
+    for (const [event, cfg] of this.#eventLimits) {
       const existing = this.#events.get(event);
       if (existing) existing.configure(cfg);
       else this.#events.set(event, new TokenBucketRateLimiter(cfg));
@@ -106,14 +65,19 @@ export class RateLimits {
   }
 
   setEventLimit(event: string, config: RateLimitConfig): void {
-    this.#config.eventRateLimits.set(event, config);
-    this.sync();
+    this.#eventLimits.set(event, config);
+    this.#syncEvents();
   }
 
   removeEventLimit(event: string): boolean {
-    const had = this.#config.eventRateLimits.delete(event);
+    const had = this.#eventLimits.delete(event);
     this.#events.delete(event);
     return had;
+  }
+
+  /** The events that have a limit of their own (for `getConfig()`). */
+  eventNames(): string[] {
+    return [...this.#eventLimits.keys()];
   }
 
   setClientLimit(id: string, config: RateLimitConfig): void {
@@ -138,7 +102,7 @@ export class RateLimits {
       const perEvent = this.#events.get(event);
       if (perEvent) return perEvent.check(id) ? null : 'event';
     }
-    const custom = this.#config.customRateLimiter;
+    const custom = this.#source.customRateLimiter;
     if (custom) {
       const verdict = custom.check(id, 1);
       if (verdict instanceof Promise) return verdict.then((ok) => (ok ? null : 'custom'));
@@ -153,14 +117,14 @@ export class RateLimits {
     this.#clients.delete(id);
     this.#global?.reset(id);
     for (const limiter of this.#events.values()) limiter.reset(id);
-    const custom = this.#config.customRateLimiter;
+    const custom = this.#source.customRateLimiter;
     if (custom) this.#guard(() => custom.reset(id));
   }
 
   cleanup(): void {
     this.#global?.cleanup();
     for (const limiter of this.#events.values()) limiter.cleanup();
-    const custom = this.#config.customRateLimiter;
+    const custom = this.#source.customRateLimiter;
     if (custom) this.#guard(() => custom.cleanup());
   }
 
@@ -168,7 +132,7 @@ export class RateLimits {
   size(): number {
     let n = (this.#global?.size() ?? 0) + this.#clients.size;
     for (const limiter of this.#events.values()) n += limiter.size();
-    const custom = this.#config.customRateLimiter;
+    const custom = this.#source.customRateLimiter;
     if (custom) {
       try {
         const s = custom.size();

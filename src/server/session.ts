@@ -3,15 +3,21 @@
  * of scalar fields; the metadata Map is created on first use, rooms live in the adapter,
  * there is no timer per client (the heartbeat sweep reads `lastSeen`).
  *
+ * The session owns its state machine: its fields are private and every move between states
+ * happens in `#moveTo`, called from the few methods that name a transition
+ * (`beginHandshake`, `open`, `close`/`terminate`, and the transport's reports).
+ *
+ *   AWAITING_CONNECT --Connect--> HANDSHAKE --accepted--> OPEN --close--> CLOSING --gone--> CLOSED
+ *        any state ------------------- close / protocol error / socket gone ------------------^
+ *
  * Inbound packets are handled one by one. When a step goes async (middleware, an async
  * custom rate limiter), later packets wait in a bounded queue so order is preserved.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { AdapterClient, EncodedMessage } from '../adapter/adapter.js';
+import type { AdapterClient, EncodedMessage, TransportProtocol } from '../contracts/index.js';
 import { CloseCode, type Packet, PacketType, type StelarError } from '../protocol/index.js';
 import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
-import type { IIPTracker, TransportProtocol } from './types.js';
 
 export const SessionState = {
   /** Transport open, waiting for the client's Connect. */
@@ -65,20 +71,17 @@ export function assertCloseCode(code: number): void {
 }
 
 export class Session implements TransportSink, AdapterClient {
-  /** Changes only before acceptance, when a recovered session takes back its old id. */
-  id: string;
   readonly remoteAddress: string;
   readonly openedAt: number;
-  connectedAt = 0;
-  lastSeen: number;
-  state: SessionState = SessionState.AWAITING_CONNECT;
-  /** When a close was started (the sweep terminates sessions stuck closing). */
-  closingSince = 0;
-  /** The tracker this connection was counted in (it may be swapped at runtime). */
-  ipTracker: IIPTracker | null = null;
-  /** Set when the client asked for connection-state recovery and the server has it on. */
-  recovery: SessionRecoveryState | null = null;
   readonly transport: Transport;
+  #id: string;
+  #state: SessionState = SessionState.AWAITING_CONNECT;
+  #connectedAt = 0;
+  #lastSeen: number;
+  /** When a close was started (the sweep terminates sessions stuck closing). */
+  #closingSince = 0;
+  /** Set when the client asked for connection-state recovery and the server has it on. */
+  #recovery: SessionRecoveryState | null = null;
   #host: SessionHost;
   #req: IncomingMessage | RequestInfo | null;
   #metadata: Map<string, unknown> | null = null;
@@ -88,11 +91,62 @@ export class Session implements TransportSink, AdapterClient {
 
   constructor(host: SessionHost, id: string, remoteAddress: string, req: IncomingMessage | null, makeTransport: TransportFactory) {
     this.#host = host;
-    this.id = id;
+    this.#id = id;
     this.remoteAddress = remoteAddress;
     this.#req = req;
-    this.openedAt = this.lastSeen = Date.now();
+    this.openedAt = this.#lastSeen = Date.now();
     this.transport = makeTransport(this);
+  }
+
+  get id(): string {
+    return this.#id;
+  }
+  get state(): SessionState {
+    return this.#state;
+  }
+  /** ms timestamp of acceptance (0 until then). */
+  get connectedAt(): number {
+    return this.#connectedAt;
+  }
+  /** When the peer last sent anything (any packet counts as life). */
+  get lastSeen(): number {
+    return this.#lastSeen;
+  }
+  get closingSince(): number {
+    return this.#closingSince;
+  }
+  get recovery(): SessionRecoveryState | null {
+    return this.#recovery;
+  }
+
+  // ---- transitions ------------------------------------------------------------------------
+
+  /** The single place the state changes. Never moves backwards; CLOSED is final. */
+  #moveTo(next: SessionState): boolean {
+    if (next <= this.#state) return false;
+    this.#state = next;
+    if (next === SessionState.CLOSING) this.#closingSince = Date.now();
+    if (next >= SessionState.CLOSING) this.#queue = null;
+    return true;
+  }
+
+  /** The client's Connect arrived: middleware runs next. `recovery` is what it negotiated. */
+  beginHandshake(recovery: SessionRecoveryState | null): boolean {
+    if (this.#state !== SessionState.AWAITING_CONNECT) return false;
+    this.#recovery = recovery;
+    return this.#moveTo(SessionState.HANDSHAKE);
+  }
+
+  /**
+   * Accepted: the client goes live under `id` (its own, or the one recovery gave back) and
+   * the upgrade request is slimmed to what handlers may still read.
+   */
+  open(id: string): boolean {
+    if (this.#state !== SessionState.HANDSHAKE) return false;
+    this.#id = id;
+    this.#connectedAt = Date.now();
+    this.#slimRequest();
+    return this.#moveTo(SessionState.OPEN);
   }
 
   get protocol(): TransportProtocol {
@@ -111,7 +165,7 @@ export class Session implements TransportSink, AdapterClient {
    * After middleware: keep method/url/headers, let the request object go. The headers that
    * only served the WebSocket handshake are dropped (a few hundred bytes per idle client).
    */
-  slimRequest(): void {
+  #slimRequest(): void {
     const req = this.#req;
     if (!req) return;
     const headers: IncomingHttpHeaders = {};
@@ -123,7 +177,7 @@ export class Session implements TransportSink, AdapterClient {
 
   /** The rooms this client is in (a fresh empty Set when none: nothing shared to mutate). */
   get rooms(): ReadonlySet<string> {
-    const rooms = this.#host.roomsOf(this.id);
+    const rooms = this.#host.roomsOf(this.#id);
     return rooms.size ? rooms : new Set<string>();
   }
 
@@ -141,14 +195,14 @@ export class Session implements TransportSink, AdapterClient {
   }
 
   get isOpen(): boolean {
-    return this.state === SessionState.OPEN;
+    return this.#state === SessionState.OPEN;
   }
 
   // ---- sending ----------------------------------------------------------------------------
 
   /** Writes one packet; false when the session is closing or now over its buffer cap. */
   sendPacket(packet: Packet): boolean {
-    if (this.state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
+    if (this.#state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
     this.transport.sendPacket(packet);
     if (packet.type !== PacketType.PONG) this.#host.countSent(1);
     return true;
@@ -156,8 +210,8 @@ export class Session implements TransportSink, AdapterClient {
 
   /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
   sendEncoded(message: EncodedMessage): boolean {
-    const recovery = this.recovery;
-    if (this.state !== SessionState.OPEN || !this.transport.isOpen || this.#backlogged()) {
+    const recovery = this.#recovery;
+    if (this.#state !== SessionState.OPEN || !this.transport.isOpen || this.#backlogged()) {
       if (recovery && message.offset !== undefined) recovery.lost = true;
       return false;
     }
@@ -191,19 +245,13 @@ export class Session implements TransportSink, AdapterClient {
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.state >= SessionState.CLOSING) return;
-    this.state = SessionState.CLOSING;
-    this.closingSince = Date.now();
-    this.#queue = null;
+    if (!this.#moveTo(SessionState.CLOSING)) return;
     this.transport.close(code, reason);
   }
 
   terminate(): void {
-    if (this.state === SessionState.CLOSED) return;
-    if (this.state < SessionState.CLOSING) {
-      this.state = SessionState.CLOSING;
-      this.closingSince = Date.now();
-    }
+    if (this.#state === SessionState.CLOSED) return;
+    this.#moveTo(SessionState.CLOSING);
     this.#queue = null;
     this.transport.terminate();
   }
@@ -211,11 +259,11 @@ export class Session implements TransportSink, AdapterClient {
   // ---- TransportSink ----------------------------------------------------------------------
 
   onPacket(bytes: Buffer): void {
-    this.lastSeen = Date.now();
-    if (this.state >= SessionState.CLOSING) return;
+    this.#lastSeen = Date.now();
+    if (this.#state >= SessionState.CLOSING) return;
     // During the handshake nothing but Pings is allowed, and those are answered at once
     // (the dispatcher refuses anything else): only an accepted session queues.
-    if (this.#queue && this.state !== SessionState.HANDSHAKE) {
+    if (this.#queue && this.#state !== SessionState.HANDSHAKE) {
       this.#enqueue(bytes);
       return;
     }
@@ -223,28 +271,23 @@ export class Session implements TransportSink, AdapterClient {
   }
 
   onInvalid(err: StelarError): void {
-    this.lastSeen = Date.now();
-    if (this.state < SessionState.CLOSING) this.#host.onInvalid(this, err);
+    this.#lastSeen = Date.now();
+    if (this.#state < SessionState.CLOSING) this.#host.onInvalid(this, err);
   }
 
   onProtocolError(err: StelarError): void {
-    if (this.state < SessionState.CLOSING) {
-      this.state = SessionState.CLOSING;
-      this.closingSince = Date.now();
-    }
+    this.#moveTo(SessionState.CLOSING);
     this.#host.onProtocolError(this, err);
   }
 
   onAutoReply(): void {
     // Pongs are written below the session, so they skip sendPacket's check: check here, or a
     // ping flood from a peer that never reads would grow the socket's buffer without bound.
-    if (this.state < SessionState.CLOSING) this.#backlogged();
+    if (this.#state < SessionState.CLOSING) this.#backlogged();
   }
 
   onClose(code: number, reason: string): void {
-    if (this.state === SessionState.CLOSED) return;
-    this.state = SessionState.CLOSED;
-    this.#queue = null;
+    if (!this.#moveTo(SessionState.CLOSED)) return;
     this.#host.onClosed(this, code, reason);
   }
 
@@ -271,9 +314,9 @@ export class Session implements TransportSink, AdapterClient {
     const queue = this.#queue;
     this.#queue = null;
     this.#queuedBytes = 0;
-    if (!queue || this.state >= SessionState.CLOSING) return;
+    if (!queue || this.#state >= SessionState.CLOSING) return;
     for (let i = 0; i < queue.length; i++) {
-      if (this.state >= SessionState.CLOSING) return;
+      if (this.#state >= SessionState.CLOSING) return;
       if (this.#queue) {
         // An async step started again: the rest waits behind it, in order.
         for (let j = i; j < queue.length; j++) this.#enqueue(queue[j]);

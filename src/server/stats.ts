@@ -2,8 +2,9 @@
  * Server counters and the `getStats()` snapshot. Counters are plain numbers bumped on the
  * hot path; memory is read only when someone asks.
  */
-import type { StelarStats } from './types.js';
+import type { StelarStats, TransportProtocol } from '../contracts/index.js';
 
+/** Plain counters; every writer goes through a method named for what happened. */
 export class StatsCounters {
   totalConnections = 0;
   messagesReceived = 0;
@@ -11,6 +12,25 @@ export class StatsCounters {
   wsConnections = 0;
   tcpConnections = 0;
   startedAt = Date.now();
+
+  started(): void {
+    this.startedAt = Date.now();
+  }
+  received(): void {
+    this.messagesReceived++;
+  }
+  sent(n: number): void {
+    this.messagesSent += n;
+  }
+  clientAccepted(protocol: TransportProtocol): void {
+    this.totalConnections++;
+    if (protocol === 'ws') this.wsConnections++;
+    else this.tcpConnections++;
+  }
+  clientGone(protocol: TransportProtocol): void {
+    if (protocol === 'ws') this.wsConnections--;
+    else this.tcpConnections--;
+  }
 }
 
 export interface StatsSources {

@@ -3,26 +3,32 @@
  * WebSocket server and the health routes on it, opens the TCP listener, and hands every
  * new connection to the hub. Lifecycle is here; behaviour lives in the modules it wires.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
-import type { ClusterStats } from '../adapter/adapter.js';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
+import type { Adapter, ClusterStats } from '../contracts/index.js';
 import { CloseCode } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
-import { WebSocketServer, type WebSocketConnection, type WebSocketServerOptions } from '../websocket/index.js';
-import type { StelarContext } from './context.js';
-import type { AckHandler, EventHandler } from './dispatcher.js';
+import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
+import type { ContextHost, StelarContext } from './context.js';
+import { Dispatcher } from './dispatcher.js';
+import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
 import { handleHealthRequest, type HealthSource, originAllowed } from './health.js';
 import { sweepInterval, Sweeper } from './heartbeat.js';
 import { runHook } from './hooks.js';
 import { attachRequestHandler } from './http-router.js';
 import { Hub } from './hub.js';
+import { ClientLifecycle } from './lifecycle.js';
+import { closeServer, createBoundedHttpServer, createTcpListener, listen, retimeHttpServer } from './listeners.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
-import { assertCloseCode } from './session.js';
+import { RateLimits } from './rate-limiter.js';
+import { SessionRecovery } from './recovery.js';
+import { RoomPolicy } from './rooms.js';
+import { assertCloseCode, type SessionHost } from './session.js';
+import { createSessionHost, reportInvalid } from './session-host.js';
 import { registerShutdown, unregisterShutdown } from './shutdown.js';
+import { StatsCounters } from './stats.js';
 import { normaliseAddress, tcpTransport, wsTransport } from './transport.js';
 import type {
   ClientSummary,
@@ -39,8 +45,6 @@ import type {
 const STOP_GRACE_MS = 1000;
 /** Most of shutdownTimeout is for the clients; this much (at most a fifth) is kept for the teardown. */
 const SHUTDOWN_TEARDOWN_MS = 500;
-/** The HTTP server looks for requests whose head is overdue this often (at most). */
-const HEAD_CHECK_MS = 1000;
 
 type State = 'idle' | 'starting' | 'running' | 'stopping';
 
@@ -50,8 +54,15 @@ export interface DisconnectInfo {
 }
 
 export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventMap = DefaultEvents> {
+  // What this server owns, built once here and handed to the parts that need them.
   readonly #config: ResolvedConfig;
+  readonly #adapter: Adapter;
+  readonly #handlers = new Handlers();
+  readonly #rateLimits: RateLimits;
+  readonly #recovery: SessionRecovery | null;
+  readonly #counters = new StatsCounters();
   readonly #hub: Hub;
+  readonly #sessionHost: SessionHost;
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   #state: State = 'idle';
@@ -62,7 +73,6 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #ownHttp = false;
   #detachHttp: (() => void) | null = null;
   #wss: WebSocketServer | null = null;
-  #wsOptions: WebSocketServerOptions | null = null;
   #tcp: NetServer | null = null;
   /** Raw TCP sockets, including TLS handshakes that are not sessions yet. */
   #tcpSockets = new Set<Socket>();
@@ -70,16 +80,42 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #tcpPort: number | undefined;
 
   constructor(options: ServerOptions = {}) {
-    this.#config = resolveOptions(options);
-    this.#hub = new Hub(this.#config, options.adapter ?? new MemoryAdapter());
-    this.#sweeper = new Sweeper((now) => this.#hub.sweep(now));
+    const config = resolveOptions(options);
+    this.#config = config;
+    const adapter = options.adapter ?? new MemoryAdapter();
+    this.#adapter = adapter;
+    this.#rateLimits = new RateLimits(config, config.rateLimit, config.eventRateLimits, (err) => config.logger.error('rate limiter failed:', err));
+    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits });
+    this.#hub = hub;
+    adapter.init(hub);
+    // After init: a cluster adapter may build its recovery store from what init gave it.
+    this.#recovery = config.recovery ? new SessionRecovery(config.recovery, adapter, config.logger) : null;
+    hub.useRecovery(this.#recovery);
+    const rooms = new RoomPolicy(config, adapter);
+    const contextHost: ContextHost = {
+      broadcast: (event, data, opts) => hub.broadcast(event, data, opts),
+      toId: (id, event, data) => hub.toId(id, event, data),
+      joinRoom: (session, room) => rooms.joinRoom(session, room),
+      leaveRoom: (session, room) => rooms.leaveRoom(session, room),
+      roomsOf: (id) => adapter.roomsOf(id),
+      getClients: (room) => hub.getClients(room),
+    };
+    const lifecycle = new ClientLifecycle({
+      config, handlers: this.#handlers, recovery: this.#recovery, registry: hub, adapter, rateLimits: this.#rateLimits, counters: this.#counters, contextHost,
+    });
+    const dispatcher = new Dispatcher({
+      config, handlers: this.#handlers, rateLimits: this.#rateLimits, rooms, lifecycle, counters: this.#counters, contextHost,
+      reportInvalid: (session, err) => reportInvalid(config, session, err),
+    });
+    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters });
+    this.#sweeper = new Sweeper((now) => hub.sweep(now));
     const self = this;
     this.#health = {
-      config: this.#config,
+      config,
       get shuttingDown() {
         return self.#shuttingDown || self.#state !== 'running';
       },
-      stats: () => this.#hub.stats(),
+      stats: () => hub.stats(),
     };
   }
 
@@ -88,39 +124,39 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** Handles a client event. `ctx.data` is typed by the client event map. */
   on<K extends keyof CE & string>(event: K, handler: (ctx: StelarContext<CE[K], SE>) => unknown): this {
     if (typeof event !== 'string' || event.length === 0) throw new TypeError('event must be a non-empty string');
-    this.#hub.handlers.addEvent(event, handler as EventHandler);
+    this.#handlers.addEvent(event, handler as EventHandler);
     return this;
   }
 
   /** Sees every JSON and binary event (`ctx.eventName` says which), before the event's own handlers. */
   onAll(handler: (ctx: StelarContext<CE[keyof CE], SE>) => unknown): this {
-    this.#hub.handlers.all.push(handler as EventHandler);
+    this.#handlers.all.push(handler as EventHandler);
     return this;
   }
 
   /** A client was accepted (it has its id). The handler gets the client's context. */
   onConnection(handler: (client: StelarContext<unknown, SE>) => unknown): this {
-    this.#hub.handlers.connection.push(handler as EventHandler);
+    this.#handlers.connection.push(handler as EventHandler);
     return this;
   }
 
   /** An accepted client is gone; its rooms and metadata are still readable here. */
   onDisconnect(handler: (client: StelarContext<DisconnectInfo, SE>, info: DisconnectInfo) => unknown): this {
-    this.#hub.handlers.disconnect.push(handler as EventHandler);
+    this.#handlers.disconnect.push(handler as EventHandler);
     return this;
   }
 
   /** Answers `request(…, name)`: the return value (or awaited value) is the response; a throw rejects it. */
   onAck(name: string, handler: (ctx: StelarContext<any, SE>) => unknown): this {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('ack name must be a non-empty string');
-    this.#hub.handlers.acks.set(name, handler as AckHandler);
+    this.#handlers.acks.set(name, handler as AckHandler);
     return this;
   }
 
   /** Adds a connection middleware; they run in order before a client is accepted. */
   use(middleware: Middleware<SE>): this {
     if (typeof middleware !== 'function') throw new TypeError('middleware must be a function');
-    this.#hub.handlers.middleware.push(middleware);
+    this.#handlers.middleware.push(middleware);
     return this;
   }
 
@@ -158,11 +194,11 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   }
 
   getRoomMembers(room: string): string[] {
-    return this.#hub.adapter.getRoomMembers(room);
+    return this.#adapter.getRoomMembers(room);
   }
 
   getRooms(): string[] {
-    return this.#hub.adapter.getRooms();
+    return this.#adapter.getRooms();
   }
 
   getStats(): StelarStats {
@@ -174,25 +210,25 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** Rooms on every node of the cluster. */
   async fetchRooms(): Promise<string[]> {
-    const a = this.#hub.adapter;
+    const a = this.#adapter;
     return a.fetchRooms ? a.fetchRooms() : a.getRooms();
   }
 
   /** Members of a room on every node. */
   async fetchRoomMembers(room: string): Promise<string[]> {
-    const a = this.#hub.adapter;
+    const a = this.#adapter;
     return a.fetchRoomMembers ? a.fetchRoomMembers(room) : a.getRoomMembers(room);
   }
 
   /** Clients (optionally of one room) on every node. */
   async fetchClients(room?: string): Promise<ClientSummary[]> {
-    const a = this.#hub.adapter;
+    const a = this.#adapter;
     return a.fetchClients ? a.fetchClients(room) : this.#hub.getClients(room);
   }
 
   /** Every live node's stats and their totals (one node without a cluster adapter). */
   async getClusterStats(): Promise<ClusterStats> {
-    const a = this.#hub.adapter;
+    const a = this.#adapter;
     if (a.fetchStats) return a.fetchStats();
     const own = this.#hub.stats();
     return {
@@ -220,38 +256,37 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   // ---- rate limits and config -------------------------------------------------------------
 
   setEventRateLimit(event: string, limit: RateLimitConfig): this {
-    this.#hub.rateLimits.setEventLimit(event, validateRateLimit(`eventRateLimits.${event}`, limit));
+    this.#rateLimits.setEventLimit(event, validateRateLimit(`eventRateLimits.${event}`, limit));
     return this;
   }
 
   removeEventRateLimit(event: string): boolean {
-    return this.#hub.rateLimits.removeEventLimit(event);
+    return this.#rateLimits.removeEventLimit(event);
   }
 
   /** Overrides every other limit for one client (until it disconnects or the override is removed). */
   setClientRateLimit(clientId: string, limit: RateLimitConfig): this {
-    this.#hub.rateLimits.setClientLimit(clientId, validateRateLimit('clientRateLimit', limit));
+    this.#rateLimits.setClientLimit(clientId, validateRateLimit('clientRateLimit', limit));
     return this;
   }
 
   removeClientRateLimit(clientId: string): boolean {
-    return this.#hub.rateLimits.removeClientLimit(clientId);
+    return this.#rateLimits.removeClientLimit(clientId);
   }
 
   /** Changes options on a running server. Port, server, namespace, tcpPort, tls and adapter are fixed. */
   updateConfig(patch: RuntimeConfig): this {
     const changed = applyRuntimeConfig(this.#config, patch);
     const c = this.#config;
-    if (changed.has('rateLimit') || changed.has('eventRateLimits')) this.#hub.rateLimits.sync();
+    // Each change goes to the part that owns the state it affects.
+    if (changed.has('rateLimit')) this.#rateLimits.setGlobalLimit(c.rateLimit);
+    if (changed.has('eventRateLimits')) this.#rateLimits.replaceEventLimits(c.eventRateLimits);
     if ((changed.has('heartbeatTimeout') || changed.has('connectTimeout')) && this.#sweeper.running) {
       this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     }
-    // New WebSocket connections read it from here; open ones keep the limit they started with.
-    if (changed.has('maxFrameSize') && this.#wsOptions) this.#wsOptions.maxPayload = c.maxFrameSize;
-    if (changed.has('connectTimeout') && this.#http && this.#ownHttp) {
-      this.#http.requestTimeout = c.connectTimeout;
-      this.#http.headersTimeout = c.connectTimeout;
-    }
+    // New WebSocket connections take it from here; open ones keep the limit they started with.
+    if (changed.has('maxFrameSize') && this.#wss) this.#wss.maxPayload = c.maxFrameSize;
+    if (changed.has('connectTimeout') && this.#http && this.#ownHttp) retimeHttpServer(this.#http, c.connectTimeout);
     if (changed.has('gracefulShutdown') && this.#state === 'running') {
       if (c.gracefulShutdown) registerShutdown(this);
       else unregisterShutdown(this);
@@ -260,7 +295,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   }
 
   getConfig(): ConfigSnapshot {
-    return describeConfig(this.#config, this.#hub.rateLimits.clientLimitCount, this.#port);
+    return { ...describeConfig(this.#config, this.#rateLimits.clientLimitCount, this.#port), eventRateLimits: this.#rateLimits.eventNames() };
   }
 
   // ---- lifecycle --------------------------------------------------------------------------
@@ -284,21 +319,19 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#state = 'starting';
     this.#shuttingDown = false;
     const c = this.#config;
-    const hub = this.#hub;
-    hub.counters.startedAt = Date.now();
-    await hub.adapter.start?.();
+    this.#counters.started();
+    await this.#adapter.start?.();
 
-    const http = c.server ? (c.server as HttpServer) : this.#createHttpServer();
+    const http = c.server ? (c.server as HttpServer) : createBoundedHttpServer(c);
     this.#http = http;
     this.#ownHttp = !c.server;
     this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
-    this.#wsOptions = {
+    const wss = new WebSocketServer({
       server: http,
       path: c.namespace,
       maxPayload: c.maxFrameSize,
       verifyClient: (req) => this.#verifyUpgrade(req),
-    };
-    const wss = new WebSocketServer(this.#wsOptions);
+    });
     this.#wss = wss;
     wss.on('connection', (ws: WebSocketConnection, req: IncomingMessage) => this.#onWebSocket(ws, req));
     wss.on('error', (err: unknown) => c.logger.error('WebSocket server error:', err));
@@ -307,7 +340,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     if (this.#ownHttp) listening.push(listen(http, c.port ?? 0, c.host));
     else if (!http.listening) listening.push(new Promise((resolve) => http.once('listening', resolve)));
     if (c.tcpPort !== false) {
-      const tcp = this.#createTcpServer();
+      const tcp = createTcpListener(c, this.#tcpSockets, (socket) => this.#onTcpSocket(socket));
       this.#tcp = tcp;
       listening.push(listen(tcp, c.tcpPort, c.host));
     }
@@ -320,44 +353,6 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#state = 'running';
     c.logger.info(`listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}`);
     return this.#port ?? 0;
-  }
-
-  #createHttpServer(): HttpServer {
-    const c = this.#config;
-    // Bounded request heads and handshake time: the HTTP server is exposed to anyone. A request
-    // (an upgrade included) gets connectTimeout to arrive, and Node must look often enough for
-    // overdue ones, or a head trickled one byte at a time would live for its 30 s default check.
-    const opts = {
-      requestTimeout: c.connectTimeout,
-      headersTimeout: c.connectTimeout,
-      connectionsCheckingInterval: Math.max(25, Math.min(HEAD_CHECK_MS, Math.floor(c.connectTimeout / 4))),
-      maxHeaderSize: 16 * 1024,
-    };
-    // A TLS handshake that never finishes is bounded the same way (Node's default is 120 s).
-    const server = c.tls ? createHttpsServer({ handshakeTimeout: c.connectTimeout, ...c.tls, ...opts }) : createHttpServer(opts);
-    if (c.tls) server.on('tlsClientError', (err) => c.logger.debug('TLS handshake failed:', err.message));
-    return server as HttpServer;
-  }
-
-  #createTcpServer(): NetServer {
-    const c = this.#config;
-    const onSocket = (socket: Socket): void => this.#onTcpSocket(socket);
-    // The session (and its connectTimeout) starts after TLS: bound the handshake itself too.
-    const server = c.tls ? createTlsServer({ handshakeTimeout: c.connectTimeout, ...c.tls }, onSocket) : createNetServer(onSocket);
-    // Track raw sockets from the first byte, so stop() also ends TLS handshakes in flight.
-    server.on('connection', (socket: Socket) => {
-      this.#tcpSockets.add(socket);
-      socket.once('close', () => this.#tcpSockets.delete(socket));
-    });
-    if (c.tls) {
-      server.on('tlsClientError', (err: Error, socket: Socket) => {
-        c.logger.debug('TLS handshake failed:', err.message);
-        // Node reports a handshake timeout here but leaves the socket open: close it ourselves.
-        socket.destroy();
-      });
-    }
-    server.on('error', (err) => c.logger.error('TCP server error:', err));
-    return server;
   }
 
   /** New connections are refused once shutdown or stop began (not while starting up). */
@@ -373,7 +368,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   #onWebSocket(ws: WebSocketConnection, req: IncomingMessage): void {
     try {
-      this.#hub.open('ws', normaliseAddress(req.socket.remoteAddress), req, (sink) => wsTransport(ws, sink));
+      this.#hub.open('ws', normaliseAddress(req.socket.remoteAddress), req, this.#sessionHost, (sink) => wsTransport(ws, sink));
     } catch (err) {
       this.#config.logger.error('could not open a session:', err);
       ws.terminate();
@@ -387,7 +382,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     }
     const conn = new TcpConnection(socket, { maxFrameSize: this.#config.maxFrameSize });
     try {
-      this.#hub.open('tcp', normaliseAddress(socket.remoteAddress), null, (sink) => tcpTransport(conn, sink));
+      this.#hub.open('tcp', normaliseAddress(socket.remoteAddress), null, this.#sessionHost, (sink) => tcpTransport(conn, sink));
     } catch (err) {
       this.#config.logger.error('could not open a session:', err);
       conn.terminate();
@@ -425,7 +420,6 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     // Detach first so no new upgrade arrives; open connections are closed below, as sessions.
     this.#wss?.close();
     this.#wss = null;
-    this.#wsOptions = null;
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
     await hub.whenIdle(graceMs);
     hub.terminateAll();
@@ -444,10 +438,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#tcp = null;
     this.#port = undefined;
     this.#tcpPort = undefined;
-    hub.rateLimits.clear();
+    this.#rateLimits.clear();
     try {
-      await hub.recovery?.close();
-      await hub.adapter.close();
+      await this.#recovery?.close();
+      await this.#adapter.close();
     } catch (err) {
       this.#config.logger.error('adapter close failed:', err);
     }
@@ -482,25 +476,4 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   get isShuttingDown(): boolean {
     return this.#shuttingDown;
   }
-}
-
-function listen(server: NetServer, port: number, host: string | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, host);
-  });
-}
-
-/** Stops listening; resolves once the server is closed (at once if it was not listening). */
-function closeServer(server: NetServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
 }

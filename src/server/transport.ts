@@ -4,12 +4,11 @@
  * packets (or shared pre-encoded bytes) out, one close with a code.
  */
 import type { Socket } from 'node:net';
-import type { EncodedMessage } from '../adapter/adapter.js';
 import { CloseCode, encodePacket, ErrorCode, type Packet, StelarError, TCP_PREFIX_SIZE } from '../protocol/index.js';
 import type { TcpConnection } from '../tcp/index.js';
 import type { WebSocketConnection } from '../websocket/index.js';
-import type { TransportProtocol } from './types.js';
-import { encodeFramed } from './wire-encoder.js';
+import type { TransportProtocol } from '../contracts/index.js';
+import { type EncodedMessage, encodeFramed } from '../wire/index.js';
 
 /** What a transport reports upward (implemented by Session). */
 export interface TransportSink {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
-import type { Adapter } from '../adapter/adapter.js';
+import type { Adapter, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
@@ -13,23 +13,8 @@ export type EventMap = Record<string, any>;
 /** Events no one declared: any name, any data. */
 export type DefaultEvents = Record<string, any>;
 
-export type TransportProtocol = 'ws' | 'tcp';
-
-export interface RateLimitConfig {
-  /** Messages allowed per window (the bucket's capacity). */
-  maxPoints: number;
-  /** Window in ms over which `maxPoints` refill. */
-  windowMs: number;
-}
-
-/** Replaces the built-in global token bucket (e.g. a Redis counter). May be async. */
-export interface IRateLimiter {
-  /** true = allowed. */
-  check(id: string, cost?: number): boolean | Promise<boolean>;
-  reset(id: string): void | Promise<void>;
-  cleanup(): void | Promise<void>;
-  size(): number | Promise<number>;
-}
+// Shapes shared with adapters and limiters live in src/contracts; they are public types too.
+export type { ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol };
 
 /** Decides whether one more connection from an IP is allowed, and counts them. */
 export interface IIPTracker {
@@ -38,31 +23,6 @@ export interface IIPTracker {
   remove(ip: string): void;
   getCount(ip: string): number;
   cleanup(): void;
-}
-
-export interface StelarStats {
-  totalConnections: number;
-  activeConnections: number;
-  totalMessagesReceived: number;
-  totalMessagesSent: number;
-  totalRooms: number;
-  uptime: number;
-  uptimeSeconds: number;
-  wsConnections: number;
-  tcpConnections: number;
-  memoryMB: number;
-  memoryUsage: { heapUsed: number; heapTotal: number; rss: number; external: number };
-  rateLimiterEntries: number;
-}
-
-/** One row of `getClients()`: plain data, safe to serialise. */
-export interface ClientSummary {
-  id: string;
-  protocol: TransportProtocol;
-  remoteAddress: string;
-  rooms: string[];
-  metadata: Record<string, unknown>;
-  connectedAt: number;
 }
 
 // ---- hooks -------------------------------------------------------------------------------

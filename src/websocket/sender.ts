@@ -42,13 +42,18 @@ export function randomMaskKey(): Buffer {
   return key;
 }
 
-function headerSize(length: number, masked: boolean): number {
+/** Bytes of the header of a frame carrying `length` payload bytes. */
+export function frameHeaderSize(length: number, masked: boolean): number {
   const base = length < 126 ? 2 : length <= 0xffff ? 4 : 10;
   return masked ? base + 4 : base;
 }
 
-/** Writes the header into `out` and returns where the payload starts. */
-function writeHeader(out: Buffer, opcode: number, length: number, fin: boolean, key: Uint8Array | null): number {
+/**
+ * Writes a frame header into `out` at offset 0 and returns where the payload starts. The one
+ * place that lays out a header: the sender here and the server's one-allocation packet
+ * framing (src/wire/frames.ts) both use it.
+ */
+export function writeFrameHeader(out: Buffer, opcode: number, length: number, fin: boolean, key: Uint8Array | null): number {
   out[0] = (fin ? 0x80 : 0) | opcode;
   const maskBit = key ? 0x80 : 0;
   let offset: number;
@@ -86,8 +91,8 @@ function checkControl(opcode: number, length: number, fin: boolean): void {
 /** The header of an unmasked frame carrying `length` payload bytes (server role). */
 export function frameHeader(opcode: number, length: number, fin = true): Buffer {
   checkControl(opcode, length, fin);
-  const out = Buffer.allocUnsafe(headerSize(length, false));
-  writeHeader(out, opcode, length, fin, null);
+  const out = Buffer.allocUnsafe(frameHeaderSize(length, false));
+  writeFrameHeader(out, opcode, length, fin, null);
   return out;
 }
 
@@ -100,8 +105,8 @@ export function buildFrame(opcode: number, payload: FramePayload, options: Frame
   checkControl(opcode, length, fin);
 
   const key = masked ? (options.maskKey ?? randomMaskKey()) : null;
-  const out = Buffer.allocUnsafe(headerSize(length, masked) + length);
-  const start = writeHeader(out, opcode, length, fin, key);
+  const out = Buffer.allocUnsafe(frameHeaderSize(length, masked) + length);
+  const start = writeFrameHeader(out, opcode, length, fin, key);
   if (isString) out.write(payload, start, 'utf8');
   else out.set(payload, start);
   if (key) applyMask(out.subarray(start), (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!);

@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { boundedHttpOptions } from '../net/http-limits.js';
 import { WebSocketConnection } from './connection.js';
 import { abortHandshake, checkUpgradeRequest, switchingProtocols } from './handshake.js';
 import { attach, detach, pathnameOf } from './router.js';
@@ -56,7 +57,8 @@ export class WebSocketServer extends EventEmitter {
 
   constructor(options: WebSocketServerOptions) {
     super();
-    this.#opts = options;
+    // A copy: the caller's object is never read again, and `maxPayload` changes only through its setter.
+    this.#opts = { ...options };
     this.#path = options.path ?? '/';
     if (options.server) {
       this.#server = options.server;
@@ -68,6 +70,15 @@ export class WebSocketServer extends EventEmitter {
       throw new TypeError('WebSocketServer needs `port` or `server`');
     }
     attach(this.#server, this.#path, this);
+  }
+
+  /** The largest message accepted by connections opened from now on (open ones keep theirs). */
+  get maxPayload(): number | undefined {
+    return this.#opts.maxPayload;
+  }
+  set maxPayload(value: number | undefined) {
+    if (value !== undefined && (!Number.isInteger(value) || value <= 0)) throw new RangeError(`maxPayload must be a positive integer, got ${String(value)}`);
+    this.#opts.maxPayload = value;
   }
 
   /** The pathname this server answers ('/' = catch-all). */
@@ -184,13 +195,7 @@ export class WebSocketServer extends EventEmitter {
   #createServer(options: WebSocketServerOptions): Server {
     const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     const server = createServer(
-      {
-        maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
-        headersTimeout: timeout,
-        requestTimeout: timeout,
-        // Node only looks for expired requests on this interval; keep it a fraction of the timeout.
-        connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(timeout / 4))),
-      },
+      boundedHttpOptions(timeout, options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE),
       (req, res) => {
         // Node only emits `upgrade` when both Upgrade and Connection: upgrade are present, so a
         // half-formed WebSocket attempt lands here: tell it what is wrong. Plain HTTP gets 426.

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryAdapter, PacketType, StelarServer } from '../../dist/index.js';
-import { encodeMessage } from '../../dist/server/broadcast.js';
+import { WireMessage } from '../../dist/wire/index.js';
+
+const encodeMessage = (packet) => WireMessage.fromPacket(packet);
 import { closeAll, connect, HOST, startServer, until } from './helpers.mjs';
 
 function recordingLogger() {

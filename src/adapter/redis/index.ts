@@ -4,5 +4,6 @@ export { RedisAdapter, type RedisAdapterOptions, type RedisAdapterStats } from '
 export { RedisRateLimiter, type RedisRateLimiterOptions } from './rate-limiter.js';
 export { RedisRecoveryStore } from './redis-recovery.js';
 export { driverFor, type RedisDriver } from './driver.js';
-export type { ClusterStats, NodeStats } from '../adapter.js';
-export { MemoryRecoveryStore, RecoveryFailure, type RecoveryOptions, type RecoveryStore } from '../../server/recovery.js';
+export type { ClusterStats, NodeStats } from '../../contracts/index.js';
+export { RecoveryFailure, type RecoveryOptions, type RecoveryStore } from '../../contracts/index.js';
+export { MemoryRecoveryStore } from '../memory-recovery.js';

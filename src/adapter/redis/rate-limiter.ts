@@ -7,8 +7,7 @@
  * open door, no wait on a dead connection, and nothing queued for later.
  */
 import type { LoggerLike } from '../../logger.js';
-import { TokenBucketRateLimiter } from '../../server/rate-limiter.js';
-import type { IRateLimiter, RateLimitConfig } from '../../server/types.js';
+import { type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from '../../contracts/index.js';
 import { driverFor, type RedisDriver } from './driver.js';
 import { TOKEN_BUCKET } from './scripts.js';
 

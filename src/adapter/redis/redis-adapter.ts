@@ -16,12 +16,10 @@
  *   delivers them in stream order, with their stream position as offset.
  */
 import { randomBytes } from 'node:crypto';
-import type { Adapter, AdapterHost, BroadcastTarget, ClusterStats, EncodedMessage, NodeStats } from '../adapter.js';
+import type { Adapter, AdapterHost, BroadcastTarget, ClientSummary, ClusterStats, EncodedMessage, NodeStats, RecoveryOptions, RecoveryStore } from '../../contracts/index.js';
 import { MemoryAdapter } from '../memory.js';
 import type { LoggerLike } from '../../logger.js';
-import { PacketBytesMessage } from '../../server/recorded-message.js';
-import type { RecoveryOptions, RecoveryStore } from '../../server/recovery.js';
-import type { ClientSummary } from '../../server/types.js';
+import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
 import { type Envelope, type Header, Kind } from './envelope.js';
@@ -222,7 +220,7 @@ export class RedisAdapter implements Adapter {
   /** A message from the cluster: frame the packet bytes once, write them to the local matches. */
   #deliver(env: Envelope, recorded: { epoch: string; id: string } | null): void {
     const h = env.header;
-    const message = PacketBytesMessage.fromBytes(env.body, recorded ? `${recorded.epoch}:${recorded.id}` : undefined);
+    const message = WireMessage.fromBytes(env.body, recorded ? `${recorded.epoch}:${recorded.id}` : undefined);
     if (recorded) this.#recovery?.onRecorded(recorded.epoch, recorded.id, message, h);
     let sent: number;
     if (h.i !== undefined) sent = this.#local.sendTo(h.i, message) ? 1 : 0;

@@ -8,10 +8,8 @@
  * had to deliver messages it could not record (Redis away); then every older offset is
  * refused and clients start new sessions. Never a partial replay.
  */
-import type { EncodedMessage } from '../adapter.js';
 import type { LoggerLike } from '../../logger.js';
-import type { PacketBytesMessage } from '../../server/recorded-message.js';
-import { PacketBytesMessage as BytesMessage } from '../../server/recorded-message.js';
+import { type EncodedMessage, WireMessage } from '../../wire/index.js';
 import {
   comparePos,
   randomEpoch,
@@ -23,7 +21,7 @@ import {
   type RestoreResult,
   resumePoint,
   type SavedSession,
-} from '../../server/recovery.js';
+} from '../../contracts/index.js';
 import type { ClusterLink } from './cluster-link.js';
 import { type Header, Kind } from './envelope.js';
 import { HISTORY_AFTER, TAKE_SESSION } from './scripts.js';
@@ -120,7 +118,7 @@ export class RedisRecoveryStore implements RecoveryStore {
   }
 
   /** Every recorded message this node receives, in stream order. */
-  onRecorded(epoch: string, id: string, message: PacketBytesMessage, header: Header): void {
+  onRecorded(epoch: string, id: string, message: WireMessage, header: Header): void {
     if (epoch !== this.#epoch) {
       this.#epoch = epoch;
       this.#head = id;
@@ -187,7 +185,7 @@ export class RedisRecoveryStore implements RecoveryStore {
       // Same checks as live messages (HMAC), except replay: these are old by nature.
       const env = this.#link.open(Buffer.from(reply[i + 1]), false);
       if (!env || env.kind !== Kind.DELIVER) continue;
-      entries.push({ message: BytesMessage.fromBytes(env.body, `${epoch}:${last}`), target: targetOf(env.header) });
+      entries.push({ message: WireMessage.fromBytes(env.body, `${epoch}:${last}`), target: targetOf(env.header) });
     }
     const upTo = last;
     return {

@@ -2,7 +2,7 @@
 // WebSocket frame header / TCP prefix) for every packet it handles, and refuse the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeFramed } from '../../dist/server/wire-encoder.js';
+import { encodeFramed } from '../../dist/wire/index.js';
 import { encodePacket, PacketType } from '../../dist/protocol/index.js';
 import { buildFrame, Opcode } from '../../dist/websocket/index.js';
 

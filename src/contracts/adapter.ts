@@ -16,24 +16,11 @@
  * - `close()` may return a Promise; the server awaits it in `stop()`.
  */
 import type { LoggerLike } from '../logger.js';
-import type { Packet } from '../protocol/index.js';
-import type { RecoveryOptions, RecoveryStore } from '../server/recovery.js';
-import type { ClientSummary, StelarStats } from '../server/types.js';
+import type { EncodedMessage } from '../wire/index.js';
+import type { RecoveryOptions, RecoveryStore } from './recovery.js';
+import type { ClientSummary, ClusterStats, StelarStats } from './stats.js';
 
-/** A message encoded once and written as the same bytes to every recipient. */
-export interface EncodedMessage {
-  readonly packet: Packet;
-  /** The packet bytes without any framing (what a cluster adapter publishes). */
-  readonly bytes: Uint8Array;
-  /** The unmasked WebSocket binary frame, built on first use and then shared. */
-  wsFrame(): Buffer;
-  /** The TCP frame (4-byte length prefix + packet), built on first use and then shared. */
-  tcpFrame(): Uint8Array;
-  /** Connection-state recovery: the message's position in the history, when it was recorded. */
-  readonly offset?: string;
-  /** The same message with its offset in the event field, for sessions using recovery (built once). */
-  withOffset?(): EncodedMessage;
-}
+export type { EncodedMessage };
 
 /** What the adapter needs from one local client: its id and a way to write shared bytes. */
 export interface AdapterClient {
@@ -53,24 +40,6 @@ export interface AdapterHost {
   /** Counts messages a cluster adapter delivered on its own (from other nodes). */
   countSent(n: number): void;
   readonly logger: LoggerLike;
-}
-
-/** One node's part of a cluster-wide `fetchStats`. */
-export interface NodeStats extends StelarStats {
-  nodeId: string;
-}
-
-/** `getClusterStats()`: every live node's stats and their sums. */
-export interface ClusterStats {
-  nodes: NodeStats[];
-  activeConnections: number;
-  totalConnections: number;
-  wsConnections: number;
-  tcpConnections: number;
-  totalMessagesReceived: number;
-  totalMessagesSent: number;
-  /** Distinct rooms across the cluster. */
-  totalRooms: number;
 }
 
 export interface BroadcastTarget {

@@ -1,0 +1,21 @@
+// The contracts the server and its pluggable parts (adapters, recovery stores, rate limiters)
+// share. They live below both, so neither has to import the other.
+export type { Adapter, AdapterClient, AdapterHost, BroadcastTarget, EncodedMessage } from './adapter.js';
+export {
+  comparePos,
+  concerns,
+  hashToken,
+  parseOffset,
+  randomEpoch,
+  RECOVERY_DEFAULTS,
+  type RecordedEntry,
+  type RecordTarget,
+  RecoveryFailure,
+  type RecoveryOptions,
+  type RecoveryStore,
+  type RestoreResult,
+  resumePoint,
+  type SavedSession,
+} from './recovery.js';
+export { type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from './rate-limit.js';
+export type { ClientSummary, ClusterStats, NodeStats, StelarStats, TransportProtocol } from './stats.js';

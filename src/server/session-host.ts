@@ -1,0 +1,57 @@
+/**
+ * What a session reports upward, wired to the parts that handle it: packets go to the
+ * dispatcher, a gone socket to the hub and the lifecycle, protocol errors and slow
+ * consumers to the logger and the hooks. Built once per server by the composition root.
+ */
+import type { Adapter } from '../contracts/index.js';
+import { CloseCode, type StelarError } from '../protocol/index.js';
+import type { Dispatcher } from './dispatcher.js';
+import { runHook } from './hooks.js';
+import type { Hub } from './hub.js';
+import type { ClientLifecycle } from './lifecycle.js';
+import type { ResolvedConfig } from './options.js';
+import { type Session, type SessionHost, SessionState } from './session.js';
+import type { StatsCounters } from './stats.js';
+
+/** A peer's bad packet or frame: logged at debug level and reported to `onInvalidMessage`. */
+export function reportInvalid(config: ResolvedConfig, session: Session, err: StelarError): void {
+  config.logger.debug(`invalid message from ${session.id}: ${err.message}`);
+  runHook(config.hooks, 'onInvalidMessage', { clientId: session.id, reason: err.message, code: err.code, protocol: session.protocol }, config.logger);
+}
+
+export interface SessionHostParts {
+  config: ResolvedConfig;
+  hub: Hub;
+  dispatcher: Dispatcher;
+  lifecycle: ClientLifecycle;
+  adapter: Adapter;
+  counters: StatsCounters;
+}
+
+export function createSessionHost(p: SessionHostParts): SessionHost {
+  const { config, hub, dispatcher, lifecycle, adapter, counters } = p;
+  return {
+    handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
+    onInvalid(session, err) {
+      reportInvalid(config, session, err);
+      session.fail(err);
+    },
+    // The transport already told the peer (close frame / Disconnect); only report it.
+    onProtocolError: (session, err) => reportInvalid(config, session, err),
+    onClosed(session, code, reason) {
+      if (hub.closed(session)) lifecycle.depart(session, code, reason);
+      hub.settled();
+    },
+    onSlowConsumer(session, buffered) {
+      if (session.state >= SessionState.CLOSING) return;
+      config.logger.warn(`client ${session.id} is not reading (${buffered} bytes queued): disconnecting`);
+      runHook(config.hooks, 'onSlowConsumer', { clientId: session.id, protocol: session.protocol, bufferedBytes: buffered, max: config.maxBufferedBytes }, config.logger);
+      session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+    },
+    countSent: (n) => counters.sent(n),
+    roomsOf: (id) => adapter.roomsOf(id),
+    get maxBufferedBytes() {
+      return config.maxBufferedBytes;
+    },
+  };
+}
