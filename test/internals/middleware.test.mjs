@@ -1,0 +1,369 @@
+// runMiddleware (src/server/middleware.ts) without a server or a socket: the chain is run on
+// a plain object as ctx. Verdict: true = accepted, a StelarError(MIDDLEWARE_REJECTED) = rejected.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runMiddleware } from '../../dist/server/middleware.js';
+import { CloseCode, ErrorCode, StelarError } from '../../dist/protocol/index.js';
+
+const DEFAULT_MESSAGE = 'connection rejected by middleware';
+const alive = () => false;
+
+function assertRejected(verdict, message) {
+  assert.ok(verdict instanceof StelarError, `expected a StelarError verdict, got ${verdict}`);
+  assert.equal(verdict.code, ErrorCode.MIDDLEWARE_REJECTED);
+  assert.equal(verdict.closeCode, CloseCode.REJECTED);
+  if (message !== undefined) assert.equal(verdict.message, message);
+}
+
+const isPromise = (v) => v !== null && typeof v === 'object' && typeof v.then === 'function';
+
+test('a synchronous chain that calls next() accepts synchronously (true, not a Promise), with the same ctx everywhere', () => {
+  const ctx = { id: 'c1' };
+  const seen = [];
+  const chain = [
+    (c, next) => {
+      seen.push(['a', c]);
+      next();
+    },
+    (c, next) => {
+      seen.push(['b', c]);
+      next();
+    },
+  ];
+  const verdict = runMiddleware(chain, ctx, alive);
+  assert.equal(verdict, true);
+  assert.deepEqual(seen.map(([n]) => n), ['a', 'b']);
+  assert.ok(seen.every(([, c]) => c === ctx), 'a middleware got another ctx');
+});
+
+test('an empty chain accepts', () => {
+  assert.equal(runMiddleware([], {}, alive), true);
+});
+
+test('a middleware that returns without calling next() rejects, and the rest of the chain does not run', () => {
+  let later = false;
+  const verdict = runMiddleware(
+    [
+      () => {},
+      (c, next) => {
+        later = true;
+        next();
+      },
+    ],
+    {},
+    alive,
+  );
+  assertRejected(verdict, DEFAULT_MESSAGE);
+  assert.equal(later, false);
+});
+
+test('next() called later (after returning synchronously) is too late: rejected', async () => {
+  let late;
+  const verdict = runMiddleware([(c, next) => void (late = next)], {}, alive);
+  assertRejected(verdict, DEFAULT_MESSAGE);
+  late(); // must not throw nor change anything
+});
+
+test('next(err) rejects with the error message; next(string) with the string; next(null) accepts', () => {
+  assertRejected(runMiddleware([(c, next) => next(new Error('bad token'))], {}, alive), 'bad token');
+  assertRejected(runMiddleware([(c, next) => next('banned')], {}, alive), 'banned');
+  assertRejected(runMiddleware([(c, next) => next(new Error(''))], {}, alive), DEFAULT_MESSAGE);
+  assert.equal(runMiddleware([(c, next) => next(null)], {}, alive), true);
+});
+
+test('a throwing middleware rejects with the thrown message, and the chain stops', () => {
+  let later = false;
+  const verdict = runMiddleware(
+    [
+      () => {
+        throw new Error('boom');
+      },
+      (c, next) => {
+        later = true;
+        next();
+      },
+    ],
+    {},
+    alive,
+  );
+  assertRejected(verdict, 'boom');
+  assert.equal(later, false);
+  // a throw after next() still rejects
+  assertRejected(
+    runMiddleware(
+      [
+        (c, next) => {
+          next();
+          throw new Error('after next');
+        },
+      ],
+      {},
+      alive,
+    ),
+    'after next',
+  );
+});
+
+test('an async middleware that rejects: the verdict Promise resolves (never rejects) to a rejection with the message', async () => {
+  const result = runMiddleware(
+    [
+      async () => {
+        throw new Error('async boom');
+      },
+    ],
+    {},
+    alive,
+  );
+  assert.ok(isPromise(result));
+  assertRejected(await result, 'async boom');
+});
+
+test('an async middleware that settles without calling next() rejects', async () => {
+  const result = runMiddleware([async () => {}], {}, alive);
+  assert.ok(isPromise(result));
+  assertRejected(await result, DEFAULT_MESSAGE);
+});
+
+test('an async middleware that calls next(err) rejects with its message', async () => {
+  const result = runMiddleware(
+    [
+      async (c, next) => {
+        await null;
+        next(new Error('late no'));
+      },
+    ],
+    {},
+    alive,
+  );
+  assertRejected(await result, 'late no');
+});
+
+test('a mixed chain runs in order: the sync prefix runs before runMiddleware returns, the rest after each await', async () => {
+  const order = [];
+  const tick = () => new Promise((r) => setImmediate(r));
+  const chain = [
+    (c, next) => {
+      order.push(1);
+      next();
+    },
+    async (c, next) => {
+      order.push(2);
+      await tick();
+      order.push(3);
+      next();
+    },
+    (c, next) => {
+      order.push(4);
+      next();
+    },
+    async (c, next) => {
+      await tick();
+      order.push(5);
+      next();
+    },
+  ];
+  const result = runMiddleware(chain, {}, alive);
+  assert.ok(isPromise(result));
+  assert.deepEqual(order, [1, 2], 'the sync prefix and the start of the first async middleware run synchronously');
+  assert.equal(await result, true);
+  assert.deepEqual(order, [1, 2, 3, 4, 5]);
+});
+
+test('a thenable that is not a Promise is awaited too', async () => {
+  const thenable = {
+    then(resolve) {
+      setImmediate(resolve);
+    },
+  };
+  const result = runMiddleware(
+    [
+      (c, next) => {
+        next();
+        return thenable;
+      },
+    ],
+    {},
+    alive,
+  );
+  assert.ok(isPromise(result));
+  assert.equal(await result, true);
+});
+
+test('use() during a run does not change the running chain (snapshot), but applies to the next run', async () => {
+  const chain = [];
+  let addedRan = 0;
+  const added = (c, next) => {
+    addedRan++;
+    next(new Error('added later'));
+  };
+  chain.push(async (c, next) => {
+    chain.push(added); // what server.use() does while a handshake is in its chain
+    await null;
+    next();
+  });
+  assert.equal(await runMiddleware(chain, {}, alive), true);
+  assert.equal(addedRan, 0, 'a middleware added during the run ran in that run');
+  // removing a middleware during a run does not skip it either
+  const order = [];
+  const chain2 = [
+    (c, next) => {
+      order.push('a');
+      chain2.length = 0;
+      next();
+    },
+    (c, next) => {
+      order.push('b');
+      next();
+    },
+  ];
+  assert.equal(runMiddleware(chain2, {}, alive), true);
+  assert.deepEqual(order, ['a', 'b']);
+  // the next run sees the new chain
+  assertRejected(await runMiddleware(chain, {}, alive), 'added later');
+  assert.equal(addedRan, 1);
+});
+
+test('isGone stops the chain: before the first middleware, between two, and after an async one', async () => {
+  let gone = true;
+  let ran = false;
+  const mark = (c, next) => {
+    ran = true;
+    next();
+  };
+  assertRejected(runMiddleware([mark], {}, () => gone), DEFAULT_MESSAGE);
+  assert.equal(ran, false, 'a middleware ran for a connection already gone');
+  // an empty chain for a gone connection is not an acceptance
+  assertRejected(runMiddleware([], {}, () => gone));
+
+  gone = false;
+  const verdict = runMiddleware(
+    [
+      (c, next) => {
+        gone = true; // e.g. ctx.socket.destroy()
+        next();
+      },
+      mark,
+    ],
+    {},
+    () => gone,
+  );
+  assertRejected(verdict, DEFAULT_MESSAGE);
+  assert.equal(ran, false, 'the chain went on after the connection went away');
+
+  gone = false;
+  const result = runMiddleware(
+    [
+      async (c, next) => {
+        await null;
+        next();
+        gone = true;
+      },
+    ],
+    {},
+    () => gone,
+  );
+  assertRejected(await result, DEFAULT_MESSAGE);
+
+  // the last middleware accepts but the connection went away meanwhile: rejected
+  gone = false;
+  assertRejected(
+    runMiddleware(
+      [
+        (c, next) => {
+          next();
+          gone = true;
+        },
+      ],
+      {},
+      () => gone,
+    ),
+  );
+});
+
+test('next() called twice: the second call is ignored, whichever it is', async () => {
+  assert.equal(
+    runMiddleware(
+      [
+        (c, next) => {
+          next();
+          next(new Error('second'));
+        },
+      ],
+      {},
+      alive,
+    ),
+    true,
+  );
+  assertRejected(
+    runMiddleware(
+      [
+        (c, next) => {
+          next(new Error('first'));
+          next();
+        },
+      ],
+      {},
+      alive,
+    ),
+    'first',
+  );
+  let runs = 0;
+  const counted = (c, next) => {
+    runs++;
+    next();
+  };
+  assert.equal(
+    await runMiddleware(
+      [
+        async (c, next) => {
+          next();
+          await null;
+          next();
+        },
+        counted,
+      ],
+      {},
+      alive,
+    ),
+    true,
+  );
+  assert.equal(runs, 1, 'a second next() advanced the chain again');
+});
+
+test('a StelarError with MIDDLEWARE_REJECTED passes through unchanged (same object, custom close code kept)', async () => {
+  const custom = new StelarError(ErrorCode.MIDDLEWARE_REJECTED, 'go away', 4403);
+  assert.equal(runMiddleware([(c, next) => next(custom)], {}, alive), custom);
+  assert.equal(
+    runMiddleware(
+      [
+        () => {
+          throw custom;
+        },
+      ],
+      {},
+      alive,
+    ),
+    custom,
+  );
+  assert.equal(
+    await runMiddleware(
+      [
+        async () => {
+          throw custom;
+        },
+      ],
+      {},
+      alive,
+    ),
+    custom,
+  );
+  assert.equal(custom.closeCode, 4403);
+});
+
+test('a StelarError with another code is turned into MIDDLEWARE_REJECTED, keeping its message', () => {
+  const other = new StelarError(ErrorCode.RATE_LIMITED, 'slow down');
+  assert.notEqual(other.code, ErrorCode.MIDDLEWARE_REJECTED);
+  const verdict = runMiddleware([(c, next) => next(other)], {}, alive);
+  assert.notEqual(verdict, other);
+  assertRejected(verdict, 'slow down');
+});
