@@ -5,7 +5,6 @@
  * way whenever it arrives. Components read the resolved config at use time, which is what
  * makes most options live-updatable without any extra wiring.
  */
-import type { RecoveryOptions } from './recovery.js';
 import {
   type ResolvedExtras,
   type ResolvedFromTable,
@@ -33,11 +32,11 @@ export const DEFAULTS: ServerDefaults = Object.fromEntries(
 /** The options `updateConfig()` refuses. */
 const FIXED_KEYS: ReadonlySet<string> = new Set(ENTRIES.filter(([, spec]) => !spec.runtime).map(([name]) => name));
 
-/** The resolved, validated configuration. Mutable only through `applyRuntimeConfig`. */
-export interface ResolvedConfig extends ResolvedFromTable, ResolvedExtras {
-  /** Connection-state recovery; null = off. Fixed once the server exists. */
-  readonly recovery: RecoveryOptions | null;
-}
+/**
+ * The resolved, validated configuration (one field per option of the table, fixed ones
+ * readonly, plus `hasCustomClientId`). Mutable only through `applyRuntimeConfig`.
+ */
+export interface ResolvedConfig extends ResolvedFromTable, ResolvedExtras {}
 
 /** One option's resolved field(s). */
 function resolveOne(name: string, spec: ServerOptionSpec, value: unknown, current: unknown, input: Readonly<Record<string, unknown>>): Record<string, unknown> {
