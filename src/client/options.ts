@@ -1,6 +1,7 @@
 /**
- * Client options: the defaults, the checks, and the merge used by `updateOptions`, in one
- * place so the constructor and runtime updates can never disagree.
+ * Client options: the public types, and what is derived from the declarations in
+ * `option-table.ts` (CLIENT_DEFAULTS, the checks and the merge used by `updateOptions`), so
+ * the constructor and runtime updates can never disagree.
  * Bad values throw at once (TypeError / RangeError naming the option): a typo in a timeout
  * should fail at startup, not show up as odd behaviour an hour later.
  */
@@ -8,6 +9,7 @@ import type { LoggerOption } from '../logger.js';
 import type { StelarError } from '../protocol/index.js';
 import type { CustomReconnectDelay } from './backoff.js';
 import type { ClientMode } from './url.js';
+import { CLIENT_OPTIONS, type ClientOptionName, type ClientOptionSpec, type ClientResolvedFromTable } from './option-table.js';
 
 export type ClientState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
@@ -62,6 +64,11 @@ export interface ClientTlsOptions {
 /** Value sent as `auth` in the Connect packet; a function is called on every (re)connection. */
 export type AuthOption = unknown | (() => unknown | Promise<unknown>);
 
+/**
+ * The client's options. Each one is declared in `option-table.ts` (default, checks, runtime,
+ * copy); this interface carries their documentation, and a compile-time check there fails
+ * when the two list different options.
+ */
 export interface StelarClientOptions {
   /** Reconnect after an unexpected close. Default true. */
   reconnection?: boolean;
@@ -107,148 +114,33 @@ export interface StelarClientOptions {
   recovery?: boolean;
 }
 
-export interface ResolvedClientOptions {
-  reconnection: boolean;
-  reconnectionAttempts: number;
-  reconnectionDelay: number;
-  maxReconnectionDelay: number;
-  heartbeatInterval: number;
-  mode: ClientMode;
-  maxPayloadSize: number;
-  maxFrameSize: number;
-  ackTimeout: number;
-  messageQueueSize: number;
-  connectTimeout: number;
-  tls: boolean | ClientTlsOptions;
-  rejectUnauthorized: boolean;
-  headers: Record<string, string>;
-  auth: AuthOption;
-  logger: LoggerOption;
-  hooks: ClientHooks;
-  customReconnectDelay: CustomReconnectDelay | undefined;
-  recovery: boolean;
-}
+/** The options in force: every option, resolved (the shape comes from `option-table.ts`). */
+export interface ResolvedClientOptions extends ClientResolvedFromTable {}
 
-const MIB = 1024 * 1024;
+const ENTRIES = Object.entries(CLIENT_OPTIONS) as unknown as [ClientOptionName, ClientOptionSpec][];
 
-export const CLIENT_DEFAULTS: Readonly<ResolvedClientOptions> = Object.freeze({
-  reconnection: true,
-  reconnectionAttempts: 10,
-  reconnectionDelay: 1000,
-  maxReconnectionDelay: 30_000,
-  heartbeatInterval: 30_000,
-  mode: 'ws',
-  maxPayloadSize: 10 * MIB,
-  maxFrameSize: 10 * MIB,
-  ackTimeout: 5000,
-  messageQueueSize: 100,
-  connectTimeout: 10_000,
-  tls: false,
-  rejectUnauthorized: true,
-  headers: {},
-  auth: undefined,
-  logger: 'warn',
-  hooks: {},
-  customReconnectDelay: undefined,
-  recovery: false,
-} as ResolvedClientOptions);
-
-const HOOK_NAMES = [
-  'onBeforeEmit',
-  'onMessage',
-  'onStateChange',
-  'onReconnectDelay',
-  'onMessageQueued',
-  'onQueueDrained',
-  'onError',
-] as const;
-
-function positive(name: string, value: unknown, { allowZero = false, allowInfinity = false } = {}): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`option ${name} must be a number`);
-  if (value === Infinity && allowInfinity) return value;
-  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw new RangeError(`option ${name} must be a finite number ${allowZero ? '>= 0' : '> 0'}, got ${value}`);
-  }
-  return value;
-}
-
-function bool(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`option ${name} must be true or false`);
-  return value;
-}
-
-function hooksOf(value: unknown): ClientHooks {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object') throw new TypeError('option hooks must be an object of functions');
-  const out: ClientHooks = {};
-  for (const [key, fn] of Object.entries(value)) {
-    if (!(HOOK_NAMES as readonly string[]).includes(key)) throw new TypeError(`unknown client hook "${key}" (known: ${HOOK_NAMES.join(', ')})`);
-    if (fn === undefined || fn === null) continue; // `{ onX: undefined }` in updateOptions removes a hook
-    if (typeof fn !== 'function') throw new TypeError(`hook ${key} must be a function`);
-    (out as Record<string, unknown>)[key] = fn;
-  }
-  return out;
-}
-
-function headersOf(value: unknown): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object') throw new TypeError('option headers must be an object of strings');
-  const out: Record<string, string> = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string' && typeof v !== 'number') throw new TypeError(`header ${key} must be a string`);
-    out[key] = String(v);
-  }
-  return out;
-}
-
-function tlsOf(value: unknown): boolean | ClientTlsOptions {
-  if (value === undefined || value === null || value === false) return false;
-  if (value === true) return true;
-  if (typeof value === 'object') return { ...(value as ClientTlsOptions) };
-  throw new TypeError('option tls must be a boolean or { ca?, servername? }');
-}
+export const CLIENT_DEFAULTS: Readonly<ResolvedClientOptions> = Object.freeze(
+  Object.fromEntries(ENTRIES.map(([name, spec]) => [name, spec.default])) as unknown as ResolvedClientOptions,
+);
 
 /** Defaults + checks. `base` is the current set when updating at runtime. */
 export function resolveOptions(input: StelarClientOptions = {}, base: ResolvedClientOptions = CLIENT_DEFAULTS): ResolvedClientOptions {
   if (input === null || typeof input !== 'object') throw new TypeError('client options must be an object');
-  const pick = <K extends keyof ResolvedClientOptions>(key: K): ResolvedClientOptions[K] | unknown =>
-    input[key as keyof StelarClientOptions] === undefined ? base[key] : input[key as keyof StelarClientOptions];
-  const mode = pick('mode');
-  if (mode !== 'ws' && mode !== 'tcp') throw new TypeError(`option mode must be 'ws' or 'tcp', got ${String(mode)}`);
-  const custom = pick('customReconnectDelay');
-  if (custom !== undefined && typeof custom !== 'function') throw new TypeError('option customReconnectDelay must be a function');
-  const resolved: ResolvedClientOptions = {
-    reconnection: bool('reconnection', pick('reconnection')),
-    reconnectionAttempts: positive('reconnectionAttempts', pick('reconnectionAttempts'), { allowZero: true, allowInfinity: true }),
-    reconnectionDelay: positive('reconnectionDelay', pick('reconnectionDelay'), { allowZero: true }),
-    maxReconnectionDelay: positive('maxReconnectionDelay', pick('maxReconnectionDelay'), { allowZero: true }),
-    heartbeatInterval: positive('heartbeatInterval', pick('heartbeatInterval'), { allowZero: true }),
-    mode,
-    maxPayloadSize: positive('maxPayloadSize', pick('maxPayloadSize')),
-    maxFrameSize: positive('maxFrameSize', pick('maxFrameSize')),
-    ackTimeout: positive('ackTimeout', pick('ackTimeout')),
-    messageQueueSize: Math.floor(positive('messageQueueSize', pick('messageQueueSize'), { allowZero: true })),
-    connectTimeout: positive('connectTimeout', pick('connectTimeout')),
-    tls: tlsOf(pick('tls')),
-    rejectUnauthorized: bool('rejectUnauthorized', pick('rejectUnauthorized')),
-    headers: input.headers === undefined ? { ...base.headers } : headersOf(input.headers),
-    auth: 'auth' in input ? input.auth : base.auth,
-    logger: pick('logger') as LoggerOption,
-    // Runtime updates merge hooks: passing one hook does not remove the others.
-    hooks: input.hooks === undefined ? { ...base.hooks } : hooksOf({ ...base.hooks, ...input.hooks }),
-    customReconnectDelay: custom as CustomReconnectDelay | undefined,
-    recovery: bool('recovery', pick('recovery')),
-  };
-  if (resolved.maxReconnectionDelay < resolved.reconnectionDelay) resolved.maxReconnectionDelay = resolved.reconnectionDelay;
-  return resolved;
+  const given = input as Readonly<Record<string, unknown>>;
+  const current = base as unknown as Readonly<Record<string, unknown>>;
+  const resolved: Record<string, unknown> = {};
+  for (const [name, spec] of ENTRIES) {
+    if (!spec.runtime && base !== CLIENT_DEFAULTS && given[name] !== undefined) {
+      throw new TypeError(`option ${name} cannot be changed at runtime`);
+    }
+    resolved[name] = spec.resolve(given[name], { name, current: current[name], input: given, resolved });
+  }
+  return resolved as unknown as ResolvedClientOptions;
 }
 
 /** A copy safe to hand out: changing it does not change the client. */
 export function copyOptions(options: ResolvedClientOptions): ResolvedClientOptions {
-  return {
-    ...options,
-    tls: typeof options.tls === 'object' ? { ...options.tls } : options.tls,
-    headers: { ...options.headers },
-    hooks: { ...options.hooks },
-  };
+  const copy: Record<string, unknown> = { ...options };
+  for (const [name, spec] of ENTRIES) if (spec.copy) copy[name] = spec.copy(copy[name]);
+  return copy as unknown as ResolvedClientOptions;
 }

@@ -7,6 +7,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Adapter, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
+import type { RuntimeOptionName, SnapshotFromTable } from './option-table.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
@@ -141,6 +142,11 @@ export type CustomHealthHandler = (
   stats: StelarStats,
 ) => void | Promise<void>;
 
+/**
+ * The server's options. Each one is declared in `option-table.ts` (default, checks, runtime
+ * or fixed, snapshot); this interface carries their documentation, and a compile-time check
+ * there fails when the two list different options.
+ */
 export interface ServerOptions {
   /** Port of the HTTP/WebSocket server this instance creates (ignored with `server`). Default 3000. */
   port?: number;
@@ -211,7 +217,7 @@ export interface ServerOptions {
 }
 
 /** The options `updateConfig()` accepts (the rest are fixed once the server exists). */
-export type RuntimeConfig = Omit<ServerOptions, 'port' | 'host' | 'server' | 'namespace' | 'tcpPort' | 'tls' | 'adapter' | 'recovery'>;
+export type RuntimeConfig = Pick<ServerOptions, RuntimeOptionName>;
 
 /** The numeric limits, as resolved: the same fields in the live config and in `getConfig()`. */
 export interface ServerLimits {
@@ -226,31 +232,13 @@ export interface ServerLimits {
   maxBufferedBytes: number;
 }
 
-/** What `getConfig()` returns: values, plus flags and names for the pluggable parts. */
-export interface ConfigSnapshot extends ServerLimits {
-  port: number | undefined;
-  host: string | undefined;
-  namespace: string;
-  tcpPort: number | false;
-  tls: boolean;
-  attachedToServer: boolean;
-  rateLimit: RateLimitConfig | null;
-  eventRateLimits: string[];
+/**
+ * What `getConfig()` returns: values, plus flags and names for the pluggable parts. The
+ * fields come from the `snapshot` of each entry in `option-table.ts`.
+ */
+export interface ConfigSnapshot extends ServerLimits, SnapshotFromTable {
+  /** How many clients have their own rate limit (`setClientRateLimit`). */
   clientRateLimits: number;
-  heartbeatInterval: number;
-  heartbeatTimeout: number;
-  connectTimeout: number;
-  healthEndpoint: string | false;
-  livenessEndpoint: string | false;
-  readinessEndpoint: string | false;
-  gracefulShutdown: boolean;
-  shutdownTimeout: number;
-  allowedOrigins: string[] | null;
-  hasCustomRateLimiter: boolean;
-  hasCustomIPTracker: boolean;
-  hasCustomHealthHandler: boolean;
-  hasCustomClientId: boolean;
-  hooks: HookName[];
 }
 
 /** `ctx.clientInfo`: who the client is, its rooms and its metadata. */

@@ -1,0 +1,390 @@
+/**
+ * Every server option, declared once: its default, how a given value is checked and
+ * normalised, whether `updateConfig()` may change it, how `getConfig()` shows it, and one
+ * line saying what it is for. `options.ts` derives the rest from this table (SERVER_DEFAULTS,
+ * the constructor, `updateConfig()`, the fixed keys, `getConfig()`), `types.ts` derives
+ * `RuntimeConfig` and `ConfigSnapshot`, and test/docs/options-table.test.mjs holds
+ * docs/API.md to it. Adding an option means adding one entry here and its documented field
+ * in `ServerOptions` (the compile-time check at the bottom fails otherwise).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { TlsOptions } from 'node:tls';
+import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
+import { RECOVERY_DEFAULTS, type RecoveryOptions } from './recovery.js';
+import type {
+  CustomHealthHandler,
+  HookName,
+  IIPTracker,
+  IRateLimiter,
+  RateLimitConfig,
+  ServerHooks,
+  ServerOptions,
+} from './types.js';
+
+// ---- the shape of one entry --------------------------------------------------------------
+
+/** What `resolve` gets besides the value. */
+export interface ResolveContext<R, D> {
+  /** The option's name, for error messages. */
+  readonly name: string;
+  /** The value in force: undefined in the constructor, the live value in `updateConfig()`. */
+  readonly current: R | undefined;
+  /** The entry's `default`. */
+  readonly default: D;
+  /** The whole options object (constructor) or patch (`updateConfig()`). */
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+/** What a snapshot function may read besides the resolved value. */
+export interface SnapshotView {
+  /** The port actually listened on (undefined before start). */
+  readonly port: number | undefined;
+  readonly hasCustomClientId: boolean;
+}
+
+/** Resolved fields that are not options of their own (set through an entry's `alsoSets`). */
+export interface ResolvedExtras {
+  /** true when the application passed `generateClientId`. */
+  hasCustomClientId: boolean;
+}
+
+/**
+ * One option. Type parameters (inferred, never written by hand): R the resolved value,
+ * RT the runtime flag, D the default, DK the name of the default in SERVER_DEFAULTS,
+ * S the snapshot value, A the snapshot field name when it differs from the option's.
+ */
+export interface ServerOptionSpec<R = any, RT extends boolean = boolean, D = unknown, DK extends string = string, S = unknown, A extends string = string> {
+  /** One line: what the option is for. */
+  readonly description: string;
+  /** true: `updateConfig()` may change it; false: fixed once the server exists. */
+  readonly runtime: RT;
+  /** The default, exported in SERVER_DEFAULTS. Absent when there is no plain value to export. */
+  readonly default?: D;
+  /** The field of SERVER_DEFAULTS holding `default`, when it is not the option's name. */
+  readonly defaultsKey?: DK;
+  /** How the docs show the default when there is no `default` (markdown). */
+  readonly defaultText?: string;
+  /**
+   * Checks and normalises a value (undefined = not given). Throws TypeError/RangeError
+   * naming the option. Absent: the server reads the option itself (it is not kept in the
+   * resolved config).
+   */
+  readonly resolve?: (value: unknown, ctx: ResolveContext<R, D>) => R;
+  /** Other resolved fields this option sets, computed from the (valid) given value. */
+  readonly alsoSets?: (value: unknown) => Partial<ResolvedExtras>;
+  /** How `getConfig()` shows it (under `as` when given); absent: not shown. */
+  readonly snapshot?: { readonly as?: A; readonly value: (resolved: R, view: SnapshotView) => S };
+}
+
+/** Declares one entry; only here to infer its type parameters. */
+function option<R = never, const RT extends boolean = boolean, const D = never, const DK extends string = never, S = never, const A extends string = never>(
+  spec: ServerOptionSpec<R, RT, D, DK, S, A>,
+): ServerOptionSpec<R, RT, D, DK, S, A> {
+  return spec;
+}
+
+// ---- checks shared by several entries -----------------------------------------------------
+
+const MiB = 1024 * 1024;
+
+export function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function portNumber(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new RangeError(`${name} must be an integer between 0 and 65535, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function validateRateLimit(name: string, value: unknown): RateLimitConfig {
+  const v = value as Partial<RateLimitConfig> | null;
+  if (!v || typeof v !== 'object') throw new TypeError(`${name} must be { maxPoints, windowMs }`);
+  // Both fields are required: no fallback, so `undefined` is refused like any other non-integer.
+  return { maxPoints: positiveInt(`${name}.maxPoints`, v.maxPoints ?? null, 0), windowMs: positiveInt(`${name}.windowMs`, v.windowMs ?? null, 0) };
+}
+
+function functionOption<T>(name: string, value: unknown): T | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'function') throw new TypeError(`${name} must be a function`);
+  return value as T;
+}
+
+function objectOption<T>(name: string, value: unknown, methods: string[]): T | null {
+  if (value === undefined || value === null) return null;
+  const v = value as Record<string, unknown>;
+  for (const m of methods) if (typeof v[m] !== 'function') throw new TypeError(`${name} must implement ${m}()`);
+  return value as T;
+}
+
+/** A positive integer, changeable at runtime; undefined at runtime keeps the current value. */
+function positiveIntOption<const D extends number>(defaultValue: D, description: string) {
+  return option({
+    description,
+    runtime: true,
+    default: defaultValue,
+    resolve: (value, { name, current, default: d }): number => positiveInt(name, value, current ?? d),
+    snapshot: { value: (v) => v },
+  });
+}
+
+/** An HTTP path or false; undefined = the default. */
+function pathOption<const D extends string>(defaultValue: D, description: string) {
+  return option({
+    description,
+    runtime: true,
+    default: defaultValue,
+    resolve: (value, { name, default: d }): string | false => {
+      if (value === undefined) return d;
+      if (value === false || value === null) return false;
+      if (typeof value !== 'string' || !value.startsWith('/')) throw new TypeError(`${name} must be a path starting with '/' or false`);
+      return value;
+    },
+    snapshot: { value: (v) => v },
+  });
+}
+
+// ---- the table ----------------------------------------------------------------------------
+
+export const SERVER_OPTIONS = {
+  port: option({
+    description: 'Port of the HTTP/WebSocket server the instance creates (ignored with `server`).',
+    runtime: false,
+    default: 3000,
+    // `port` and `server` are alternatives; with both, the existing server wins.
+    resolve: (value, { input, default: d }): number | undefined =>
+      input.server ? undefined : value === undefined ? d : portNumber('port', value),
+    snapshot: { value: (v, view) => view.port ?? v },
+  }),
+  host: option({
+    description: 'Interface the servers it creates bind to.',
+    runtime: false,
+    defaultText: 'all interfaces',
+    resolve: (value): string | undefined => value as string | undefined,
+    snapshot: { value: (v) => v },
+  }),
+  namespace: option({
+    description: 'URL path of the WebSocket endpoint.',
+    runtime: false,
+    default: '/',
+    resolve: (value, { default: d }): string => {
+      const namespace = value ?? d;
+      if (typeof namespace !== 'string' || !namespace.startsWith('/')) throw new TypeError("namespace must start with '/'");
+      return namespace;
+    },
+    snapshot: { value: (v) => v },
+  }),
+  tcpPort: option({
+    description: 'Port of the binary TCP transport; false = no TCP.',
+    runtime: false,
+    defaultText: 'off',
+    resolve: (value): number | false => (value === undefined || value === false || value === null ? false : portNumber('tcpPort', value)),
+    snapshot: { value: (v) => v },
+  }),
+  tls: option({
+    description: 'TLS options: the created HTTP server becomes HTTPS, TCP becomes TLS.',
+    runtime: false,
+    defaultText: 'none',
+    resolve: (value): TlsOptions | null => (value as TlsOptions | null | undefined) ?? null,
+    snapshot: { value: (v) => v !== null },
+  }),
+  server: option({
+    description: 'An existing http/https server to attach to instead of creating one.',
+    runtime: false,
+    defaultText: 'none',
+    resolve: (value): HttpServer | HttpsServer | undefined => value as HttpServer | HttpsServer | undefined,
+    snapshot: { as: 'attachedToServer', value: (v) => v !== undefined },
+  }),
+
+  maxConnections: positiveIntOption(10_000, 'Open connections allowed at once (both transports).'),
+  maxConnectionsPerIP: positiveIntOption(50, 'Open connections per remote address.'),
+  maxRooms: positiveIntOption(10_000, 'Rooms that may exist at once.'),
+  maxRoomsPerClient: positiveIntOption(50, 'Rooms one client may be in.'),
+  maxPayloadSize: positiveIntOption(10 * MiB, 'Largest accepted packet (bytes); bigger ones are dropped with an Error packet.'),
+  maxFrameSize: positiveIntOption(10 * MiB, 'Largest transport frame (bytes); bigger ones close the connection with 1009.'),
+  maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
+  maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
+  maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
+
+  rateLimit: option({
+    description: 'Global token bucket per client; false or null turns it off.',
+    runtime: true,
+    default: { maxPoints: 100, windowMs: 1000 } as RateLimitConfig,
+    resolve: (value, { default: d }): RateLimitConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      return validateRateLimit('rateLimit', value);
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
+  eventRateLimits: option({
+    description: 'Per-event token buckets, by event name.',
+    runtime: true,
+    defaultText: '`{}`',
+    resolve: (value): Map<string, RateLimitConfig> => {
+      const out = new Map<string, RateLimitConfig>();
+      if (value === undefined || value === null) return out;
+      if (typeof value !== 'object') throw new TypeError('eventRateLimits must be an object of { maxPoints, windowMs }');
+      for (const [event, cfg] of Object.entries(value)) out.set(event, validateRateLimit(`eventRateLimits.${event}`, cfg));
+      return out;
+    },
+    snapshot: { value: (v) => [...v.keys()] },
+  }),
+
+  heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),
+  heartbeatTimeout: positiveIntOption(60_000, 'A client silent this long is closed with 4005 (ms).'),
+  connectTimeout: positiveIntOption(10_000, 'Time a new connection has to send Connect and pass middleware (ms).'),
+
+  healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
+  livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),
+  readinessEndpoint: pathOption('/readyz', 'Readiness path (503 once shutdown starts); false turns it off.'),
+
+  gracefulShutdown: option({
+    description: 'Handle SIGINT/SIGTERM with a graceful shutdown.',
+    runtime: true,
+    default: true,
+    resolve: (value, { default: d }): boolean => (value === undefined ? d : Boolean(value)),
+    snapshot: { value: (v) => v },
+  }),
+  shutdownTimeout: positiveIntOption(10_000, 'The whole graceful shutdown fits in this many ms.'),
+  allowedOrigins: option({
+    description: 'Allowed Origin values for WebSocket upgrades and CORS; null = any.',
+    runtime: true,
+    defaultText: '`null`',
+    resolve: (value): string[] | null => {
+      if (value === undefined || value === null) return null;
+      if (!Array.isArray(value) || value.some((o) => typeof o !== 'string')) {
+        throw new TypeError('allowedOrigins must be an array of strings or null');
+      }
+      return [...value];
+    },
+    snapshot: { value: (v) => (v ? [...v] : null) },
+  }),
+
+  customRateLimiter: option({
+    description: 'Your own limiter in place of the global bucket.',
+    runtime: true,
+    defaultText: 'none',
+    resolve: (value, { name }): IRateLimiter | null => objectOption<IRateLimiter>(name, value, ['check', 'reset', 'cleanup', 'size']),
+    snapshot: { as: 'hasCustomRateLimiter', value: (v) => v !== null },
+  }),
+  customIPTracker: option({
+    description: 'Your own per-IP policy in place of maxConnectionsPerIP.',
+    runtime: true,
+    defaultText: 'none',
+    resolve: (value, { name }): IIPTracker | null => objectOption<IIPTracker>(name, value, ['check', 'add', 'remove', 'getCount', 'cleanup']),
+    snapshot: { as: 'hasCustomIPTracker', value: (v) => v !== null },
+  }),
+  customHealthHandler: option({
+    description: 'Answers the health path instead of the built-in JSON.',
+    runtime: true,
+    defaultText: 'none',
+    resolve: (value, { name }): CustomHealthHandler | null => functionOption<CustomHealthHandler>(name, value),
+    snapshot: { as: 'hasCustomHealthHandler', value: (v) => v !== null },
+  }),
+  generateClientId: option({
+    description: 'Makes client ids.',
+    runtime: true,
+    defaultText: '`crypto.randomUUID`',
+    resolve: (value, { name }): (() => string) => functionOption<() => string>(name, value) ?? randomUUID,
+    alsoSets: (value) => ({ hasCustomClientId: value !== undefined && value !== null }),
+    snapshot: { as: 'hasCustomClientId', value: (_v, view) => view.hasCustomClientId },
+  }),
+  hooks: option({
+    description: 'Notifications and vetoes; merged at runtime, null removes one.',
+    runtime: true,
+    defaultText: '`{}`',
+    resolve: (value, { current }): ServerHooks => {
+      const base = current ?? {};
+      if (value === undefined || value === null) return { ...base };
+      if (typeof value !== 'object') throw new TypeError('hooks must be an object of functions');
+      const out: ServerHooks = { ...base };
+      for (const [name, fn] of Object.entries(value)) {
+        // null/undefined removes a hook at runtime.
+        if (fn === undefined || fn === null) delete out[name as HookName];
+        else if (typeof fn !== 'function') throw new TypeError(`hooks.${name} must be a function`);
+        else (out as Record<string, unknown>)[name] = fn;
+      }
+      return out;
+    },
+    snapshot: { value: (v) => Object.keys(v) as HookName[] },
+  }),
+  logger: option({
+    description: 'Level name, a logger object, or false.',
+    runtime: true,
+    default: 'info',
+    defaultsKey: 'logLevel',
+    resolve: (value, { default: d }): LoggerLike => createLogger(value as LoggerOption, d, '[stelar]'),
+  }),
+  adapter: option({
+    description: 'Where rooms live and how broadcasts fan out.',
+    runtime: false,
+    defaultText: 'in-memory',
+    // No resolve: the server builds its adapter from the raw option.
+  }),
+  recovery: option({
+    description: 'Connection-state recovery; true = defaults, an object to tune it.',
+    runtime: false,
+    defaultText: 'off',
+    resolve: (value): RecoveryOptions | null => {
+      if (value === undefined || value === null || value === false) return null;
+      if (value === true) return { ...RECOVERY_DEFAULTS };
+      if (typeof value !== 'object') throw new TypeError('recovery must be { maxDisconnectionDuration, maxMessages? }, true or false');
+      const v = value as Partial<RecoveryOptions>;
+      return {
+        maxDisconnectionDuration: positiveInt('recovery.maxDisconnectionDuration', v.maxDisconnectionDuration, RECOVERY_DEFAULTS.maxDisconnectionDuration),
+        maxMessages: positiveInt('recovery.maxMessages', v.maxMessages, RECOVERY_DEFAULTS.maxMessages),
+      };
+    },
+  }),
+} as const;
+
+// ---- types derived from the table ---------------------------------------------------------
+
+export type ServerOptionTable = typeof SERVER_OPTIONS;
+export type ServerOptionName = keyof ServerOptionTable;
+
+// Every position is inferred (`any` would not match a `never` default in `resolve`'s context).
+type Parts<P> = P extends ServerOptionSpec<infer R, infer RT, infer D, infer DK, infer S, infer A>
+  ? { resolved: R; runtime: RT; default: D; defaultsKey: DK; snapshot: S; snapshotAs: A }
+  : never;
+type RuntimeOf<P> = Parts<P>['runtime'];
+type ResolvedOf<P> = Parts<P>['resolved'];
+
+/** Options `updateConfig()` accepts. */
+export type RuntimeOptionName = { [K in ServerOptionName]: RuntimeOf<ServerOptionTable[K]> extends true ? K : never }[ServerOptionName];
+/** Options fixed once the server exists. */
+export type FixedOptionName = Exclude<ServerOptionName, RuntimeOptionName>;
+/** Options kept in the resolved config (all but those the server reads raw, e.g. `adapter`). */
+type KeptOptionName = { [K in ServerOptionName]: [ResolvedOf<ServerOptionTable[K]>] extends [never] ? never : K }[ServerOptionName];
+
+/** The resolved config as the table declares it: fixed options readonly, runtime ones not. */
+export type ResolvedFromTable = {
+  readonly [K in Exclude<KeptOptionName, RuntimeOptionName>]: ResolvedOf<ServerOptionTable[K]>;
+} & {
+  -readonly [K in KeptOptionName & RuntimeOptionName]: ResolvedOf<ServerOptionTable[K]>;
+};
+
+type SnapshotKey<K, P> = [Parts<P>['snapshot']] extends [never] ? never : [Parts<P>['snapshotAs']] extends [never] ? K : Parts<P>['snapshotAs'];
+type SnapshotOf<P> = Parts<P>['snapshot'];
+/** The `getConfig()` fields the table declares (the snapshot adds `clientRateLimits`). */
+export type SnapshotFromTable = { [K in ServerOptionName as SnapshotKey<K, ServerOptionTable[K]>]: SnapshotOf<ServerOptionTable[K]> };
+
+type DefaultKey<K, P> = [Parts<P>['default']] extends [never] ? never : [Parts<P>['defaultsKey']] extends [never] ? K : Parts<P>['defaultsKey'];
+type DefaultOf<P> = Parts<P>['default'];
+/** SERVER_DEFAULTS: every entry with a `default`, under its name (or `defaultsKey`). */
+export type ServerDefaults = { readonly [K in ServerOptionName as DefaultKey<K, ServerOptionTable[K]>]: DefaultOf<ServerOptionTable[K]> };
+
+// ---- compile-time checks ------------------------------------------------------------------
+
+type SameKeys<A, B> = [Exclude<A, B>, Exclude<B, A>] extends [never, never] ? true : { onlyLeft: Exclude<A, B>; onlyRight: Exclude<B, A> };
+/** Fails to compile (naming the odd keys) when `ServerOptions` and the table list different options. */
+export type ServerOptionKeysMatch = Assert<SameKeys<keyof ServerOptions, ServerOptionName>>;
+type Assert<T extends true> = T;
