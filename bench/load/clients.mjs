@@ -43,7 +43,7 @@ function withTimeout(what, setup) {
 }
 
 function onceDrainOf(socket, cb) {
-  if (socket && socket.writableNeedDrain) socket.once('drain', cb);
+  if (socket?.writableNeedDrain) socket.once('drain', cb);
   else setImmediate(cb);
 }
 
@@ -303,7 +303,7 @@ async function connectStelarWs({ host, port }) {
 export function lengthPrefixReader(onFrame) {
   let pending = null; // unconsumed bytes from earlier chunks
   return (chunk) => {
-    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
     pending = null;
     let o = 0;
     while (buf.length - o >= 4) {
@@ -346,7 +346,7 @@ async function connectStelarTcp({ host, port }) {
   client.uncork = () => {
     const frames = burst;
     burst = null;
-    if (frames && frames.length) socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+    if (frames?.length) socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   };
   client.close = () => {
     closing = true;

@@ -59,7 +59,7 @@ export function splitList(value: string, lowerCase: boolean): string[] | null {
 function hasToken(value: string | undefined, token: string): boolean {
   if (!value) return false;
   const items = splitList(value, true);
-  return items !== null && items.includes(token);
+  return items?.includes(token) === true;
 }
 
 /** How many times a header was sent (Node joins repeated unknown headers with ", "). */

@@ -95,7 +95,7 @@ test('backoff: customReconnectDelay replaces the default, the hook sees it and m
   const faults = [];
   const d = reconnectDelay(
     { attempt: 1, baseDelay: 1000, maxDelay: 1000, advice: 'backoff', random: () => 0, custom: () => -5, hook: () => { throw new Error('boom'); } },
-    (err, where) => faults.push(where),
+    (_err, where) => faults.push(where),
   );
   assert.equal(d, 500);
   assert.deepEqual(faults, ['customReconnectDelay', 'onReconnectDelay']);

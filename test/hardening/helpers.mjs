@@ -2,7 +2,6 @@
 // sockets and builds its bytes by hand (frames, lengths, handshakes), so a case can send
 // exactly what an attacker would, including what no well-behaved library can produce.
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
@@ -242,7 +241,7 @@ export class RawWs extends RawPeer {
       this.bytesIn += chunk.length;
       reader.push(chunk);
     });
-    if (rest && rest.length) {
+    if (rest?.length) {
       this.bytesIn += rest.length;
       reader.push(rest);
     }

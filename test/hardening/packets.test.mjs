@@ -122,6 +122,7 @@ for (const protocol of ['ws', 'tcp']) {
       for (const d of [data, echoed.data, answered.data]) {
         assert.equal(Object.getPrototypeOf(d), Object.prototype);
         assert.ok(Object.hasOwn(d, '__proto__'), 'an own key, not the prototype');
+        // biome-ignore lint/suspicious/noProto: the test reads the own '__proto__' key a hostile payload carried
         assert.deepEqual(d.__proto__, { polluted: 'yes' });
         assert.equal(d.polluted, undefined);
         assert.ok(Object.hasOwn(d.nested[0], '__proto__'));

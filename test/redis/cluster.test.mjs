@@ -15,7 +15,9 @@ describe('three nodes, WS and TCP clients on each', () => {
   const clients = [];
   const hookCalls = [0, 0, 0];
   const all = () => clients.flatMap((c) => [c.ws, c.tcp]);
-  const clear = () => all().forEach((c) => (c.got.length = 0));
+  const clear = () => all().forEach((c) => {
+    c.got.length = 0;
+  });
 
   before(async () => {
     for (let i = 0; i < 3; i++) {

@@ -2,7 +2,7 @@
 // atomic under concurrency (Lua), and used by StelarServer as its customRateLimiter.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeRedis, connectClient, deleteKeys, next, redisClient, RedisRateLimiter, startNode, uniquePrefix, until } from './helpers.mjs';
+import { closeRedis, connectClient, deleteKeys, redisClient, RedisRateLimiter, startNode, uniquePrefix, until } from './helpers.mjs';
 
 const prefix = uniquePrefix('rl');
 const opened = [];

@@ -4,7 +4,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { StelarServer } from '../../dist/index.js';
 import { decodePacket, encodePacket, PacketType } from '../../dist/protocol/index.js';

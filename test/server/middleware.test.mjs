@@ -81,7 +81,7 @@ for (const protocol of ['ws', 'tcp']) {
       if (ctx.data === 'blocked') return ctx.socket.destroy();
       next();
     });
-    server.use((ctx, next) => {
+    server.use((_ctx, next) => {
       secondRan = true;
       next();
     });
@@ -98,7 +98,7 @@ for (const protocol of ['ws', 'tcp']) {
     const server = await startServer();
     let release;
     // Pending promise: the handshake stays open until release().
-    server.use((ctx, next) => new Promise((resolve) => {
+    server.use((_ctx, next) => new Promise((resolve) => {
       release = () => {
         next();
         resolve();
@@ -126,7 +126,7 @@ test('middlewares run in order; ctx.req is the upgrade request for WS (headers) 
     reqs.push(ctx.req === null ? null : ctx.req.headers.authorization);
     next();
   });
-  server.use((ctx, next) => {
+  server.use((_ctx, next) => {
     order.push('b');
     next();
   });

@@ -160,7 +160,7 @@ test('setEventRateLimit / removeEventRateLimit at runtime; getConfig lists event
   server.setEventRateLimit('voice', { maxPoints: 1, windowMs: 60_000 });
   assert.deepEqual(server.getConfig().eventRateLimits, ['voice']);
   const c = await connect(server, 'ws');
-  let handled = await burst(server, c, 'voice', 3);
+  const handled = await burst(server, c, 'voice', 3);
   await c.next(PacketType.ERROR);
   await c.next(PacketType.ERROR);
   assert.equal(handled(), 1);

@@ -130,7 +130,7 @@ function run(pieces, opts, label) {
     try {
       receiver.write(Buffer.from(piece)); // copy: the receiver unmasks in place
     } catch (err) {
-      assert.fail(`${label}: write threw ${err && err.stack}`);
+      assert.fail(`${label}: write threw ${err?.stack}`);
     }
     // A control frame (<= 125 bytes) may always be buffered, even when maxPayload is smaller.
     const bound = Math.max(opts.maxPayload, 125) + 14;
