@@ -188,10 +188,14 @@ function checkFastEncoder(P) {
   for (const prefix of [0, 4]) {
     const pairs = [
       [fastPacket(P.PacketType.JSON, 'ev', data, undefined, prefix), P.encodePacket({ type: P.PacketType.JSON, event: 'ev', data }, prefix)],
-      [fastPacket(P.PacketType.ACK_REQUEST, 'echo', data, 7, prefix), P.encodePacket({ type: P.PacketType.ACK_REQUEST, event: 'echo', ackId: 7, data }, prefix)],
+      [
+        fastPacket(P.PacketType.ACK_REQUEST, 'echo', data, 7, prefix),
+        P.encodePacket({ type: P.PacketType.ACK_REQUEST, event: 'echo', ackId: 7, data }, prefix),
+      ],
     ];
     for (const [fast, ref] of pairs) {
-      if (!fast.equals(Buffer.from(ref))) throw new Error(`bench fast encoder differs from encodePacket: ${fast.toString('hex')} vs ${Buffer.from(ref).toString('hex')}`);
+      if (!fast.equals(Buffer.from(ref)))
+        throw new Error(`bench fast encoder differs from encodePacket: ${fast.toString('hex')} vs ${Buffer.from(ref).toString('hex')}`);
     }
   }
 }
@@ -328,7 +332,10 @@ async function connectStelarTcp({ host, port }) {
     else socket.write(frame);
   };
   const { client, onPacket, handshake } = stelarSession(P, (packet) => sendBytes(P.encodePacket(packet, 4)), sendBytes, 4);
-  socket.on('data', lengthPrefixReader((frame) => onPacket(P.decodePacket(frame))));
+  socket.on(
+    'data',
+    lengthPrefixReader((frame) => onPacket(P.decodePacket(frame))),
+  );
   await withTimeout('stelar tcp connect', (resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);

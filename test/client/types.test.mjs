@@ -13,7 +13,25 @@ test('typed events: StelarClient<ServerEvents, ClientEvents> checks names and pa
   const tsc = require.resolve('typescript/bin/tsc');
   let output = '';
   try {
-    execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node', fixture], { encoding: 'utf8' });
+    execFileSync(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'NodeNext',
+        '--moduleResolution',
+        'NodeNext',
+        '--target',
+        'ES2022',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        fixture,
+      ],
+      { encoding: 'utf8' },
+    );
   } catch (err) {
     output = `${err.stdout ?? ''}${err.stderr ?? ''}`;
   }

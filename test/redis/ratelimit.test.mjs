@@ -55,12 +55,16 @@ test('as customRateLimiter: the limit holds across nodes for the same client id'
   const mk = async (kind) => {
     const c = await redisClient(kind);
     opened.push(c);
-    return startNode({ prefix, kind, server: {
+    return startNode({
+      prefix,
+      kind,
+      server: {
         customRateLimiter: new RedisRateLimiter(c, limitOptions),
         generateClientId: () => 'same-user',
         // Refuse the message but keep the client connected, so every refusal is seen.
         hooks: { onRateLimitExceeded: () => false },
-      } });
+      },
+    });
   };
   const nodes = [await mk('node-redis'), await mk('ioredis')];
   const handled = [];

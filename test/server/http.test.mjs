@@ -6,8 +6,18 @@ import { StelarServer } from '../../dist/index.js';
 import { closeAll, connect, HOST, httpRequest, openWs, startServer } from './helpers.mjs';
 
 const STATS_FIELDS = [
-  'totalConnections', 'activeConnections', 'totalMessagesReceived', 'totalMessagesSent', 'totalRooms',
-  'uptime', 'uptimeSeconds', 'wsConnections', 'tcpConnections', 'memoryMB', 'memoryUsage', 'rateLimiterEntries',
+  'totalConnections',
+  'activeConnections',
+  'totalMessagesReceived',
+  'totalMessagesSent',
+  'totalRooms',
+  'uptime',
+  'uptimeSeconds',
+  'wsConnections',
+  'tcpConnections',
+  'memoryMB',
+  'memoryUsage',
+  'rateLimiterEntries',
 ];
 
 test('/health answers the stats JSON with status ok; /livez and /readyz answer', async () => {

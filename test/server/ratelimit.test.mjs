@@ -170,7 +170,10 @@ test('setEventRateLimit / removeEventRateLimit at runtime; getConfig lists event
   for (let i = 0; i < 20; i++) c.emit('voice', i);
   c.emit('sync');
   await c.event('sync');
-  assert.equal(c.has((p) => p.type === PacketType.ERROR), false);
+  assert.equal(
+    c.has((p) => p.type === PacketType.ERROR),
+    false,
+  );
   assert.throws(() => server.setEventRateLimit('x', { maxPoints: 0, windowMs: 1 }), RangeError);
   await closeAll(c);
   await server.stop();

@@ -247,7 +247,6 @@ describe('connectWebSocket handshake failures', () => {
   });
 });
 
-
 describe('wss://', { skip: hasOpenssl() ? false : 'openssl CLI not available' }, () => {
   let cert;
   let server;
