@@ -50,7 +50,13 @@ if (flags.help) {
   process.exit(0);
 }
 
-const list = (s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null);
+const list = (s) =>
+  s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : null;
 const onlyTargets = list(flags.only);
 const onlyScenarios = list(flags.scenario);
 const runs = flags.runs ? Number(flags.runs) : flags.quick ? 1 : 3;
@@ -85,9 +91,7 @@ const env = {
 const selected = CASES.filter((c) => !onlyScenarios || onlyScenarios.includes(c.id) || onlyScenarios.includes(c.group));
 if (selected.length === 0) throw new Error(`no scenario matches ${flags.scenario}`);
 
-console.error(
-  `# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}`,
-);
+console.error(`# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}`);
 
 const availability = {};
 async function available(target) {
@@ -152,7 +156,13 @@ for (const r of results) {
 
 env.totalSeconds = Math.round((Date.now() - started) / 1000);
 env.loadAvgAtEnd = os.loadavg().map((x) => round(x, 2));
-const markdown = renderMarkdown({ env, cases: selected, results, medians, params: Object.fromEntries(selected.map((c) => [c.id, c.params(flags.quick, { fdLimit: env.fdLimit })])) });
+const markdown = renderMarkdown({
+  env,
+  cases: selected,
+  results,
+  medians,
+  params: Object.fromEntries(selected.map((c) => [c.id, c.params(flags.quick, { fdLimit: env.fdLimit })])),
+});
 console.log('\n' + markdown);
 
 const fullRun = !flags.quick && !onlyTargets && !onlyScenarios && runs >= 3;

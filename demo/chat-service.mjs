@@ -53,7 +53,10 @@ export function createChatService({ server, tcpPort = 3001, logger = 'info' }) {
   }
 
   stelar.on('hello', (ctx) => {
-    const name = String(ctx.data?.name ?? '').trim().slice(0, NAME_MAX) || 'anonymous';
+    const name =
+      String(ctx.data?.name ?? '')
+        .trim()
+        .slice(0, NAME_MAX) || 'anonymous';
     ctx.setMetadata('name', name);
     for (const room of Array.isArray(ctx.data?.rooms) ? ctx.data.rooms : []) join(ctx, room);
   });

@@ -22,7 +22,10 @@ try {
 // `--clean` wipes stale output first (CI and release); plain builds only overwrite,
 // so a test process reading dist/ never sees it vanish under it.
 if (process.argv.includes('--clean')) rmSync(join(root, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [tscBin, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
+// `--sourcemap` adds .js.map files so coverage (npm run coverage, npm test) is reported against src/*.ts;
+// the published build (prepare) has none, as the maps would point at sources the package does not ship.
+const tscArgs = process.argv.includes('--sourcemap') ? ['--sourceMap'] : [];
+execFileSync(process.execPath, [tscBin, '-p', join(root, 'tsconfig.json'), ...tscArgs], { stdio: 'inherit', cwd: root });
 
 const browserEntry = join(root, 'src', 'client', 'browser.ts');
 if (existsSync(browserEntry)) {

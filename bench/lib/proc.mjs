@@ -142,7 +142,7 @@ export function serveIpc(handlers, { maxLifetimeMs = 15 * 60_000, onExit } = {})
       const result = await handler(msg.args ?? {});
       process.send({ replyTo: msg.id, ok: true, result });
     } catch (err) {
-      process.send({ replyTo: msg.id, ok: false, error: err && err.stack ? err.stack : String(err) });
+      process.send({ replyTo: msg.id, ok: false, error: err?.stack ? err.stack : String(err) });
     }
   });
 }

@@ -4,7 +4,18 @@
  */
 import { fmt } from './stats.mjs';
 
-const TARGET_ORDER = ['stelar-tcp', 'stelar-ws', 'stelar-mixed', 'stelar-tcp+cork', 'stelar-ws+cork', 'stelar-client-tcp', 'stelar-client-ws', 'ws', 'socket.io', 'uws'];
+const TARGET_ORDER = [
+  'stelar-tcp',
+  'stelar-ws',
+  'stelar-mixed',
+  'stelar-tcp+cork',
+  'stelar-ws+cork',
+  'stelar-client-tcp',
+  'stelar-client-ws',
+  'ws',
+  'socket.io',
+  'uws',
+];
 
 function table(c, results, medians) {
   const rows = results.filter((r) => r.caseId === c.id).sort((a, b) => TARGET_ORDER.indexOf(a.target) - TARGET_ORDER.indexOf(b.target));
@@ -17,7 +28,9 @@ function table(c, results, medians) {
     }
     const m = medians[c.id][r.target];
     const cells = c.columns.map((col) => (r.runs.length ? fmt(m[col.key], col.digits) : '–'));
-    const runsCell = r.errors.length ? `**FAIL** ${r.errors.length}/${r.errors.length + r.runs.length}: ${r.errors[0].replace(/\|/g, '/')}` : String(r.runs.length);
+    const runsCell = r.errors.length
+      ? `**FAIL** ${r.errors.length}/${r.errors.length + r.runs.length}: ${r.errors[0].replace(/\|/g, '/')}`
+      : String(r.runs.length);
     lines.push(`| ${r.target} | ${cells.join(' | ')} | ${runsCell} |`);
   }
   return lines.join('\n');
@@ -33,14 +46,25 @@ function targetChecks(medians) {
   const sio = get('broadcast', 'socket.io', 'deliveriesPerSec');
   for (const t of stelars) {
     const d = get('broadcast', t, 'deliveriesPerSec');
-    add(`broadcast deliveries/s, ${t}`, d, sio === null ? '>= 3x socket.io (n/a)' : `>= ${fmt(3 * sio)} (3x socket.io)`, d !== null && sio !== null && d >= 3 * sio, 0);
+    add(
+      `broadcast deliveries/s, ${t}`,
+      d,
+      sio === null ? '>= 3x socket.io (n/a)' : `>= ${fmt(3 * sio)} (3x socket.io)`,
+      d !== null && sio !== null && d >= 3 * sio,
+      0,
+    );
     const cpu = get('broadcast', t, 'cpuPerDeliveryUs');
     add(`broadcast server CPU/delivery (µs), ${t}`, cpu, '<= 2', cpu !== null && cpu <= 2, 3);
   }
   for (const t of stelars) {
     const kb = get('idle', t, 'retainedPerConnKB');
     const n = get('idle', t, 'connections');
-    add(`idle heap+external/conn (KB), ${t}`, kb, `<= 3 at 10,000 connections${n !== null && n < 10_000 ? ` (ran ${fmt(n)})` : ''}`, kb !== null && kb <= 3 && n >= 10_000);
+    add(
+      `idle heap+external/conn (KB), ${t}`,
+      kb,
+      `<= 3 at 10,000 connections${n !== null && n < 10_000 ? ` (ran ${fmt(n)})` : ''}`,
+      kb !== null && kb <= 3 && n >= 10_000,
+    );
   }
   for (const caseId of ['echo-1', 'echo-50']) {
     const ws = get(caseId, 'ws', 'p99Us');
@@ -52,7 +76,13 @@ function targetChecks(medians) {
   const wsCpu = get('throughput', 'ws', 'cpuPerMsgUs');
   for (const t of stelars) {
     const cpu = get('throughput', t, 'cpuPerMsgUs');
-    add(`throughput server CPU/msg (µs), ${t}`, cpu, wsCpu === null ? '<= ws (n/a)' : `<= ${fmt(wsCpu, 3)} (ws)`, cpu !== null && wsCpu !== null && cpu <= wsCpu, 3);
+    add(
+      `throughput server CPU/msg (µs), ${t}`,
+      cpu,
+      wsCpu === null ? '<= ws (n/a)' : `<= ${fmt(wsCpu, 3)} (ws)`,
+      cpu !== null && wsCpu !== null && cpu <= wsCpu,
+      3,
+    );
   }
   // TCP ahead of WebSocket: the headline metric of each scenario.
   const headline = [
@@ -69,7 +99,13 @@ function targetChecks(medians) {
     const ws = get(caseId, 'stelar-ws', key);
     const pass = tcp !== null && ws !== null && (better === 'lower' ? tcp <= ws : tcp >= ws);
     const digits = Math.abs(ws ?? tcp ?? 0) >= 100 ? 0 : 3;
-    add(`TCP ahead of WS: ${caseId} ${key}`, tcp, ws === null ? `${better} than stelar-ws (n/a)` : `${better} than ${fmt(ws, digits)} (stelar-ws)`, pass, digits);
+    add(
+      `TCP ahead of WS: ${caseId} ${key}`,
+      tcp,
+      ws === null ? `${better} than stelar-ws (n/a)` : `${better} than ${fmt(ws, digits)} (stelar-ws)`,
+      pass,
+      digits,
+    );
   }
   return checks;
 }
@@ -103,7 +139,12 @@ export function renderMarkdown({ env, cases, results, medians, params }) {
     out.push(`## ${c.title} (\`${c.id}\`)`);
     out.push('');
     const p = params[c.id];
-    out.push(`Parameters: ${Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    out.push(
+      `Parameters: ${Object.entries(p)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
     out.push('');
     out.push(table(c, results, medians));
   }

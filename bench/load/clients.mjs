@@ -43,7 +43,7 @@ function withTimeout(what, setup) {
 }
 
 function onceDrainOf(socket, cb) {
-  if (socket && socket.writableNeedDrain) socket.once('drain', cb);
+  if (socket?.writableNeedDrain) socket.once('drain', cb);
   else setImmediate(cb);
 }
 
@@ -188,10 +188,14 @@ function checkFastEncoder(P) {
   for (const prefix of [0, 4]) {
     const pairs = [
       [fastPacket(P.PacketType.JSON, 'ev', data, undefined, prefix), P.encodePacket({ type: P.PacketType.JSON, event: 'ev', data }, prefix)],
-      [fastPacket(P.PacketType.ACK_REQUEST, 'echo', data, 7, prefix), P.encodePacket({ type: P.PacketType.ACK_REQUEST, event: 'echo', ackId: 7, data }, prefix)],
+      [
+        fastPacket(P.PacketType.ACK_REQUEST, 'echo', data, 7, prefix),
+        P.encodePacket({ type: P.PacketType.ACK_REQUEST, event: 'echo', ackId: 7, data }, prefix),
+      ],
     ];
     for (const [fast, ref] of pairs) {
-      if (!fast.equals(Buffer.from(ref))) throw new Error(`bench fast encoder differs from encodePacket: ${fast.toString('hex')} vs ${Buffer.from(ref).toString('hex')}`);
+      if (!fast.equals(Buffer.from(ref)))
+        throw new Error(`bench fast encoder differs from encodePacket: ${fast.toString('hex')} vs ${Buffer.from(ref).toString('hex')}`);
     }
   }
 }
@@ -303,7 +307,7 @@ async function connectStelarWs({ host, port }) {
 export function lengthPrefixReader(onFrame) {
   let pending = null; // unconsumed bytes from earlier chunks
   return (chunk) => {
-    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
     pending = null;
     let o = 0;
     while (buf.length - o >= 4) {
@@ -328,7 +332,10 @@ async function connectStelarTcp({ host, port }) {
     else socket.write(frame);
   };
   const { client, onPacket, handshake } = stelarSession(P, (packet) => sendBytes(P.encodePacket(packet, 4)), sendBytes, 4);
-  socket.on('data', lengthPrefixReader((frame) => onPacket(P.decodePacket(frame))));
+  socket.on(
+    'data',
+    lengthPrefixReader((frame) => onPacket(P.decodePacket(frame))),
+  );
   await withTimeout('stelar tcp connect', (resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
@@ -346,7 +353,7 @@ async function connectStelarTcp({ host, port }) {
   client.uncork = () => {
     const frames = burst;
     burst = null;
-    if (frames && frames.length) socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+    if (frames?.length) socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   };
   client.close = () => {
     closing = true;

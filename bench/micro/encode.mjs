@@ -16,7 +16,7 @@ const { buildFrame, Opcode } = await dist('websocket/index.js');
 
 /** ACK response as one unmasked binary WebSocket frame, one allocation, no TextEncoder. */
 function ackResponseFrame(event, ackId, ok, data) {
-  const json = data === undefined ? '' : JSON.stringify(data) ?? '';
+  const json = data === undefined ? '' : (JSON.stringify(data) ?? '');
   const eventLen = Buffer.byteLength(event);
   const jsonLen = Buffer.byteLength(json);
   const packetLen = 3 + eventLen + 5 + jsonLen;
@@ -58,6 +58,8 @@ function bench(name, fn, n = 2_000_000) {
   console.log(`${name.padEnd(40)} ${ns.toFixed(0)} ns/reply`, sink > 0 ? '' : '!');
   return ns;
 }
-const x = bench('encodePacket + buildFrame (dist)', (i) => buildFrame(Opcode.BINARY, encodePacket({ type: PacketType.ACK_RESPONSE, event: 'echo', ackId: i, ok: true, data })));
+const x = bench('encodePacket + buildFrame (dist)', (i) =>
+  buildFrame(Opcode.BINARY, encodePacket({ type: PacketType.ACK_RESPONSE, event: 'echo', ackId: i, ok: true, data })),
+);
 const y = bench('single-allocation Node encoder', (i) => ackResponseFrame('echo', i, true, data));
 console.log(`single allocation saves ${(x - y).toFixed(0)} ns per reply (${(((x - y) / x) * 100).toFixed(0)}%)`);

@@ -20,9 +20,7 @@ const columns = [
 export async function fanOut(session, groups, p) {
   const { server } = session;
   const gens = session.gens(groups.length);
-  await Promise.all(
-    gens.map((g, i) => g.call('open', { ...session.clientFor(groups[i].kind), host: HOST, count: groups[i].count, concurrency: 64 }, 120_000)),
-  );
+  await Promise.all(gens.map((g, i) => g.call('open', { ...session.clientFor(groups[i].kind), host: HOST, count: groups[i].count, concurrency: 64 }, 120_000)));
   await Promise.all(gens.map((g) => g.call('join', { room: ROOM }, 60_000)));
   const info = await server.call('info');
   const clients = groups.reduce((a, g) => a + g.count, 0);
@@ -67,7 +65,14 @@ export const mixed = {
   columns: [...columns.slice(0, 1), { key: 'split', label: 'ws / tcp', digits: 0 }, ...columns.slice(1)],
   async run(session, p) {
     const [ws, tcp] = split(p.clients, 2);
-    const r = await fanOut(session, [{ kind: 'stelar-ws', count: ws }, { kind: 'stelar-tcp', count: tcp }], p);
+    const r = await fanOut(
+      session,
+      [
+        { kind: 'stelar-ws', count: ws },
+        { kind: 'stelar-tcp', count: tcp },
+      ],
+      p,
+    );
     return { ...r, split: `${ws} / ${tcp}` };
   },
 };

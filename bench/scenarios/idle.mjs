@@ -34,9 +34,7 @@ export default {
     const gens = session.gens(p.gens);
     const shares = split(p.connections, p.gens);
     const t0 = nowMs();
-    await Promise.all(
-      gens.map((g, i) => g.call('open', { ...client, host: HOST, count: shares[i], concurrency: p.concurrency }, 120_000)),
-    );
+    await Promise.all(gens.map((g, i) => g.call('open', { ...client, host: HOST, count: shares[i], concurrency: p.concurrency }, 120_000)));
     const openMs = nowMs() - t0;
     await sleep(500); // let late handshake work (timers, deferred state) settle before measuring
     const after = await server.call('mem');

@@ -39,4 +39,3 @@ export async function start({ count }) {
     close: () => server.stop(),
   };
 }
-

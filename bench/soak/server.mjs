@@ -54,7 +54,18 @@ process.on('message', async (msg) => {
   const reply = (result) => process.send({ id: msg.id, result });
   if (msg.q === 'sample') {
     const s = server.getStats();
-    reply({ t: Date.now(), ...memory(), clients: s.activeConnections, total: s.totalConnections, rooms: s.totalRooms, received: s.totalMessagesReceived, sent: s.totalMessagesSent, limiter: s.rateLimiterEntries, slow, invalid });
+    reply({
+      t: Date.now(),
+      ...memory(),
+      clients: s.activeConnections,
+      total: s.totalConnections,
+      rooms: s.totalRooms,
+      received: s.totalMessagesReceived,
+      sent: s.totalMessagesSent,
+      limiter: s.rateLimiterEntries,
+      slow,
+      invalid,
+    });
   } else if (msg.q === 'leftovers') {
     globalThis.gc?.();
     const s = server.getStats();

@@ -21,7 +21,12 @@ function args() {
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const key = argv[i].replace(/^--/, '');
-    if (!(key in out)) throw new Error(`unknown flag ${argv[i]} (flags: ${Object.keys(out).map((k) => `--${k}`).join(' ')})`);
+    if (!(key in out))
+      throw new Error(
+        `unknown flag ${argv[i]} (flags: ${Object.keys(out)
+          .map((k) => `--${k}`)
+          .join(' ')})`,
+      );
     const value = Number(argv[++i]);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${key} needs a positive number`);
     out[key] = value;
@@ -84,10 +89,14 @@ async function main() {
   for (let i = 0; i < o.generators; i++) {
     const clients = Math.min(per, o.clients - i * per);
     if (clients <= 0) break;
-    gens.push(child(here('./churn.mjs'), [JSON.stringify({ port, tcpPort, clients, rooms: o.rooms, holdMs: o.hold, pauseMs: o.pause, rampMs: o.ramp, index: i })]));
+    gens.push(
+      child(here('./churn.mjs'), [JSON.stringify({ port, tcpPort, clients, rooms: o.rooms, holdMs: o.hold, pauseMs: o.pause, rampMs: o.ramp, index: i })]),
+    );
   }
   await Promise.all(gens.map((g) => g.ready));
-  console.log(`soak: ${o.clients} clients in ${gens.length} generator processes, ${o.rooms} rooms, hold ~${o.hold} ms, pause ~${o.pause} ms, ${o.minutes} min; server ws ${port} tcp ${tcpPort} (pid ${server.proc.pid})`);
+  console.log(
+    `soak: ${o.clients} clients in ${gens.length} generator processes, ${o.rooms} rooms, hold ~${o.hold} ms, pause ~${o.pause} ms, ${o.minutes} min; server ws ${port} tcp ${tcpPort} (pid ${server.proc.pid})`,
+  );
   console.log('  time   rss MB  heap MB  ext MB  clients  rooms   connects  msgs in   msgs out  cycles  errors');
 
   const samples = [];
@@ -114,7 +123,11 @@ async function main() {
   totals = {};
   for (const c of finals) for (const [k, v] of Object.entries(c)) totals[k] = (totals[k] ?? 0) + v;
   // Sessions close asynchronously, and idle rate-limit buckets are pruned every 10 s.
-  await poll(() => server.ask('sample'), (s) => s.clients === 0 && s.rooms === 0 && s.limiter === 0, 40_000);
+  await poll(
+    () => server.ask('sample'),
+    (s) => s.clients === 0 && s.rooms === 0 && s.limiter === 0,
+    40_000,
+  );
   const left = await server.ask('leftovers');
   const stopped = await server.ask('stop');
   server.proc.kill('SIGTERM');
@@ -125,16 +138,27 @@ async function main() {
   const warm = samples[Math.min(samples.length - 1, Math.max(1, Math.floor(samples.length / 5)))];
   const last = samples[samples.length - 1];
   console.log('\nsoak summary');
-  console.log(`  duration ${((Date.now() - started) / 60_000).toFixed(1)} min; client cycles ${totals.cycles}; connects ${totals.connects}; emits ${totals.emits}; requests answered ${totals.requests}; room messages received ${totals.received}; client errors ${totals.errors} ${JSON.stringify(errorCodes)}; connect timeouts ${totals.connectTimeouts}; join timeouts ${totals.joinTimeouts}`);
-  console.log(`  server RSS: min ${MB(Math.min(...rss))} MB, max ${MB(Math.max(...rss))} MB, after warm-up (${warm.elapsed}s) ${MB(warm.rss)} MB, last sample ${MB(last.rss)} MB`);
-  console.log(`  server heap used: min ${MB(Math.min(...heap))} MB, max ${MB(Math.max(...heap))} MB, after warm-up ${MB(warm.heapUsed)} MB, last sample ${MB(last.heapUsed)} MB, after GC at the end ${MB(left.heapUsed)} MB`);
+  console.log(
+    `  duration ${((Date.now() - started) / 60_000).toFixed(1)} min; client cycles ${totals.cycles}; connects ${totals.connects}; emits ${totals.emits}; requests answered ${totals.requests}; room messages received ${totals.received}; client errors ${totals.errors} ${JSON.stringify(errorCodes)}; connect timeouts ${totals.connectTimeouts}; join timeouts ${totals.joinTimeouts}`,
+  );
+  console.log(
+    `  server RSS: min ${MB(Math.min(...rss))} MB, max ${MB(Math.max(...rss))} MB, after warm-up (${warm.elapsed}s) ${MB(warm.rss)} MB, last sample ${MB(last.rss)} MB`,
+  );
+  console.log(
+    `  server heap used: min ${MB(Math.min(...heap))} MB, max ${MB(Math.max(...heap))} MB, after warm-up ${MB(warm.heapUsed)} MB, last sample ${MB(last.heapUsed)} MB, after GC at the end ${MB(left.heapUsed)} MB`,
+  );
   console.log(`  slow consumers cut: ${last.slow}; invalid messages: ${last.invalid}`);
-  console.log(`  left while running (all clients gone): clients ${left.clients}, activeConnections ${left.activeConnections}, rooms ${left.rooms}, rate-limit buckets ${left.rateLimiterEntries}, HTTP connections ${left.httpConnections}`);
+  console.log(
+    `  left while running (all clients gone): clients ${left.clients}, activeConnections ${left.activeConnections}, rooms ${left.rooms}, rate-limit buckets ${left.rateLimiterEntries}, HTTP connections ${left.httpConnections}`,
+  );
   console.log(`    handles ${JSON.stringify(left.handles)}, listeners ${JSON.stringify(left.listeners)}`);
-  console.log(`  left after stop(): handles ${JSON.stringify(stopped.handles)}, listeners ${JSON.stringify(stopped.listeners)}, heap ${MB(stopped.heapUsed)} MB`);
+  console.log(
+    `  left after stop(): handles ${JSON.stringify(stopped.handles)}, listeners ${JSON.stringify(stopped.listeners)}, heap ${MB(stopped.heapUsed)} MB`,
+  );
 
   const problems = [];
-  if (left.clients || left.activeConnections || left.rooms || left.rateLimiterEntries || left.httpConnections) problems.push('clients, rooms, buckets or connections left while running');
+  if (left.clients || left.activeConnections || left.rooms || left.rateLimiterEntries || left.httpConnections)
+    problems.push('clients, rooms, buckets or connections left while running');
   if ((left.handles.TCPSocketWrap ?? 0) > 0) problems.push(`${left.handles.TCPSocketWrap} client sockets left open on the server`);
   // After stop() only the IPC pipe to this orchestrator may remain.
   const stray = Object.entries(stopped.handles).filter(([k]) => k !== 'PipeWrap');

@@ -50,7 +50,7 @@ class BrowserTransport implements ClientTransport {
 
   sendPacketBytes(bytes: Uint8Array): boolean {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== 1) return false;
+    if (ws?.readyState !== 1) return false;
     ws.send(bytes);
     return ws.bufferedAmount < HIGH_WATER_MARK;
   }

@@ -9,7 +9,6 @@
  * Listeners run in registration order over a snapshot, so a listener that removes itself
  * (or another) does not make the current emit skip anyone.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Listener = (...args: any[]) => unknown;
 
 interface Entry {

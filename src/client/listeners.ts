@@ -47,9 +47,7 @@ export interface AckInfo {
   ackId: number;
   name: string;
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AckListener = (data: any, info: AckInfo) => void;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyListener = (event: string, data: any) => void;
 
 export class ListenerRegistry {

@@ -80,11 +80,25 @@ export class Outbound {
   emitWithAck(event: string, data: unknown, opts: EmitOptions): boolean {
     const ack = opts.ack;
     if (typeof ack === 'function') {
-      return this.request(event, data, opts.ackName ?? event, opts.timeout, (value) => ack(null, value), (err) => ack(err));
+      return this.request(
+        event,
+        data,
+        opts.ackName ?? event,
+        opts.timeout,
+        (value) => ack(null, value),
+        (err) => ack(err),
+      );
     }
     if (typeof ack !== 'string' || ack === '') throw new TypeError('opts.ack must be a callback or an ack name');
     // Named form: the answer reaches onAck(name) listeners; a failure is reported, not thrown.
-    return this.request(event, data, ack, opts.timeout, () => {}, (err) => this.#ctx.report(err, 'ack'));
+    return this.request(
+      event,
+      data,
+      ack,
+      opts.timeout,
+      () => {},
+      (err) => this.#ctx.report(err, 'ack'),
+    );
   }
 
   request(

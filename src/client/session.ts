@@ -12,7 +12,17 @@
  * reconnect with backoff unless the close code's advice is 'stop', reconnection is off, or
  * the attempts are used up ('reconnect_failed').
  */
-import { CloseCode, encodePacket, ErrorCode, type Packet, PacketType, PROTOCOL_VERSION, reconnectAdvice, type ReconnectAdvice, StelarError } from '../protocol/index.js';
+import {
+  CloseCode,
+  encodePacket,
+  ErrorCode,
+  type Packet,
+  PacketType,
+  PROTOCOL_VERSION,
+  reconnectAdvice,
+  type ReconnectAdvice,
+  StelarError,
+} from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
 import type { ClientContext } from './context.js';
 import type { InboundSession } from './inbound.js';

@@ -24,7 +24,6 @@ import { bytesOf, type ClientPlatform } from './transport.js';
 import type { UrlInput } from './url.js';
 
 // Event maps: event name -> payload type. `any` keeps untyped use free of casts.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EventMap = Record<string, any>;
 export type DefaultEventMap = EventMap;
 export type EventNames<M extends EventMap> = keyof M & string;
@@ -163,7 +162,6 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
    * CONNECTION_CLOSED when the connection drops before the answer. Made offline, it waits in
    * the queue with its timeout already running.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   request<R = any, K extends EventNames<C> = EventNames<C>>(event: K, data?: C[K], ackName?: string, opts?: RequestOptions): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#checkEvent(event);

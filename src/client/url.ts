@@ -80,7 +80,7 @@ export function resolveTarget(input: UrlInput, mode: ClientMode = 'ws', tls = fa
     const protocol = `${scheme[1].toLowerCase()}:`;
     const table = mode === 'tcp' ? TCP_SCHEMES : WS_SCHEMES;
     if (!(protocol in table)) {
-      const expected = mode === 'tcp' ? "'host:port', tcp:// or tcps://" : "ws://, wss://, http:// or https://";
+      const expected = mode === 'tcp' ? "'host:port', tcp:// or tcps://" : 'ws://, wss://, http:// or https://';
       throw invalid(input, `mode '${mode}' expects ${expected}`);
     }
     secure = secure || table[protocol];

@@ -90,12 +90,7 @@ export class TcpFrameParser {
           return;
         }
         if (total > this.maxFrameSize) {
-          this.#fail(
-            new StelarError(
-              ErrorCode.TCP_FRAME_TOO_LARGE,
-              `TCP frame length ${total} exceeds maxFrameSize of ${this.maxFrameSize} bytes`,
-            ),
-          );
+          this.#fail(new StelarError(ErrorCode.TCP_FRAME_TOO_LARGE, `TCP frame length ${total} exceeds maxFrameSize of ${this.maxFrameSize} bytes`));
           return;
         }
         this.#packetLength = total - TCP_PREFIX_SIZE;

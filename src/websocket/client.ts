@@ -142,9 +142,9 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
 function checkResponse(res: IncomingMessage, key: string, offered: string[]): string {
   if (res.statusCode !== 101) return 'expected 101 Switching Protocols';
   const upgrade = res.headers.upgrade;
-  if (!upgrade || upgrade.toLowerCase() !== 'websocket') return 'missing or invalid Upgrade header';
+  if (upgrade?.toLowerCase() !== 'websocket') return 'missing or invalid Upgrade header';
   const connection = splitList(res.headers.connection ?? '', true);
-  if (!connection || !connection.includes('upgrade')) return 'missing or invalid Connection header';
+  if (!connection?.includes('upgrade')) return 'missing or invalid Connection header';
   if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return 'invalid Sec-WebSocket-Accept';
   const protocol = res.headers['sec-websocket-protocol'];
   if (protocol !== undefined && !offered.includes(protocol)) return `server chose a subprotocol we did not offer`;

@@ -10,10 +10,7 @@
  *  - below 1000 and 5000 and above are not valid codes at all.
  */
 export function isValidWireCloseCode(code: number): boolean {
-  return (
-    Number.isInteger(code) &&
-    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
-  );
+  return Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
 }
 
 /** A close reason is at most 123 bytes: 125 (control payload limit) minus the 2-byte code. */

@@ -17,16 +17,14 @@ export function acceptKey(key: string): string {
     .digest('base64');
 }
 
-export type HandshakeCheck =
-  | { ok: true; key: string; protocols: string[] }
-  | { ok: false; status: number; message: string; headers?: Record<string, string> };
+export type HandshakeCheck = { ok: true; key: string; protocols: string[] } | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
 /** RFC 7230 tchar: the characters of a token (subprotocol names are tokens). */
 function isTokenChar(c: number): boolean {
   if (c >= 0x30 && c <= 0x39) return true; // 0-9
   if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) return true; // A-Z a-z
   // ! # $ % & ' * + - . ^ _ ` | ~
-  return '!#$%&\'*+-.^_`|~'.includes(String.fromCharCode(c)) && c < 0x7f;
+  return "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)) && c < 0x7f;
 }
 
 export function isToken(value: string): boolean {
@@ -59,7 +57,7 @@ export function splitList(value: string, lowerCase: boolean): string[] | null {
 function hasToken(value: string | undefined, token: string): boolean {
   if (!value) return false;
   const items = splitList(value, true);
-  return items !== null && items.includes(token);
+  return items?.includes(token) === true;
 }
 
 /** How many times a header was sent (Node joins repeated unknown headers with ", "). */
@@ -75,8 +73,7 @@ function isValidKey(key: string): boolean {
   if (key.length !== 24 || key[22] !== '=' || key[23] !== '=') return false;
   for (let i = 0; i < 22; i++) {
     const c = key.charCodeAt(i);
-    const ok =
-      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
     if (!ok) return false;
   }
   return true;
@@ -119,11 +116,7 @@ export function checkUpgradeRequest(req: IncomingMessage): HandshakeCheck {
 
 /** The 101 response that completes the handshake. */
 export function switchingProtocols(key: string, protocol?: string): string {
-  let head =
-    'HTTP/1.1 101 Switching Protocols\r\n' +
-    'Upgrade: websocket\r\n' +
-    'Connection: Upgrade\r\n' +
-    `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
+  let head = 'HTTP/1.1 101 Switching Protocols\r\n' + 'Upgrade: websocket\r\n' + 'Connection: Upgrade\r\n' + `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
   if (protocol) head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
   return head + '\r\n';
 }
@@ -139,12 +132,7 @@ function clean(text: string): string {
  * Refuses an upgrade with a small HTTP response, then destroys the socket once it is
  * written (or at once if it can no longer be written to).
  */
-export function abortHandshake(
-  socket: Duplex,
-  status: number,
-  message?: string,
-  headers: Record<string, string | number> = {},
-): void {
+export function abortHandshake(socket: Duplex, status: number, message?: string, headers: Record<string, string | number> = {}): void {
   if (!socket.writable || socket.destroyed) {
     socket.destroy();
     return;

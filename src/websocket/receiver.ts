@@ -243,11 +243,7 @@ export class Receiver {
     }
     const fragments = this.#fragments;
     const message =
-      fragments === null || fragments.length === 0
-        ? EMPTY
-        : fragments.length === 1
-          ? fragments[0]!
-          : Buffer.concat(fragments, this.#messageLength);
+      fragments === null || fragments.length === 0 ? EMPTY : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.#messageLength);
     this.#resetMessage();
     this.#opts.onMessage(message, isBinary);
   }

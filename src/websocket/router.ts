@@ -16,12 +16,7 @@ import { abortHandshake } from './handshake.js';
 
 /** What the router needs from a WebSocketServer. */
 export interface UpgradeTarget {
-  handleUpgrade(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    cb: (ws: WebSocketConnection, req: IncomingMessage) => void,
-  ): void;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WebSocketConnection, req: IncomingMessage) => void): void;
   emit(event: 'connection', ws: WebSocketConnection, req: IncomingMessage): boolean;
 }
 

@@ -101,12 +101,7 @@ export class WebSocketServer extends EventEmitter {
   }
 
   /** Completes (or refuses) the handshake on `socket`, then calls `cb` with the connection. */
-  handleUpgrade(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    cb: (ws: WebSocketConnection, req: IncomingMessage) => void,
-  ): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: WebSocketConnection, req: IncomingMessage) => void): void {
     socket.on('error', onHandshakeError);
     if (this.#closed) return abortHandshake(socket, 503, 'Server is closing');
 

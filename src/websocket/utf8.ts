@@ -78,13 +78,15 @@ export class Utf8Validator {
     }
     if (b < 0xf0) {
       this.#need = 2;
-      if (b === 0xe0) this.#lo = 0xa0; // overlong 3-byte form
+      if (b === 0xe0)
+        this.#lo = 0xa0; // overlong 3-byte form
       else if (b === 0xed) this.#hi = 0x9f; // U+D800-U+DFFF surrogates
       return true;
     }
     if (b < 0xf5) {
       this.#need = 3;
-      if (b === 0xf0) this.#lo = 0x90; // overlong 4-byte form
+      if (b === 0xf0)
+        this.#lo = 0x90; // overlong 4-byte form
       else if (b === 0xf4) this.#hi = 0x8f; // above U+10FFFF
       return true;
     }

@@ -18,7 +18,8 @@ if (!hasBrowser && process.env.CI === 'true') {
 const dist = (name) => fileURLToPath(new URL(`../../dist/browser/${name}`, import.meta.url));
 const PAGES = {
   '/': '<!doctype html><meta charset="utf-8"><title>esm</title><script type="module">import * as Stelar from "/stelar-client.mjs"; window.Stelar = Stelar; window.ready = true;</script>',
-  '/global.html': '<!doctype html><meta charset="utf-8"><title>global</title><script src="/stelar-client.global.js"></script><script>window.ready = true;</script>',
+  '/global.html':
+    '<!doctype html><meta charset="utf-8"><title>global</title><script src="/stelar-client.global.js"></script><script>window.ready = true;</script>',
 };
 
 let browser;
@@ -29,38 +30,48 @@ let tcpPort;
 let tcpClient;
 
 // Failure guards only: a wedged browser must fail the run, not hang it.
-before(async () => {
-  if (!hasBrowser) return;
-  httpServer = http.createServer((req, res) => {
-    const path = new URL(req.url, 'http://x').pathname;
-    if (PAGES[path]) {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGES[path]);
-    } else if (path === '/stelar-client.mjs' || path === '/stelar-client.global.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(dist(path.slice(1))));
-    } else if (path !== '/') {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-  port = httpServer.address().port;
-  stelar = new StelarServer({ server: httpServer, tcpPort: 0, host: '127.0.0.1', logger: 'silent', gracefulShutdown: false });
-  stelar.on('shout', (ctx) => ctx.to(ctx.data.room, 'shout', ctx.data));
-  stelar.onAck('getUser', (ctx) => ({ id: ctx.data.id, name: 'John', protocol: ctx.clientInfo.protocol }));
-  stelar.on('bin', (ctx) => ctx.emitBinary('bin', ctx.data));
-  stelar.on('file', (ctx) => ctx.emit('file-size', ctx.data.length));
-  await stelar.start();
-  tcpPort = stelar.getTcpPort();
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ timeout: 30_000, executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-}, { timeout: 60_000 });
+before(
+  async () => {
+    if (!hasBrowser) return;
+    httpServer = http.createServer((req, res) => {
+      const path = new URL(req.url, 'http://x').pathname;
+      if (PAGES[path]) {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(PAGES[path]);
+      } else if (path === '/stelar-client.mjs' || path === '/stelar-client.global.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(dist(path.slice(1))));
+      } else if (path !== '/') {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    port = httpServer.address().port;
+    stelar = new StelarServer({ server: httpServer, tcpPort: 0, host: '127.0.0.1', logger: 'silent', gracefulShutdown: false });
+    stelar.on('shout', (ctx) => ctx.to(ctx.data.room, 'shout', ctx.data));
+    stelar.onAck('getUser', (ctx) => ({ id: ctx.data.id, name: 'John', protocol: ctx.clientInfo.protocol }));
+    stelar.on('bin', (ctx) => ctx.emitBinary('bin', ctx.data));
+    stelar.on('file', (ctx) => ctx.emit('file-size', ctx.data.length));
+    await stelar.start();
+    tcpPort = stelar.getTcpPort();
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      timeout: 30_000,
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  },
+  { timeout: 60_000 },
+);
 
-after(async () => {
-  tcpClient?.disconnect();
-  await browser?.close();
-  await stelar?.stop();
-  httpServer?.closeAllConnections?.();
-  if (httpServer) await new Promise((resolve) => httpServer.close(resolve));
-}, { timeout: 30_000 });
+after(
+  async () => {
+    tcpClient?.disconnect();
+    await browser?.close();
+    await stelar?.stop();
+    httpServer?.closeAllConnections?.();
+    if (httpServer) await new Promise((resolve) => httpServer.close(resolve));
+  },
+  { timeout: 30_000 },
+);
 
 async function openPage(path) {
   const page = await browser.newPage();
@@ -71,7 +82,10 @@ async function openPage(path) {
   return { page, errors };
 }
 
-test('browser (ESM bundle): connect, room broadcast from a Node TCP client, request, binary, sendFile(Blob)', { skip: !hasBrowser && 'chromium not installed', timeout: 60_000 }, async () => {
+test('browser (ESM bundle): connect, room broadcast from a Node TCP client, request, binary, sendFile(Blob)', {
+  skip: !hasBrowser && 'chromium not installed',
+  timeout: 60_000,
+}, async () => {
   const { page, errors } = await openPage('/');
   const connected = await page.evaluate(async () => {
     const states = [];
@@ -128,7 +142,10 @@ test('browser (ESM bundle): connect, room broadcast from a Node TCP client, requ
   await page.close();
 });
 
-test('browser (global build): window.Stelar.StelarClient connects by port and completes a request', { skip: !hasBrowser && 'chromium not installed', timeout: 60_000 }, async () => {
+test('browser (global build): window.Stelar.StelarClient connects by port and completes a request', {
+  skip: !hasBrowser && 'chromium not installed',
+  timeout: 60_000,
+}, async () => {
   const { page, errors } = await openPage('/global.html');
   const result = await page.evaluate(async (p) => {
     const client = new window.Stelar.StelarClient(p, { logger: 'silent' });

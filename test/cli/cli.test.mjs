@@ -34,7 +34,12 @@ async function startServe() {
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   while (!/TCP on :\d+/.test(out)) {
-    const [chunk] = await Promise.race([once(child.stdout, 'data'), once(child, 'exit').then(() => { throw new Error(`serve exited: ${out}`); })]);
+    const [chunk] = await Promise.race([
+      once(child.stdout, 'data'),
+      once(child, 'exit').then(() => {
+        throw new Error(`serve exited: ${out}`);
+      }),
+    ]);
     void chunk;
   }
   const [, ws, tcp] = out.match(/WebSocket on :(\d+), TCP on :(\d+)/);
@@ -71,7 +76,10 @@ test('serve + health: the JSON of /health, exit 0', async () => {
 test('connect over WebSocket and TCP: emit, join, request, quit', async () => {
   const { child, ws, tcp } = await startServe();
   try {
-    for (const [url, flags] of [[`ws://127.0.0.1:${ws}`, []], [`127.0.0.1:${tcp}`, ['--tcp']]]) {
+    for (const [url, flags] of [
+      [`ws://127.0.0.1:${ws}`, []],
+      [`127.0.0.1:${tcp}`, ['--tcp']],
+    ]) {
       const script = 'help\njoin lobby\nemit echo {"hello":"there"}\nrequest ping\n';
       const proc = spawn(process.execPath, [BIN, 'connect', url, ...flags], { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';

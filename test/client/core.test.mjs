@@ -97,7 +97,10 @@ test('events: on/once/off/onAll, binary as Buffer, onMessage hook, reserved name
   t.deliver({ type: PacketType.JSON, event: 'connect', data: 'fake' });
   assert.equal(spoofed, 0, 'a server event named connect does not fire the client connect listeners');
   assert.deepEqual(chat, [{ n: 1 }, ['once', { n: 1 }], { n: 2 }]);
-  assert.deepEqual(all.map((a) => a[0]), ['chat', 'chat', 'chat', 'file', 'connect']);
+  assert.deepEqual(
+    all.map((a) => a[0]),
+    ['chat', 'chat', 'chat', 'file', 'connect'],
+  );
   assert.equal(seen.length, 5);
   assert.deepEqual(seen[3], ['hook', 'file', true]);
   assert.equal(client.getMessagesReceived(), 5);
@@ -149,23 +152,30 @@ test('emit / emitBinary / sendFile send packets; onBeforeEmit false cancels; cou
 
 test('request: resolves with the answer, server error keeps its message, timeout rejects ACK_TIMEOUT', async () => {
   const reports = [];
-  const { client, platform } = make(3000, {
-    ackTimeout: 100,
-    hooks: { onError: (r) => reports.push(r.context) },
-  }, {
-    server: {
-      acks: {
-        getUser: (d) => ({ id: d.id, name: 'John' }),
-        validateToken: () => {
-          throw new Error('Invalid token');
+  const { client, platform } = make(
+    3000,
+    {
+      ackTimeout: 100,
+      hooks: { onError: (r) => reports.push(r.context) },
+    },
+    {
+      server: {
+        acks: {
+          getUser: (d) => ({ id: d.id, name: 'John' }),
+          validateToken: () => {
+            throw new Error('Invalid token');
+          },
         },
       },
     },
-  });
+  );
   client.connect();
   await next(client, 'connect');
   assert.deepEqual(await client.request('getUser', { id: 1 }, 'getUser'), { id: 1, name: 'John' });
-  await assert.rejects(client.request('validateToken', { token: 'abc' }, 'validateToken'), (err) => err.message === 'Invalid token' && err.code === 'STELAR_ERR_ACK_FAILED');
+  await assert.rejects(
+    client.request('validateToken', { token: 'abc' }, 'validateToken'),
+    (err) => err.message === 'Invalid token' && err.code === 'STELAR_ERR_ACK_FAILED',
+  );
   await assert.rejects(client.request('nobody', {}, 'nobody'), (err) => err.code === 'STELAR_ERR_ACK_TIMEOUT');
   await assert.rejects(client.request('x', {}, 'nobody', { timeout: 20 }), (err) => err.code === 'STELAR_ERR_ACK_TIMEOUT');
   assert.ok(reports.includes('ack'));
@@ -195,10 +205,14 @@ test('emit with opts.ack: callback (err, data), or an ack name answered through 
 test('offline queue: flushed in order after the rooms are re-joined and echoed; hooks report size and drain', async () => {
   const queued = [];
   const drained = [];
-  const { client, platform } = make(3000, {
-    messageQueueSize: 3,
-    hooks: { onMessageQueued: (i) => queued.push(i), onQueueDrained: (i) => drained.push(i.count), onError: (r) => queued.push(r.context) },
-  }, { autoOpen: false });
+  const { client, platform } = make(
+    3000,
+    {
+      messageQueueSize: 3,
+      hooks: { onMessageQueued: (i) => queued.push(i), onQueueDrained: (i) => drained.push(i.count), onError: (r) => queued.push(r.context) },
+    },
+    { autoOpen: false },
+  );
   client.joinRoom('general');
   client.emit('m', 1);
   client.emit('m', 2);
@@ -206,7 +220,10 @@ test('offline queue: flushed in order after the rooms are re-joined and echoed; 
   assert.equal(client.getQueueSize(), 3);
   client.emit('m', 4); // drops m=1
   assert.equal(client.getQueueSize(), 3);
-  assert.deepEqual(queued.slice(0, 3).map((q) => q.queueSize), [1, 2, 3]);
+  assert.deepEqual(
+    queued.slice(0, 3).map((q) => q.queueSize),
+    [1, 2, 3],
+  );
   assert.deepEqual(queued[3], { event: 'm', queueSize: 3, dropped: ['m'] });
   assert.equal(queued[4], 'queue', 'the drop is reported to onError with context queue');
   assert.equal(client.getLastError().code, 'STELAR_ERR_QUEUE_FULL');
@@ -216,7 +233,13 @@ test('offline queue: flushed in order after the rooms are re-joined and echoed; 
   t.open();
   await connected;
   const order = t.sent.map((p) => `${p.type}:${p.event}:${p.data ?? ''}`);
-  assert.deepEqual(order, [`${PacketType.CONNECT}::[object Object]`, `${PacketType.JOIN_ROOM}:general:`, `${PacketType.JSON}:m:2`, `${PacketType.JSON}:m:3`, `${PacketType.JSON}:m:4`]);
+  assert.deepEqual(order, [
+    `${PacketType.CONNECT}::[object Object]`,
+    `${PacketType.JOIN_ROOM}:general:`,
+    `${PacketType.JSON}:m:2`,
+    `${PacketType.JSON}:m:3`,
+    `${PacketType.JSON}:m:4`,
+  ]);
   assert.deepEqual(drained, [3]);
   assert.equal(client.getQueueSize(), 0);
   assert.deepEqual(client.getRooms(), ['general']);
@@ -253,7 +276,10 @@ test('a refused room (Error packet with the room) is reported and forgotten', as
   const left = next(client, 'room_left');
   client.leaveRoom('ok');
   assert.deepEqual(await left, ['ok']);
-  assert.deepEqual(platform.last.sent.filter((p) => p.type === PacketType.LEAVE_ROOM).map((p) => p.event), ['ok']);
+  assert.deepEqual(
+    platform.last.sent.filter((p) => p.type === PacketType.LEAVE_ROOM).map((p) => p.event),
+    ['ok'],
+  );
   client.disconnect();
 });
 
@@ -289,7 +315,11 @@ test('a close fails requests in flight with CONNECTION_CLOSED, emits disconnect 
   assert.ok(delays[0].defaultDelay >= 500 && delays[0].defaultDelay <= 1000, `backoff advice: ${delays[0].defaultDelay}`);
   await next(client, 'connect');
   assert.equal(client.getId(), 'client-2');
-  assert.deepEqual(platform.last.sent.filter((p) => p.type === PacketType.JOIN_ROOM).map((p) => p.event), ['lobby'], 'rooms re-joined');
+  assert.deepEqual(
+    platform.last.sent.filter((p) => p.type === PacketType.JOIN_ROOM).map((p) => p.event),
+    ['lobby'],
+    'rooms re-joined',
+  );
   client.disconnect();
 });
 
@@ -320,12 +350,16 @@ test('a Disconnect packet gives its code when the transport only reports 1006', 
 test('reconnection attempts are counted; exhausted -> reconnect_failed and disconnected; custom delay used', async () => {
   const attempts = [];
   const custom = [];
-  const { client, platform } = make(3000, {
-    reconnectionAttempts: 2,
-    customReconnectDelay: (attempt, base, max) => (custom.push([attempt, base, max]), 1),
-    reconnectionDelay: 10,
-    maxReconnectionDelay: 20,
-  }, { autoOpen: false });
+  const { client, platform } = make(
+    3000,
+    {
+      reconnectionAttempts: 2,
+      customReconnectDelay: (attempt, base, max) => (custom.push([attempt, base, max]), 1),
+      reconnectionDelay: 10,
+      maxReconnectionDelay: 20,
+    },
+    { autoOpen: false },
+  );
   platform.onTransport = (t) => queueMicrotask(() => t.fail());
   const errors = [];
   client.on('error', (e) => errors.push(e.message));
@@ -334,7 +368,10 @@ test('reconnection attempts are counted; exhausted -> reconnect_failed and disco
   client.connect();
   await failed;
   assert.deepEqual(attempts, [1, 2]);
-  assert.deepEqual(custom, [[1, 10, 20], [2, 10, 20]]);
+  assert.deepEqual(custom, [
+    [1, 10, 20],
+    [2, 10, 20],
+  ]);
   assert.equal(platform.transports.length, 3);
   assert.equal(errors.length, 3);
   assert.equal(client.getState(), 'disconnected');
@@ -471,7 +508,10 @@ test('updateOptions/getOptions: applied at once, hooks merged, queue resized, re
   client.connect();
   await next(client, 'connect');
   assert.deepEqual(platform.last.events(), ['q', 'q']);
-  assert.deepEqual(platform.last.sent.filter((p) => p.event === 'q').map((p) => p.data), [3, 4]);
+  assert.deepEqual(
+    platform.last.sent.filter((p) => p.event === 'q').map((p) => p.data),
+    [3, 4],
+  );
   platform.last.drop(1006);
   assert.equal(client.getState(), 'reconnecting');
   client.updateOptions({ reconnection: false });
@@ -493,9 +533,15 @@ test('getUrl/setUrl; bad urls throw INVALID_URL at once; tcp mode is refused on 
   assert.equal(client.getUrl(), 'ws://localhost:3000');
   client.setUrl('wss://example.com/s');
   assert.equal(client.getUrl(), 'wss://example.com:443/s');
-  assert.throws(() => client.setUrl('nope:99999'), (e) => e.code === 'STELAR_ERR_INVALID_URL');
+  assert.throws(
+    () => client.setUrl('nope:99999'),
+    (e) => e.code === 'STELAR_ERR_INVALID_URL',
+  );
   assert.equal(client.getUrl(), 'wss://example.com:443/s');
-  assert.throws(() => make(''), (e) => e.code === 'STELAR_ERR_INVALID_URL');
+  assert.throws(
+    () => make(''),
+    (e) => e.code === 'STELAR_ERR_INVALID_URL',
+  );
   assert.equal(make('localhost:3001', { mode: 'tcp' }).client.getUrl(), 'tcp://localhost:3001');
   assert.throws(() => make(3000, { mode: 'tcp' }, { name: 'browser', modes: ['ws'] }), /not available/);
 });

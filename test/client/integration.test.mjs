@@ -57,7 +57,9 @@ for (const mode of ['ws', 'tcp']) {
       const ids = [];
       srv.server.onConnection((c) => ids.push(c.id));
       const states = [];
-      const client = track(new StelarClient(addressOf(srv, mode), { mode, logger: 'silent', hooks: { onStateChange: ({ from, to }) => states.push(`${from}>${to}`) } }));
+      const client = track(
+        new StelarClient(addressOf(srv, mode), { mode, logger: 'silent', hooks: { onStateChange: ({ from, to }) => states.push(`${from}>${to}`) } }),
+      );
       assert.equal(client.getUrl(), `${mode}://${addressOf(srv, mode)}`);
       const connected = new Promise((resolve) => client.connect(resolve));
       assert.equal(client.getState(), 'connecting');
@@ -134,7 +136,15 @@ for (const mode of ['ws', 'tcp']) {
 
     test('a middleware refusal: Error packet -> error event + onError, close 4001 -> no reconnection', async () => {
       const contexts = [];
-      const client = track(new StelarClient(addressOf(srv, mode), { mode, logger: 'silent', reconnectionDelay: 10, auth: { token: 'bad' }, hooks: { onError: ({ context }) => contexts.push(context) } }));
+      const client = track(
+        new StelarClient(addressOf(srv, mode), {
+          mode,
+          logger: 'silent',
+          reconnectionDelay: 10,
+          auth: { token: 'bad' },
+          hooks: { onError: ({ context }) => contexts.push(context) },
+        }),
+      );
       const err = next(client, 'error');
       client.connect();
       const [e] = await err;
@@ -170,19 +180,28 @@ for (const mode of ['ws', 'tcp']) {
     test('offline queue: messages emitted before connect are sent in order after it; hooks report them', async () => {
       const queued = [];
       const drained = [];
-      const client = track(new StelarClient(addressOf(srv, mode), {
-        mode,
-        logger: 'silent',
-        hooks: { onMessageQueued: ({ event, queueSize }) => queued.push([event, queueSize]), onQueueDrained: ({ count }) => drained.push(count) },
-      }));
+      const client = track(
+        new StelarClient(addressOf(srv, mode), {
+          mode,
+          logger: 'silent',
+          hooks: { onMessageQueued: ({ event, queueSize }) => queued.push([event, queueSize]), onQueueDrained: ({ count }) => drained.push(count) },
+        }),
+      );
       for (let i = 1; i <= 3; i++) client.emit('chat', { i });
       assert.equal(client.getQueueSize(), 3);
       const before = received.length;
       client.connect();
       await next(client, 'connect');
       await until(() => received.length >= before + 3, 'three queued chats');
-      assert.deepEqual(received.slice(before).map((r) => r[1].i), [1, 2, 3]);
-      assert.deepEqual(queued, [['chat', 1], ['chat', 2], ['chat', 3]]);
+      assert.deepEqual(
+        received.slice(before).map((r) => r[1].i),
+        [1, 2, 3],
+      );
+      assert.deepEqual(queued, [
+        ['chat', 1],
+        ['chat', 2],
+        ['chat', 3],
+      ]);
       assert.deepEqual(drained, [3]);
       assert.equal(client.getQueueSize(), 0);
     });
@@ -267,7 +286,13 @@ test('connection refused: error event names ECONNREFUSED; reconnect_failed after
   const srv = await startServer();
   const port = srv.tcpPort;
   await srv.server.stop();
-  const client = new StelarClient(`127.0.0.1:${port}`, { mode: 'tcp', logger: 'silent', reconnectionAttempts: 2, reconnectionDelay: 5, maxReconnectionDelay: 10 });
+  const client = new StelarClient(`127.0.0.1:${port}`, {
+    mode: 'tcp',
+    logger: 'silent',
+    reconnectionAttempts: 2,
+    reconnectionDelay: 5,
+    maxReconnectionDelay: 10,
+  });
   const errors = [];
   const attempts = [];
   client.on('error', (e) => errors.push(e.message));

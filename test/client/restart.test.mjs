@@ -66,7 +66,10 @@ async function restartScenario({ mode, tls }) {
   assert.deepEqual(roomsWhenFirstArrived, ['room-a'], 'rooms re-joined before the queue was sent');
   assert.deepEqual(second.server.getRoomMembers('room-a'), [client.getId()]);
   assert.deepEqual(second.server.getRoomMembers('room-b'), []);
-  assert.deepEqual(queuedSizes, Array.from({ length: N + 1 }, (_, i) => i + 1));
+  assert.deepEqual(
+    queuedSizes,
+    Array.from({ length: N + 1 }, (_, i) => i + 1),
+  );
   assert.deepEqual(drained, [N + 1]);
   assert.ok(states.includes('reconnecting'));
   assert.equal(client.getQueueSize(), 0);

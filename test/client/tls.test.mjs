@@ -16,7 +16,7 @@ after(() => srv.server.stop());
 for (const [name, url, options] of [
   ['wss:// url', () => `wss://127.0.0.1:${srv.port}`, {}],
   ["'host:port' + tls: true (ws)", () => `127.0.0.1:${srv.port}`, { tls: true }],
-  ["tcp + tls: true", () => `127.0.0.1:${srv.tcpPort}`, { mode: 'tcp', tls: true }],
+  ['tcp + tls: true', () => `127.0.0.1:${srv.tcpPort}`, { mode: 'tcp', tls: true }],
   ['tcps:// url', () => `tcps://127.0.0.1:${srv.tcpPort}`, { mode: 'tcp' }],
 ]) {
   test(`${name}: rejectUnauthorized false connects; request and binary work`, async () => {

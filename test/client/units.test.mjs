@@ -30,7 +30,14 @@ test('url: a port, host:port and ws urls give one normalised target', () => {
 });
 
 test('url: tcp mode takes host:port, tcp:// and tcps://', () => {
-  assert.deepEqual(resolveTarget('localhost:3001', 'tcp'), { mode: 'tcp', secure: false, host: 'localhost', port: 3001, path: '/', url: 'tcp://localhost:3001' });
+  assert.deepEqual(resolveTarget('localhost:3001', 'tcp'), {
+    mode: 'tcp',
+    secure: false,
+    host: 'localhost',
+    port: 3001,
+    path: '/',
+    url: 'tcp://localhost:3001',
+  });
   assert.equal(resolveTarget(3001, 'tcp').url, 'tcp://localhost:3001');
   assert.equal(resolveTarget('tcp://10.0.0.1:9', 'tcp').host, '10.0.0.1');
   assert.equal(resolveTarget('tcps://h:9', 'tcp').secure, true);
@@ -53,9 +60,16 @@ test('url: bad input throws INVALID_URL with the input in the message', () => {
     ['/socket', 'ws'], // no page location in Node
     ['host name:80', 'ws'],
   ]) {
-    assert.throws(() => resolveTarget(input, mode), (err) => err.code === INVALID_URL && err.message.includes('invalid server url'), `${input} (${mode})`);
+    assert.throws(
+      () => resolveTarget(input, mode),
+      (err) => err.code === INVALID_URL && err.message.includes('invalid server url'),
+      `${input} (${mode})`,
+    );
   }
-  assert.throws(() => resolveTarget({}, 'ws'), (err) => err.code === INVALID_URL);
+  assert.throws(
+    () => resolveTarget({}, 'ws'),
+    (err) => err.code === INVALID_URL,
+  );
   assert.throws(() => resolveTarget(3000, 'udp'), TypeError);
 });
 
@@ -89,13 +103,26 @@ test('backoff: customReconnectDelay replaces the default, the hook sees it and m
     hook: (info) => (seen.push(['hook', info]), undefined),
   });
   assert.equal(delay, 1234);
-  assert.deepEqual(seen, [['custom', 2, 1000, 30000], ['hook', { attempt: 2, defaultDelay: 1234 }]]);
+  assert.deepEqual(seen, [
+    ['custom', 2, 1000, 30000],
+    ['hook', { attempt: 2, defaultDelay: 1234 }],
+  ]);
   assert.equal(reconnectDelay({ attempt: 1, baseDelay: 1000, maxDelay: 30000, advice: 'backoff', hook: () => 7 }), 7);
   // Bad return values and throws are ignored and reported.
   const faults = [];
   const d = reconnectDelay(
-    { attempt: 1, baseDelay: 1000, maxDelay: 1000, advice: 'backoff', random: () => 0, custom: () => -5, hook: () => { throw new Error('boom'); } },
-    (err, where) => faults.push(where),
+    {
+      attempt: 1,
+      baseDelay: 1000,
+      maxDelay: 1000,
+      advice: 'backoff',
+      random: () => 0,
+      custom: () => -5,
+      hook: () => {
+        throw new Error('boom');
+      },
+    },
+    (_err, where) => faults.push(where),
   );
   assert.equal(d, 500);
   assert.deepEqual(faults, ['customReconnectDelay', 'onReconnectDelay']);
@@ -133,7 +160,14 @@ test('emitter: on/once/off, snapshot iteration, errors reported and the rest sti
   e.emit('x', 2);
   e.off('x', a);
   e.emit('x', 3);
-  assert.deepEqual(calls, [['a', 1], ['once', 1], ['last', 1], ['a', 2], ['last', 2], ['last', 3]]);
+  assert.deepEqual(calls, [
+    ['a', 1],
+    ['once', 1],
+    ['last', 1],
+    ['a', 2],
+    ['last', 2],
+    ['last', 3],
+  ]);
   assert.equal(errors.length, 3);
   assert.deepEqual(errors[0], ['bad', 'x']);
   assert.equal(e.emit('nobody'), false);
@@ -172,7 +206,13 @@ test('ack ids: start at 1, wrap from 2^32-1 back to 1, never 0, skip ids in use'
   t2.add(entry(1));
   assert.equal(t2.allocate(), MAX_ACK_ID);
   assert.equal(t2.allocate(), 2);
-  assert.equal(t.rejectWhere((e) => e.id !== 1, (e) => ({ message: `x${e.id}` })), 2);
+  assert.equal(
+    t.rejectWhere(
+      (e) => e.id !== 1,
+      (e) => ({ message: `x${e.id}` }),
+    ),
+    2,
+  );
   assert.deepEqual(rejected.sort(), [`x${MAX_ACK_ID - 1}`, `x${MAX_ACK_ID}`].sort());
   assert.equal(t.size, 1);
   assert.ok(t.take(1));

@@ -120,9 +120,7 @@ test('the docs have examples, and few are skipped', () => {
 });
 
 test('examples in the docs of this suite check what they show', () => {
-  const unchecked = runnable
-    .filter((e) => STRICT_DOCS.has(e.file) && !e.expect && !/\bassert\b/.test(e.code))
-    .map((e) => `${e.file}:${e.line}`);
+  const unchecked = runnable.filter((e) => STRICT_DOCS.has(e.file) && !e.expect && !/\bassert\b/.test(e.code)).map((e) => `${e.file}:${e.line}`);
   assert.deepEqual(unchecked, [], 'each example needs an assert or an <!-- expect: --> comment');
 });
 

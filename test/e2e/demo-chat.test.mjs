@@ -93,7 +93,9 @@ const messageIn = (page, text) =>
     timeout: 10_000,
   });
 
-test('two pages chat, the TCP bot answers in both, an image round-trips, and a restart heals itself', { skip: !hasBrowser && 'chromium not installed' }, async () => {
+test('two pages chat, the TCP bot answers in both, an image round-trips, and a restart heals itself', {
+  skip: !hasBrowser && 'chromium not installed',
+}, async () => {
   const alice = await openChat('alice');
   const bob = await openChat('bob');
 

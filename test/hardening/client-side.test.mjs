@@ -30,7 +30,9 @@ async function rawWsServer(onOpen) {
       if (end === -1) return;
       socket.off('data', onData);
       const key = /sec-websocket-key:\s*(\S+)/i.exec(head)[1];
-      const accept = createHash('sha1').update(key + GUID).digest('base64');
+      const accept = createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
       const peer = { socket, frames: [], waiters: new Set() };
       let buf = Buffer.alloc(0);
@@ -57,17 +59,20 @@ async function rawWsServer(onOpen) {
         for (const w of [...peer.waiters]) w();
       });
       peer.waitFrame = (pred, what) =>
-        guard(new Promise((resolve) => {
-          const check = () => {
-            const f = peer.frames.find(pred);
-            if (f) {
-              peer.waiters.delete(check);
-              resolve(f);
-            }
-          };
-          peer.waiters.add(check);
-          check();
-        }), what);
+        guard(
+          new Promise((resolve) => {
+            const check = () => {
+              const f = peer.frames.find(pred);
+              if (f) {
+                peer.waiters.delete(check);
+                resolve(f);
+              }
+            };
+            peer.waiters.add(check);
+            check();
+          }),
+          what,
+        );
       onOpen(peer);
     };
     socket.on('data', onData);
@@ -111,7 +116,11 @@ async function rawTcpServer(onPacket) {
   };
 }
 
-const serverHello = { type: PacketType.CONNECT, event: '', data: { v: 1, id: 'raw-1', heartbeatInterval: 30000, heartbeatTimeout: 60000, maxPayloadSize: 1 << 20 } };
+const serverHello = {
+  type: PacketType.CONNECT,
+  event: '',
+  data: { v: 1, id: 'raw-1', heartbeatInterval: 30000, heartbeatTimeout: 60000, maxPayloadSize: 1 << 20 },
+};
 
 test('connectWebSocket: a masked frame from the server -> the client closes with 1002 and reports WS_UNEXPECTED_MASK', async () => {
   let peer;
@@ -132,7 +141,10 @@ test('connectWebSocket: a masked frame from the server -> the client closes with
     // so locally the close is 1006 (RFC 6455 7.1.5); the error event carries the 1002.
     peer.socket.end(frame({ opcode: Op.CLOSE, payload: closeBody(1002), mask: false }));
     assert.equal(await guard(closed, 'client close'), 1006);
-    assert.deepEqual(errors.map((e) => [e.code, e.closeCode]), [[ErrorCode.WS_UNEXPECTED_MASK, 1002]]);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.closeCode]),
+      [[ErrorCode.WS_UNEXPECTED_MASK, 1002]],
+    );
     assert.deepEqual(messages, [], 'the masked frame was not delivered');
   } finally {
     await server.close();
@@ -159,7 +171,10 @@ test('StelarClient over ws: a masked server frame -> close 1002, no session, no 
     p.socket.end(frame({ opcode: Op.CLOSE, payload: closeBody(1002), mask: false }));
     await until(() => client.getState() === 'disconnected', 'disconnected');
     assert.equal(client.getId(), null, 'never got a session');
-    assert.ok(errors.some((e) => e.code === ErrorCode.WS_UNEXPECTED_MASK), `errors: ${errors.map((e) => e.code)}`);
+    assert.ok(
+      errors.some((e) => e.code === ErrorCode.WS_UNEXPECTED_MASK),
+      `errors: ${errors.map((e) => e.code)}`,
+    );
     // 1002 means "do not reconnect": no second connection arrives.
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(peers.length, 1);
@@ -184,7 +199,12 @@ test('StelarClient over tcp: ACK responses with unknown, reused, 0 and 2^32-1 id
     answer(p.ackId, 'reused, failing', false);
   });
   const errors = [];
-  const client = new StelarClient(`${HOST}:${server.port}`, { mode: 'tcp', logger: false, reconnection: false, hooks: { onError: (i) => errors.push(i.error) } });
+  const client = new StelarClient(`${HOST}:${server.port}`, {
+    mode: 'tcp',
+    logger: false,
+    reconnection: false,
+    hooks: { onError: (i) => errors.push(i.error) },
+  });
   client.on('error', () => {});
   try {
     await new Promise((resolve) => client.connect(resolve));

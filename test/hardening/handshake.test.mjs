@@ -5,7 +5,20 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../dist/index.js';
 import {
-  assertServes, clientsDrop, guard, packetFrame, PacketType, probe, rawHttp, rawTcp, rawWs, RawWs, selfSignedCert, startServer, tcpSocket, upgradeRequest,
+  assertServes,
+  clientsDrop,
+  guard,
+  packetFrame,
+  PacketType,
+  probe,
+  rawHttp,
+  rawTcp,
+  rawWs,
+  RawWs,
+  selfSignedCert,
+  startServer,
+  tcpSocket,
+  upgradeRequest,
 } from './helpers.mjs';
 
 /** Sends `request`, expects `status` (and `headers`), then the server closing the socket. */
@@ -37,7 +50,9 @@ describe('upgrade requests', () => {
       });
       const version = (v) => req({ headers: { 'Sec-WebSocket-Version': null } }).replace(/\r\n\r\n$/, `\r\nSec-WebSocket-Version: ${v}\r\n\r\n`);
       await t.test('Sec-WebSocket-Version 8 -> 426 naming 13', () => expectRefusal(port, version('8'), 426, { 'sec-websocket-version': '13' }));
-      await t.test('Sec-WebSocket-Version missing -> 426', () => expectRefusal(port, req({ headers: { 'Sec-WebSocket-Version': null } }), 426, { 'sec-websocket-version': '13' }));
+      await t.test('Sec-WebSocket-Version missing -> 426', () =>
+        expectRefusal(port, req({ headers: { 'Sec-WebSocket-Version': null } }), 426, { 'sec-websocket-version': '13' }),
+      );
       await t.test('POST upgrade -> 405 Allow: GET', () => expectRefusal(port, req({ method: 'POST' }), 405, { allow: 'GET' }));
       await t.test('PUT upgrade -> 405 Allow: GET', () => expectRefusal(port, req({ method: 'PUT' }), 405, { allow: 'GET' }));
       await t.test('5000 headers -> 431', () => {
@@ -48,10 +63,13 @@ describe('upgrade requests', () => {
       await t.test('a 1 MiB header line -> 431', () => expectRefusal(port, req({ headers: { 'X-Big': 'a'.repeat(1 << 20) } }), 431));
       await t.test('a 1 MiB request line -> 431', () => expectRefusal(port, req({ path: `/?${'a'.repeat(1 << 20)}` }), 431));
       await t.test('allowed Origin with a Connect frame in the same write: accepted, the early bytes are used', async () => {
-        const res = await rawHttp(port, Buffer.concat([
-          Buffer.from(req({ headers: { Origin: 'https://good.example' } })),
-          packetFrame({ type: PacketType.CONNECT, event: '', data: { v: 1 } }),
-        ]));
+        const res = await rawHttp(
+          port,
+          Buffer.concat([
+            Buffer.from(req({ headers: { Origin: 'https://good.example' } })),
+            packetFrame({ type: PacketType.CONNECT, event: '', data: { v: 1 } }),
+          ]),
+        );
         assert.equal(res.status, 101);
         const ws = new RawWs(res.socket, res.headers, res.rest);
         res.socket.resume();
@@ -127,7 +145,10 @@ describe('stalled peers', { concurrency: true }, () => {
       } finally {
         clearInterval(timer);
       }
-      assert.equal(ws.packets.some((p) => p.type === PacketType.CONNECT), false);
+      assert.equal(
+        ws.packets.some((p) => p.type === PacketType.CONNECT),
+        false,
+      );
       await ws.finishClose();
       await assertServes(server);
     } finally {
@@ -161,7 +182,10 @@ describe('stalled peers', { concurrency: true }, () => {
       } finally {
         clearInterval(timer);
       }
-      assert.ok(tcp.packets.some((p) => p.type === PacketType.PONG), 'pings were answered meanwhile');
+      assert.ok(
+        tcp.packets.some((p) => p.type === PacketType.PONG),
+        'pings were answered meanwhile',
+      );
       await tcp.finishClose();
       await assertServes(server);
     } finally {
@@ -174,10 +198,18 @@ describe('stalled peers', { concurrency: true }, () => {
     try {
       const started = Date.now();
       const sockets = await Promise.all([tcpSocket(server.getPort()), tcpSocket(server.getTcpPort())]);
-      await Promise.all(sockets.map((s) => guard(new Promise((resolve) => {
-        s.on('error', () => {});
-        s.once('close', resolve);
-      }), 'the server to drop the silent TLS connection', CONNECT_TIMEOUT + 8000)));
+      await Promise.all(
+        sockets.map((s) =>
+          guard(
+            new Promise((resolve) => {
+              s.on('error', () => {});
+              s.once('close', resolve);
+            }),
+            'the server to drop the silent TLS connection',
+            CONNECT_TIMEOUT + 8000,
+          ),
+        ),
+      );
       assert.ok(Date.now() - started >= CONNECT_TIMEOUT - 50, 'not before connectTimeout');
     } finally {
       await server.stop();

@@ -2,7 +2,6 @@
 // sockets and builds its bytes by hand (frames, lengths, handshakes), so a case can send
 // exactly what an attacker would, including what no well-behaved library can produce.
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
@@ -59,7 +58,7 @@ export function guard(promise, what, ms = GUARD) {
 export function frame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = true, length, form, lengthBytes } = {}) {
   const data = Buffer.from(payload);
   const len = length ?? data.length;
-  const kind = lengthBytes ? 64 : form ?? (len < 126 ? 7 : len <= 0xffff ? 16 : 64);
+  const kind = lengthBytes ? 64 : (form ?? (len < 126 ? 7 : len <= 0xffff ? 16 : 64));
   const head = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
   const maskBit = mask ? 0x80 : 0;
   if (kind === 7) head.push(maskBit | len);
@@ -133,11 +132,13 @@ class RawPeer {
     this.ended = false;
     this.closedAt = 0;
     socket.on('error', (err) => (this.socketError = err));
-    this.closed = new Promise((resolve) => socket.once('close', () => {
-      this.closedAt = Date.now();
-      resolve();
-      this._wake();
-    }));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.closedAt = Date.now();
+        resolve();
+        this._wake();
+      }),
+    );
     socket.on('end', () => {
       this.ended = true;
       this._wake();
@@ -242,7 +243,7 @@ export class RawWs extends RawPeer {
       this.bytesIn += chunk.length;
       reader.push(chunk);
     });
-    if (rest && rest.length) {
+    if (rest?.length) {
       this.bytesIn += rest.length;
       reader.push(rest);
     }
@@ -255,7 +256,7 @@ export class RawWs extends RawPeer {
   }
   connect(auth) {
     this.send({ type: PacketType.CONNECT, event: '', data: auth === undefined ? { v: 1 } : { v: 1, auth } });
-    return this.next(PacketType.CONNECT).then((p) => (this.id = p.data.id, p.data));
+    return this.next(PacketType.CONNECT).then((p) => ((this.id = p.data.id), p.data));
   }
   /** The close frame the server sent (waits for it). */
   async closeCode(timeout) {
@@ -292,7 +293,7 @@ export class RawTcp extends RawPeer {
   }
   connect(auth) {
     this.send({ type: PacketType.CONNECT, event: '', data: auth === undefined ? { v: 1 } : { v: 1, auth } });
-    return this.next(PacketType.CONNECT).then((p) => (this.id = p.data.id, p.data));
+    return this.next(PacketType.CONNECT).then((p) => ((this.id = p.data.id), p.data));
   }
   async closeCode(timeout) {
     await this.waitUntil(() => this.disconnect, 'Disconnect packet', timeout);
@@ -384,7 +385,9 @@ export async function rawWs(port, opts = {}) {
     res.socket.destroy();
     throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
   }
-  const accept = createHash('sha1').update(key + GUID).digest('base64');
+  const accept = createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
   if (res.headers['sec-websocket-accept'] !== accept) throw new Error('bad Sec-WebSocket-Accept');
   const ws = new RawWs(res.socket, res.headers, res.rest);
   res.socket.resume();

@@ -4,9 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../dist/index.js';
-import {
-  assertServes, clientsDrop, externalBytes, frame, guard, Op, PacketType, probe, rawTcp, rawWs, session, startServer, until,
-} from './helpers.mjs';
+import { assertServes, clientsDrop, externalBytes, frame, guard, Op, PacketType, probe, rawTcp, rawWs, session, startServer, until } from './helpers.mjs';
 
 const CAP = 64 * 1024;
 
@@ -17,7 +15,11 @@ async function assertRefused(peer, error, code) {
   assert.equal(typeof err.data.message, 'string');
   assert.equal(await peer.closeCode(), code);
   await peer.finishClose();
-  assert.equal(peer.packets.some((p) => p.type === PacketType.CONNECT), false, 'never accepted');
+  assert.equal(
+    peer.packets.some((p) => p.type === PacketType.CONNECT),
+    false,
+    'never accepted',
+  );
 }
 
 describe('connection limits', { concurrency: true }, () => {
@@ -30,7 +32,13 @@ describe('connection limits', { concurrency: true }, () => {
       await assertRefused(ws, ErrorCode.SERVER_FULL, 4002);
       const tcp = await rawTcp(server.getTcpPort());
       await assertRefused(tcp, ErrorCode.SERVER_FULL, 4002);
-      assert.deepEqual(reached.map((r) => [r.reason, r.max]), [['maxConnections', 3], ['maxConnections', 3]]);
+      assert.deepEqual(
+        reached.map((r) => [r.reason, r.max]),
+        [
+          ['maxConnections', 3],
+          ['maxConnections', 3],
+        ],
+      );
       assert.equal(server.getStats().activeConnections, 3);
       // The held clients were not disturbed, and a freed slot admits the next one.
       await held[0].destroy();
@@ -92,14 +100,20 @@ describe('slow and dead readers', () => {
         const cutAt = sent;
         while (sent < cutAt + 8192) await round();
         const grown = externalBytes() - before;
-        console.log(`slow consumer over ${protocol}: cut after ${cutAt} broadcasts with ${slow[0].bufferedBytes} bytes queued (cap ${CAP}); memory outside the heap ${grown >= 0 ? '+' : ''}${(grown / 1024).toFixed(0)} KiB after ${(sent * 4) / 1024} MiB broadcast in all`);
+        console.log(
+          `slow consumer over ${protocol}: cut after ${cutAt} broadcasts with ${slow[0].bufferedBytes} bytes queued (cap ${CAP}); memory outside the heap ${grown >= 0 ? '+' : ''}${(grown / 1024).toFixed(0)} KiB after ${(sent * 4) / 1024} MiB broadcast in all`,
+        );
         assert.ok(grown < 12 * 1024 * 1024, `memory outside the heap grew by ${grown} bytes while ${sent * 4} KiB were broadcast`);
         // The stalled one, once it reads, finds what was queued before the cut, then the 4006 close.
         stalled.socket.resume();
         assert.equal(await stalled.closeCode(), 4006);
         await stalled.finishClose();
         assert.ok(stalled.count('tick') < cutAt, `the stalled client got ${stalled.count('tick')} of ${sent}`);
-        assert.equal(stalled.packets.find((p) => p.type === PacketType.ERROR), undefined, 'a slow consumer is closed, not sent an Error');
+        assert.equal(
+          stalled.packets.find((p) => p.type === PacketType.ERROR),
+          undefined,
+          'a slow consumer is closed, not sent an Error',
+        );
         await healthy.destroy();
         await clientsDrop(server, 0);
         await assertServes(server);

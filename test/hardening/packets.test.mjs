@@ -4,9 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../dist/index.js';
-import {
-  assertServes, clientsDrop, encodePacket, frame, Op, PacketType, probe, rawTcp, rawWs, session, startServer, until,
-} from './helpers.mjs';
+import { assertServes, clientsDrop, encodePacket, frame, Op, PacketType, probe, rawTcp, rawWs, session, startServer, until } from './helpers.mjs';
 
 const PROTO_NAMES = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
 const OBJECT_PROTO_KEYS = Object.getOwnPropertyNames(Object.prototype).sort();
@@ -42,10 +40,12 @@ for (const protocol of ['ws', 'tcp']) {
     const write = (peer, packetBytes) => peer.write(protocol === 'tcp' ? Buffer.concat([u32(packetBytes.length + 4), packetBytes]) : wsBinary(packetBytes));
 
     before(async () => {
-      server = probe(await startServer({
-        maxPayloadSize: 1024,
-        logger: { debug() {}, info() {}, warn() {}, error: (...args) => logged.push(args.map(String).join(' ')) },
-      }));
+      server = probe(
+        await startServer({
+          maxPayloadSize: 1024,
+          logger: { debug() {}, info() {}, warn() {}, error: (...args) => logged.push(args.map(String).join(' ')) },
+        }),
+      );
       server.onAll((ctx) => seen.push([ctx.eventName, ctx.data]));
       server.on('__proto__', (ctx) => ctx.emit('got:__proto__', ctx.data));
       server.on('echo', (ctx) => ctx.emit('echo', ctx.data));
@@ -78,7 +78,11 @@ for (const protocol of ['ws', 'tcp']) {
       const got = await peer.next(PacketType.JSON, 'got:__proto__');
       assert.equal(got.data, '__proto__');
       assert.equal(peer.packets.filter((p) => p.type === PacketType.JSON).length, 1);
-      for (const name of PROTO_NAMES) assert.ok(seen.some(([e, d]) => e === name && d === name), `onAll saw ${name}`);
+      for (const name of PROTO_NAMES)
+        assert.ok(
+          seen.some(([e, d]) => e === name && d === name),
+          `onAll saw ${name}`,
+        );
       assertPrototypeClean();
       await peer.destroy();
     });
@@ -99,7 +103,11 @@ for (const protocol of ['ws', 'tcp']) {
       await b.next(PacketType.JOIN_ROOM, 'constructor');
       assert.equal(server.to('constructor', 'room:ctor', 2), 2);
       await b.next(PacketType.JSON, 'room:ctor');
-      assert.equal(b.packets.some((p) => p.event === 'room:msg'), false, 'b is not in __proto__');
+      assert.equal(
+        b.packets.some((p) => p.event === 'room:msg'),
+        false,
+        'b is not in __proto__',
+      );
       for (const room of PROTO_NAMES) {
         a.send({ type: PacketType.LEAVE_ROOM, event: room });
         await a.next(PacketType.LEAVE_ROOM, room);
@@ -122,6 +130,7 @@ for (const protocol of ['ws', 'tcp']) {
       for (const d of [data, echoed.data, answered.data]) {
         assert.equal(Object.getPrototypeOf(d), Object.prototype);
         assert.ok(Object.hasOwn(d, '__proto__'), 'an own key, not the prototype');
+        // biome-ignore lint/suspicious/noProto: the test reads the own '__proto__' key a hostile payload carried
         assert.deepEqual(d.__proto__, { polluted: 'yes' });
         assert.equal(d.polluted, undefined);
         assert.ok(Object.hasOwn(d.nested[0], '__proto__'));
@@ -148,15 +157,28 @@ for (const protocol of ['ws', 'tcp']) {
       const peer = await session(server, protocol);
       // The longest name the wire allows is also past this server's maxPayloadSize (1024).
       const bad = ['', 'e'.repeat(257), '€'.repeat(86) /* 258 bytes in 86 chars */, 'x'.repeat(65535)];
-      const expected = [ErrorCode.PACKET_INVALID_EVENT, ErrorCode.PACKET_INVALID_EVENT, ErrorCode.PACKET_INVALID_EVENT, ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.PACKET_INVALID_EVENT];
+      const expected = [
+        ErrorCode.PACKET_INVALID_EVENT,
+        ErrorCode.PACKET_INVALID_EVENT,
+        ErrorCode.PACKET_INVALID_EVENT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.PACKET_INVALID_EVENT,
+      ];
       for (const event of bad) peer.send({ type: PacketType.JSON, event, data: 1 });
       peer.send({ type: PacketType.ACK_REQUEST, event: '', ackId: 3, data: 1 });
       const refused = await peer.packet((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 3, 'refused ack');
       assert.equal(refused.ok, false);
       assert.equal(refused.data.code, ErrorCode.PACKET_INVALID_EVENT);
       await peer.waitUntil(() => peer.packets.filter((p) => p.type === PacketType.ERROR).length === bad.length + 1, 'one Error each');
-      assert.deepEqual(peer.packets.filter((x) => x.type === PacketType.ERROR).map((p) => p.event), expected);
-      assert.equal(seen.some(([e]) => bad.includes(e)), false, 'no handler saw them');
+      assert.deepEqual(
+        peer.packets.filter((x) => x.type === PacketType.ERROR).map((p) => p.event),
+        expected,
+      );
+      assert.equal(
+        seen.some(([e]) => bad.includes(e)),
+        false,
+        'no handler saw them',
+      );
       // Exactly at the limit is fine.
       peer.send({ type: PacketType.JSON, event: 'e'.repeat(256), data: 'limit' });
       await until(() => seen.some(([e, d]) => e.length === 256 && d === 'limit'), '256-byte event');
@@ -203,8 +225,14 @@ for (const protocol of ['ws', 'tcp']) {
       peer.send({ type: PacketType.ACK_REQUEST, event: 'echo', ackId: 43, data: 'last' });
       // Packets are handled in order: once 43 is answered, 0 and both 42s were handled.
       await peer.packet((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 43, 'id 43');
-      assert.deepEqual(peer.packets.filter((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 42).map((p) => p.data), ['first', 'second']);
-      assert.equal(peer.packets.some((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 0), false);
+      assert.deepEqual(
+        peer.packets.filter((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 42).map((p) => p.data),
+        ['first', 'second'],
+      );
+      assert.equal(
+        peer.packets.some((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 0),
+        false,
+      );
       await peer.destroy();
     });
 
@@ -224,7 +252,10 @@ for (const protocol of ['ws', 'tcp']) {
         await until(() => logged.length > before, 'the handler error logged');
         peer.send({ type: PacketType.ACK_REQUEST, event: 'hardening:probe', ackId: 12, data: 'alive' });
         await peer.packet((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 12, 'still serving');
-        assert.equal(peer.packets.some((p) => p.event === 'echo' && p.type === PacketType.JSON), false);
+        assert.equal(
+          peer.packets.some((p) => p.event === 'echo' && p.type === PacketType.JSON),
+          false,
+        );
       } finally {
         server.updateConfig({ maxPayloadSize: 1024 });
       }

@@ -24,7 +24,10 @@ async function serverProcess(opts = {}) {
     }
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
-  const ready = await guard(until(() => lines.find((l) => l.type === 'ready'), 'ready'), 'the server process');
+  const ready = await guard(
+    until(() => lines.find((l) => l.type === 'ready'), 'ready'),
+    'the server process',
+  );
   return { child, lines, exited, ...ready };
 }
 
@@ -71,7 +74,10 @@ describe('graceful shutdown', { concurrency: true }, () => {
     const codes = await Promise.all(closes);
     const exit = await guard(srv.exited, 'process exit', shutdownTimeout + 10_000);
 
-    assert.deepEqual(codes, peers.map(() => 1001));
+    assert.deepEqual(
+      codes,
+      peers.map(() => 1001),
+    );
     // The process had another listening server: it ended because the signal was re-raised.
     assert.deepEqual([exit.code, exit.signal], [null, 'SIGTERM']);
     assert.ok(exit.at - killedAt < shutdownTimeout, `exited ${exit.at - killedAt} ms after SIGTERM (shutdownTimeout ${shutdownTimeout})`);
@@ -82,7 +88,9 @@ describe('graceful shutdown', { concurrency: true }, () => {
     const lost = all.filter((k) => !handled.has(k));
     assert.deepEqual(lost, [], 'acknowledged but not handled');
     assert.equal(handled.size, report.handled.length, 'nothing handled twice');
-    console.log(`shutdown under load: ${all.length} requests acknowledged, ${handled.size} handled, ${handled.size - all.length} handled but unanswered (in flight at the close), exit ${exit.at - killedAt} ms after SIGTERM`);
+    console.log(
+      `shutdown under load: ${all.length} requests acknowledged, ${handled.size} handled, ${handled.size - all.length} handled but unanswered (in flight at the close), exit ${exit.at - killedAt} ms after SIGTERM`,
+    );
   });
 
   test('a client that never answers the close: the process still ends within shutdownTimeout', async () => {
@@ -118,7 +126,11 @@ describe('graceful shutdown', { concurrency: true }, () => {
     const exit = await guard(srv.exited, 'process exit', 15_000);
     assert.equal(exit.signal, 'SIGTERM');
     assert.ok(exit.at - killedAt < 15_000);
-    assert.equal(srv.lines.some((l) => l.type === 'shutdown'), false, 'forced before the shutdown finished');
+    assert.equal(
+      srv.lines.some((l) => l.type === 'shutdown'),
+      false,
+      'forced before the shutdown finished',
+    );
     await stuck.destroy();
   });
 
@@ -143,7 +155,10 @@ describe('graceful shutdown', { concurrency: true }, () => {
     assert.equal(await closed, 1001);
     const exit = await guard(srv.exited, 'process exit');
     assert.deepEqual([exit.code, exit.signal], [7, null]);
-    assert.deepEqual(srv.lines.map((l) => l.type), ['ready', 'app-listener', 'shutdown']);
+    assert.deepEqual(
+      srv.lines.map((l) => l.type),
+      ['ready', 'app-listener', 'shutdown'],
+    );
   });
 
   test('gracefulShutdown: false leaves SIGTERM alone: the process dies at once, clients see the connection drop', async () => {
@@ -155,8 +170,9 @@ describe('graceful shutdown', { concurrency: true }, () => {
     assert.equal(exit.signal, 'SIGTERM');
     await tcp.whenClosed();
     assert.equal(tcp.disconnect, null, 'no Disconnect packet');
-    assert.equal(srv.lines.some((l) => l.type === 'shutdown'), false);
+    assert.equal(
+      srv.lines.some((l) => l.type === 'shutdown'),
+      false,
+    );
   });
 });
-
-

@@ -87,9 +87,24 @@ test('hostile TCP frames and packets: exact outcome each, server still serving',
     );
     assert.ok(seen.includes('before-short'));
 
-    await packetError('event-name length past the end of the frame -> Error TRUNCATED, 1002', tcpFrame(rawPacket(PacketType.JSON, 100, Buffer.from('abc'))), ErrorCode.PACKET_TRUNCATED, 1002);
-    await packetError('event-name length 65535 in a 7-byte frame -> Error TRUNCATED, 1002', tcpFrame(rawPacket(PacketType.JSON, 0xffff)), ErrorCode.PACKET_TRUNCATED, 1002);
-    await packetError('ACK request shorter than its fixed fields -> Error TRUNCATED, 1002', tcpFrame(rawPacket(PacketType.ACK_REQUEST, 1, Buffer.from('e\x00\x00'))), ErrorCode.PACKET_TRUNCATED, 1002);
+    await packetError(
+      'event-name length past the end of the frame -> Error TRUNCATED, 1002',
+      tcpFrame(rawPacket(PacketType.JSON, 100, Buffer.from('abc'))),
+      ErrorCode.PACKET_TRUNCATED,
+      1002,
+    );
+    await packetError(
+      'event-name length 65535 in a 7-byte frame -> Error TRUNCATED, 1002',
+      tcpFrame(rawPacket(PacketType.JSON, 0xffff)),
+      ErrorCode.PACKET_TRUNCATED,
+      1002,
+    );
+    await packetError(
+      'ACK request shorter than its fixed fields -> Error TRUNCATED, 1002',
+      tcpFrame(rawPacket(PacketType.ACK_REQUEST, 1, Buffer.from('e\x00\x00'))),
+      ErrorCode.PACKET_TRUNCATED,
+      1002,
+    );
     await packetError(
       'ACK name length past the end -> Error TRUNCATED, 1002',
       tcpFrame(rawPacket(PacketType.ACK_REQUEST, 1, Buffer.from([0x65, 0, 0, 0, 1, 0x01, 0x00]))),
@@ -99,9 +114,24 @@ test('hostile TCP frames and packets: exact outcome each, server still serving',
     for (const type of [11, 12, 127, 128, 255]) {
       await packetError(`unknown packet type ${type} -> Error UNKNOWN_TYPE, 1002`, tcpFrame(rawPacket(type, 0)), ErrorCode.PACKET_UNKNOWN_TYPE, 1002);
     }
-    await packetError('event name that is not UTF-8 -> Error INVALID_UTF8, 1007', tcpFrame(rawPacket(PacketType.JSON, 2, Buffer.from([0xc0, 0xaf]))), ErrorCode.PACKET_INVALID_UTF8, 1007);
-    await packetError('JSON body that does not parse -> Error INVALID_JSON, session stays', tcpFrame(rawPacket(PacketType.JSON, 1, Buffer.from('x{"a":'))), ErrorCode.PACKET_INVALID_JSON, 0);
-    await packetError('JSON body that is not UTF-8 -> Error INVALID_UTF8, 1007', tcpFrame(rawPacket(PacketType.JSON, 1, Buffer.from([0x78, 0x22, 0xff, 0x22]))), ErrorCode.PACKET_INVALID_UTF8, 1007);
+    await packetError(
+      'event name that is not UTF-8 -> Error INVALID_UTF8, 1007',
+      tcpFrame(rawPacket(PacketType.JSON, 2, Buffer.from([0xc0, 0xaf]))),
+      ErrorCode.PACKET_INVALID_UTF8,
+      1007,
+    );
+    await packetError(
+      'JSON body that does not parse -> Error INVALID_JSON, session stays',
+      tcpFrame(rawPacket(PacketType.JSON, 1, Buffer.from('x{"a":'))),
+      ErrorCode.PACKET_INVALID_JSON,
+      0,
+    );
+    await packetError(
+      'JSON body that is not UTF-8 -> Error INVALID_UTF8, 1007',
+      tcpFrame(rawPacket(PacketType.JSON, 1, Buffer.from([0x78, 0x22, 0xff, 0x22]))),
+      ErrorCode.PACKET_INVALID_UTF8,
+      1007,
+    );
 
     await t.test('a JSON packet before Connect -> Error UNEXPECTED, 1002', async () => {
       const { rawTcp } = await import('./helpers.mjs');

@@ -5,20 +5,20 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../dist/index.js';
-import {
-  assertServes, clientsDrop, closeBody, encodePacket, frame, Op, PacketType, probe, session, startServer, until,
-} from './helpers.mjs';
+import { assertServes, clientsDrop, closeBody, encodePacket, frame, Op, PacketType, probe, session, startServer, until } from './helpers.mjs';
 
 const MAX_MESSAGE = 64 * 1024;
 
 async function hostileServer(extra = {}) {
   const invalid = [];
   const disconnects = [];
-  const server = probe(await startServer({
-    maxFrameSize: MAX_MESSAGE,
-    hooks: { onInvalidMessage: (info) => invalid.push(info) },
-    ...extra,
-  }));
+  const server = probe(
+    await startServer({
+      maxFrameSize: MAX_MESSAGE,
+      hooks: { onInvalidMessage: (info) => invalid.push(info) },
+      ...extra,
+    }),
+  );
   server.onDisconnect((_ctx, info) => disconnects.push(info));
   return { server, invalid, disconnects };
 }
@@ -50,27 +50,57 @@ describe('WebSocket frames', { concurrency: true }, () => {
       await violation('64-bit length with the high bit set -> 1002', len64(0x80, 0, 0, 0, 0, 0, 0, 1), 1002, ErrorCode.WS_INVALID_LENGTH);
       await violation('64-bit length 2^63 (only the high bit) -> 1002', len64(0x80, 0, 0, 0, 0, 0, 0, 0), 1002, ErrorCode.WS_INVALID_LENGTH);
       await violation('64-bit length above 2^53 -> 1009 before any payload', len64(0x00, 0x40, 0, 0, 0, 0, 0, 0), 1009, ErrorCode.WS_MESSAGE_TOO_BIG);
-      await violation('64-bit length 2^40 (past maxFrameSize) -> 1009 before any payload', len64(0, 0, 0x01, 0, 0, 0, 0, 0), 1009, ErrorCode.WS_MESSAGE_TOO_BIG);
-      await violation('one byte past maxFrameSize -> 1009 before any payload', frame({ opcode: Op.BINARY, length: MAX_MESSAGE + 1 }), 1009, ErrorCode.WS_MESSAGE_TOO_BIG);
+      await violation(
+        '64-bit length 2^40 (past maxFrameSize) -> 1009 before any payload',
+        len64(0, 0, 0x01, 0, 0, 0, 0, 0),
+        1009,
+        ErrorCode.WS_MESSAGE_TOO_BIG,
+      );
+      await violation(
+        'one byte past maxFrameSize -> 1009 before any payload',
+        frame({ opcode: Op.BINARY, length: MAX_MESSAGE + 1 }),
+        1009,
+        ErrorCode.WS_MESSAGE_TOO_BIG,
+      );
       await violation(
         'fragments that add up past maxFrameSize -> 1009 at the header that crosses it',
         [frame({ opcode: Op.BINARY, fin: false, payload: Buffer.alloc(MAX_MESSAGE / 2) }), frame({ opcode: Op.CONT, length: MAX_MESSAGE / 2 + 1 })],
         1009,
         ErrorCode.WS_MESSAGE_TOO_BIG,
       );
-      await violation('unmasked client frame -> 1002', frame({ opcode: Op.BINARY, payload: Buffer.from([0, 0, 1, 0x61]), mask: false }), 1002, ErrorCode.WS_MASK_REQUIRED);
+      await violation(
+        'unmasked client frame -> 1002',
+        frame({ opcode: Op.BINARY, payload: Buffer.from([0, 0, 1, 0x61]), mask: false }),
+        1002,
+        ErrorCode.WS_MASK_REQUIRED,
+      );
       for (const opcode of [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
         await violation(`reserved opcode 0x${opcode.toString(16)} -> 1002`, frame({ opcode }), 1002, ErrorCode.WS_INVALID_OPCODE);
       }
       for (const rsv of [1, 2, 4, 7]) {
-        await violation(`RSV bits ${rsv.toString(2).padStart(3, '0')} -> 1002`, frame({ opcode: Op.BINARY, rsv, payload: Buffer.from([0, 0, 1, 0x61]) }), 1002, ErrorCode.WS_RSV_SET);
+        await violation(
+          `RSV bits ${rsv.toString(2).padStart(3, '0')} -> 1002`,
+          frame({ opcode: Op.BINARY, rsv, payload: Buffer.from([0, 0, 1, 0x61]) }),
+          1002,
+          ErrorCode.WS_RSV_SET,
+        );
       }
       for (const opcode of [Op.PING, Op.PONG, Op.CLOSE]) {
         await violation(`fragmented control frame (opcode ${opcode}, FIN clear) -> 1002`, frame({ opcode, fin: false }), 1002, ErrorCode.WS_CONTROL_FRAGMENTED);
       }
       await violation('ping of 126 bytes -> 1002', frame({ opcode: Op.PING, payload: Buffer.alloc(126) }), 1002, ErrorCode.WS_CONTROL_TOO_LONG);
-      await violation('close of 126 bytes (16-bit length form) -> 1002', frame({ opcode: Op.CLOSE, payload: Buffer.alloc(200) }), 1002, ErrorCode.WS_CONTROL_TOO_LONG);
-      await violation('continuation without a message -> 1002', frame({ opcode: Op.CONT, payload: Buffer.from('x') }), 1002, ErrorCode.WS_UNEXPECTED_CONTINUATION);
+      await violation(
+        'close of 126 bytes (16-bit length form) -> 1002',
+        frame({ opcode: Op.CLOSE, payload: Buffer.alloc(200) }),
+        1002,
+        ErrorCode.WS_CONTROL_TOO_LONG,
+      );
+      await violation(
+        'continuation without a message -> 1002',
+        frame({ opcode: Op.CONT, payload: Buffer.from('x') }),
+        1002,
+        ErrorCode.WS_UNEXPECTED_CONTINUATION,
+      );
       await violation(
         'new binary frame inside a fragmented message -> 1002',
         [frame({ opcode: Op.BINARY, fin: false, payload: Buffer.from([0]) }), frame({ opcode: Op.BINARY, payload: Buffer.from([0]) })],
@@ -107,7 +137,12 @@ describe('WebSocket frames', { concurrency: true }, () => {
       for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2999, 5000, 65535]) {
         await violation(`close frame with code ${code} -> 1002`, frame({ opcode: Op.CLOSE, payload: closeBody(code) }), 1002, ErrorCode.WS_INVALID_CLOSE_CODE);
       }
-      await violation('close frame with a 1-byte payload -> 1002', frame({ opcode: Op.CLOSE, payload: Buffer.from([0x03]) }), 1002, ErrorCode.WS_INVALID_CLOSE_PAYLOAD);
+      await violation(
+        'close frame with a 1-byte payload -> 1002',
+        frame({ opcode: Op.CLOSE, payload: Buffer.from([0x03]) }),
+        1002,
+        ErrorCode.WS_INVALID_CLOSE_PAYLOAD,
+      );
       await violation(
         'close reason that is not UTF-8 -> 1007',
         frame({ opcode: Op.CLOSE, payload: Buffer.concat([closeBody(1000), Buffer.from([0xff, 0xfe])]) }),
@@ -155,11 +190,13 @@ describe('WebSocket frames', { concurrency: true }, () => {
       await t.test('pings interleaved with fragments: each answered with a pong carrying its payload', async () => {
         const ws = await session(server, 'ws');
         const packet = encodePacket({ type: PacketType.ACK_REQUEST, event: 'hardening:probe', ackId: 3, data: 1 });
-        ws.write(Buffer.concat([
-          frame({ opcode: Op.BINARY, fin: false, payload: packet.subarray(0, 4) }),
-          frame({ opcode: Op.PING, payload: Buffer.alloc(125, 7) }),
-          frame({ opcode: Op.CONT, payload: packet.subarray(4) }),
-        ]));
+        ws.write(
+          Buffer.concat([
+            frame({ opcode: Op.BINARY, fin: false, payload: packet.subarray(0, 4) }),
+            frame({ opcode: Op.PING, payload: Buffer.alloc(125, 7) }),
+            frame({ opcode: Op.CONT, payload: packet.subarray(4) }),
+          ]),
+        );
         await ws.packet((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 3, 'answer');
         const pong = ws.frames.find((f) => f.opcode === Op.PONG);
         assert.deepEqual(pong.payload, Buffer.alloc(125, 7));
@@ -171,7 +208,13 @@ describe('WebSocket frames', { concurrency: true }, () => {
         for (let i = 0; i < 1000; i++) pings.push(frame({ opcode: Op.PING, payload: Buffer.from(String(i)) }));
         ws.write(Buffer.concat(pings));
         await ws.waitUntil(() => ws.frames.filter((f) => f.opcode === Op.PONG).length === 1000, '1000 pongs');
-        assert.equal(ws.frames.filter((f) => f.opcode === Op.PONG).at(-1).payload.toString(), '999');
+        assert.equal(
+          ws.frames
+            .filter((f) => f.opcode === Op.PONG)
+            .at(-1)
+            .payload.toString(),
+          '999',
+        );
         await assertServes(server);
         await ws.destroy();
       });

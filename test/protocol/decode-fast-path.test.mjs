@@ -34,7 +34,10 @@ test('invalid UTF-8 is refused in short and long text, Buffer or not', () => {
   badEvent[3] = 0xc3; // a lead byte followed by ASCII in the short event name
   for (const bad of [badBody, badEvent]) {
     for (const input of [bad, new Uint8Array(bad)]) {
-      assert.throws(() => decodePacket(input), (e) => e.code === ErrorCode.PACKET_INVALID_UTF8);
+      assert.throws(
+        () => decodePacket(input),
+        (e) => e.code === ErrorCode.PACKET_INVALID_UTF8,
+      );
     }
   }
 });

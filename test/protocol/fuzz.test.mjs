@@ -7,12 +7,7 @@ import { fuzzRng } from '../support/fuzz-rng.mjs';
 
 const { seed: SEED, next, int, pick, bytes: randomBytes } = fuzzRng('packet');
 
-const decodeCodes = new Set([
-  ErrorCode.PACKET_TRUNCATED,
-  ErrorCode.PACKET_UNKNOWN_TYPE,
-  ErrorCode.PACKET_INVALID_JSON,
-  ErrorCode.PACKET_INVALID_UTF8,
-]);
+const decodeCodes = new Set([ErrorCode.PACKET_TRUNCATED, ErrorCode.PACKET_UNKNOWN_TYPE, ErrorCode.PACKET_INVALID_JSON, ErrorCode.PACKET_INVALID_UTF8]);
 const documentedCloseCodes = new Set([0, ...Object.values(CloseCode)]);
 const RAW = new Set([PacketType.BINARY, PacketType.PING, PacketType.PONG]);
 
@@ -34,13 +29,20 @@ function randomString(max) {
 function randomJson(depth = 0) {
   const r = int(depth > 3 ? 6 : 9);
   switch (r) {
-    case 0: return null;
-    case 1: return int(2) === 0;
-    case 2: return (next() | 0) / pick([1, 3, 1024]);
-    case 3: return randomString(12);
-    case 4: return int(1000);
-    case 5: return pick([0, -1, 1e21, 5e-324, Number.MAX_SAFE_INTEGER]);
-    case 6: case 7: {
+    case 0:
+      return null;
+    case 1:
+      return int(2) === 0;
+    case 2:
+      return (next() | 0) / pick([1, 3, 1024]);
+    case 3:
+      return randomString(12);
+    case 4:
+      return int(1000);
+    case 5:
+      return pick([0, -1, 1e21, 5e-324, Number.MAX_SAFE_INTEGER]);
+    case 6:
+    case 7: {
       const a = [];
       for (let i = int(5); i > 0; i--) a.push(randomJson(depth + 1));
       return a;
@@ -103,7 +105,8 @@ function mutate(bytes) {
       for (let i = 1 + int(3); i > 0 && b.length; i--) b[int(b.length)] ^= 1 << int(8);
       return b;
     }
-    case 1: return b.subarray(0, int(b.length + 1));
+    case 1:
+      return b.subarray(0, int(b.length + 1));
     case 2: {
       const at = int(b.length + 1);
       return Buffer.concat([b.subarray(0, at), randomBytes(1 + int(8)), b.subarray(at)]);

@@ -5,16 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  encodePacket,
-  decodePacket,
-  PacketType,
-  PROTOCOL_VERSION,
-  ErrorCode,
-  errorCloseCode,
-  CloseCode,
-  reconnectAdvice,
-} from '../../dist/protocol/index.js';
+import { encodePacket, decodePacket, PacketType, PROTOCOL_VERSION, ErrorCode, errorCloseCode, CloseCode, reconnectAdvice } from '../../dist/protocol/index.js';
 import { MIN_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE } from '../../dist/tcp/index.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../docs/PROTOCOL.md', import.meta.url)), 'utf8');
@@ -90,7 +81,10 @@ test('there is an example for each of the 11 packet types and a TCP frame exampl
   const all = examples();
   const types = new Set(all.map((e) => e.packet.type));
   for (const t of Object.values(PacketType)) assert.ok(types.has(t), `no example for type ${t}`);
-  assert.ok(all.some((e) => e.framed), 'no TCP frame example');
+  assert.ok(
+    all.some((e) => e.framed),
+    'no TCP frame example',
+  );
   // both ACK request forms and both ACK response statuses
   const acks = all.filter((e) => e.packet.type === PacketType.ACK_REQUEST);
   assert.ok(acks.some((e) => e.packet.ackName === e.packet.event) && acks.some((e) => e.packet.ackName !== e.packet.event));

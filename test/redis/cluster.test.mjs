@@ -15,7 +15,10 @@ describe('three nodes, WS and TCP clients on each', () => {
   const clients = [];
   const hookCalls = [0, 0, 0];
   const all = () => clients.flatMap((c) => [c.ws, c.tcp]);
-  const clear = () => all().forEach((c) => (c.got.length = 0));
+  const clear = () =>
+    all().forEach((c) => {
+      c.got.length = 0;
+    });
 
   before(async () => {
     for (let i = 0; i < 3; i++) {
@@ -58,8 +61,14 @@ describe('three nodes, WS and TCP clients on each', () => {
     const others = all().filter((c) => c !== excluded);
     await until(() => others.every((c) => c.got.length === 2) && excluded.got.length === 1, 'deliveries');
     for (const c of others) {
-      assert.deepEqual(c.got.find(([e]) => e === 'all'), ['all', 'x']);
-      assert.deepEqual(c.got.find(([e]) => e === 'bin'), ['bin', 'bin:0102ff']);
+      assert.deepEqual(
+        c.got.find(([e]) => e === 'all'),
+        ['all', 'x'],
+      );
+      assert.deepEqual(
+        c.got.find(([e]) => e === 'bin'),
+        ['bin', 'bin:0102ff'],
+      );
     }
     assert.deepEqual(excluded.got, [['bin', 'bin:0102ff']]);
   });
@@ -84,7 +93,11 @@ describe('three nodes, WS and TCP clients on each', () => {
     nodes[2].server.broadcast('cancelled', 1);
     nodes[0].server.broadcast('after', 1);
     await until(() => all().every((c) => c.got.length === 2), 'the next broadcast');
-    for (const c of all()) assert.deepEqual(c.got.map(([e]) => e), ['once', 'after']);
+    for (const c of all())
+      assert.deepEqual(
+        c.got.map(([e]) => e),
+        ['once', 'after'],
+      );
     await nodes[2].server.updateConfig({ hooks: { onBeforeBroadcast: () => void hookCalls[2]++ } });
   });
 
@@ -102,7 +115,13 @@ describe('three nodes, WS and TCP clients on each', () => {
     };
     try {
       nodes[0].server.to('room1', 'once', data);
-      await until(() => all().filter((c) => c !== clients[2].tcp).every((c) => c.got.length === 1), 'delivery');
+      await until(
+        () =>
+          all()
+            .filter((c) => c !== clients[2].tcp)
+            .every((c) => c.got.length === 1),
+        'delivery',
+      );
     } finally {
       JSON.stringify = original;
     }
@@ -124,7 +143,10 @@ describe('three nodes, WS and TCP clients on each', () => {
       assert.deepEqual(rows.map((r) => r.id).sort(), ids(all()));
       assert.deepEqual(rows.map((r) => r.protocol).sort(), ['tcp', 'tcp', 'tcp', 'ws', 'ws', 'ws']);
       const inRoom2 = await node.server.fetchClients('room2');
-      assert.deepEqual(inRoom2.map((r) => r.id), [clients[1].ws.client.getId()]);
+      assert.deepEqual(
+        inRoom2.map((r) => r.id),
+        [clients[1].ws.client.getId()],
+      );
       assert.deepEqual(inRoom2[0].rooms.sort(), ['room1', 'room2']);
     }
     // The synchronous methods stay local.

@@ -52,7 +52,7 @@ test('a killed node: nodeLeave, its clients gone from queries within the heartbe
     await once(victim.child, 'exit');
 
     // Gone from the queries...
-    await until(async () => (await local.server.fetchRoomMembers('room')).length === 2, 'the victim\'s members gone', HEARTBEAT_TIMEOUT * 4);
+    await until(async () => (await local.server.fetchRoomMembers('room')).length === 2, "the victim's members gone", HEARTBEAT_TIMEOUT * 4);
     const members = (await local.server.fetchRoomMembers('room')).sort();
     assert.deepEqual(members, [onLocal.client.getId(), onSurvivor.client.getId()].sort());
     const ids = (await local.server.fetchClients()).map((c) => c.id);

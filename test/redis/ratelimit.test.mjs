@@ -2,7 +2,7 @@
 // atomic under concurrency (Lua), and used by StelarServer as its customRateLimiter.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeRedis, connectClient, deleteKeys, next, redisClient, RedisRateLimiter, startNode, uniquePrefix, until } from './helpers.mjs';
+import { closeRedis, connectClient, deleteKeys, redisClient, RedisRateLimiter, startNode, uniquePrefix, until } from './helpers.mjs';
 
 const prefix = uniquePrefix('rl');
 const opened = [];
@@ -55,12 +55,16 @@ test('as customRateLimiter: the limit holds across nodes for the same client id'
   const mk = async (kind) => {
     const c = await redisClient(kind);
     opened.push(c);
-    return startNode({ prefix, kind, server: {
+    return startNode({
+      prefix,
+      kind,
+      server: {
         customRateLimiter: new RedisRateLimiter(c, limitOptions),
         generateClientId: () => 'same-user',
         // Refuse the message but keep the client connected, so every refusal is seen.
         hooks: { onRateLimitExceeded: () => false },
-      } });
+      },
+    });
   };
   const nodes = [await mk('node-redis'), await mk('ioredis')];
   const handled = [];

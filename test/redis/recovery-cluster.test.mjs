@@ -125,7 +125,11 @@ for (const mode of ['ws', 'tcp']) {
       assert.deepEqual((await failed)[0], { reason: 'history_reset' });
       assert.deepEqual((await reconnected)[0], { recovered: false });
       assert.notEqual(client.getId(), id);
-      assert.deepEqual(got.filter(([e]) => e === 'm'), [], 'never a partial replay');
+      assert.deepEqual(
+        got.filter(([e]) => e === 'm'),
+        [],
+        'never a partial replay',
+      );
       await closeRedis(admin);
     });
   });

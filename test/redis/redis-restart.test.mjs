@@ -4,7 +4,22 @@
 // falls back to a local bucket meanwhile, and reloads its script (NOSCRIPT) afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressOf, closeRedis, connectClient, deleteKeys, freePort, joinRoom, next, redisClient, RedisRateLimiter, sleep, startNode, startRedisServer, uniquePrefix, until } from './helpers.mjs';
+import {
+  addressOf,
+  closeRedis,
+  connectClient,
+  deleteKeys,
+  freePort,
+  joinRoom,
+  next,
+  redisClient,
+  RedisRateLimiter,
+  sleep,
+  startNode,
+  startRedisServer,
+  uniquePrefix,
+  until,
+} from './helpers.mjs';
 
 function captureLogger() {
   const lines = { warn: [], info: [], error: [] };
@@ -31,7 +46,10 @@ test('Redis restarted: local clients still served, one log line each way, cluste
   const clients = [];
   try {
     await until(() => nodes.every((n) => n.adapter.getNodes().length === 2), 'two nodes');
-    for (const [i, mode] of [[0, 'ws'], [1, 'tcp']]) {
+    for (const [i, mode] of [
+      [0, 'ws'],
+      [1, 'tcp'],
+    ]) {
       const c = await connectClient(addressOf(nodes[i], mode), { mode });
       await joinRoom(c.client, 'room');
       clients.push(c);

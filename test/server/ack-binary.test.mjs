@@ -118,7 +118,7 @@ test('onAll sees every event with its name, before the event handlers; handler e
   const server = await startServer();
   const log = [];
   server.onAll((ctx) => log.push(`all:${ctx.eventName}`));
-  server.on('a', (ctx) => {
+  server.on('a', (_ctx) => {
     log.push('a');
     throw new Error('handler bug');
   });

@@ -40,7 +40,15 @@ for (const protocol of ['ws', 'tcp']) {
     const server = await startServer();
     const seen = [];
     server.on('hello', (ctx) => {
-      seen.push({ id: ctx.id, data: ctx.data, eventName: ctx.eventName, protocol: ctx.clientInfo.protocol, addr: ctx.clientInfo.remoteAddress, req: ctx.req, socketOk: typeof ctx.socket.write === 'function' });
+      seen.push({
+        id: ctx.id,
+        data: ctx.data,
+        eventName: ctx.eventName,
+        protocol: ctx.clientInfo.protocol,
+        addr: ctx.clientInfo.remoteAddress,
+        req: ctx.req,
+        socketOk: typeof ctx.socket.write === 'function',
+      });
       ctx.emit('hello-back', { got: ctx.data.n + 1 });
     });
     const client = await connect(server, protocol);
@@ -70,7 +78,7 @@ for (const protocol of ['ws', 'tcp']) {
   });
 }
 
-test('a WS client and a TCP client in one room see each other\'s messages', async () => {
+test("a WS client and a TCP client in one room see each other's messages", async () => {
   const server = await startServer();
   server.on('say', (ctx) => {
     for (const room of ctx.clientInfo.rooms) ctx.to(room, 'said', { from: ctx.clientInfo.protocol, text: ctx.data.text }, ctx.id);
@@ -88,7 +96,10 @@ test('a WS client and a TCP client in one room see each other\'s messages', asyn
   // The outsider is in no room: a ping round trip proves nothing was queued for it.
   outsider.ping();
   await outsider.next(PacketType.PONG);
-  assert.equal(outsider.has((p) => p.event === 'said'), false);
+  assert.equal(
+    outsider.has((p) => p.event === 'said'),
+    false,
+  );
   await closeAll(ws, tcp, outsider);
   await server.stop();
 });

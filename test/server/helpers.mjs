@@ -4,7 +4,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { StelarServer } from '../../dist/index.js';
 import { decodePacket, encodePacket, PacketType } from '../../dist/protocol/index.js';
@@ -135,7 +134,10 @@ class TestClient {
 
   leave(room) {
     this.sendPacket({ type: PacketType.LEAVE_ROOM, event: room });
-    return this.waitFor((p) => (p.type === PacketType.LEAVE_ROOM && p.event === room) || (p.type === PacketType.ERROR && p.data?.room === room), `leave ${room}`);
+    return this.waitFor(
+      (p) => (p.type === PacketType.LEAVE_ROOM && p.event === room) || (p.type === PacketType.ERROR && p.data?.room === room),
+      `leave ${room}`,
+    );
   }
 
   ping(body = Buffer.from('hb')) {
@@ -231,9 +233,7 @@ export function openWs(port, { path = '/', headers, origin, secure = false, ca }
 
 export function openTcp(port, { secure = false, ca } = {}) {
   return new Promise((resolve, reject) => {
-    const socket = secure
-      ? tls.connect({ host: HOST, port, ca, servername: 'localhost' })
-      : net.connect({ host: HOST, port });
+    const socket = secure ? tls.connect({ host: HOST, port, ca, servername: 'localhost' }) : net.connect({ host: HOST, port });
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       socket.off('error', reject);
       resolve(new TcpTestClient(socket));

@@ -2,12 +2,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
-import { PacketType, StelarServer } from '../../dist/index.js';
+import { StelarServer } from '../../dist/index.js';
 import { closeAll, connect, HOST, httpRequest, openWs, startServer } from './helpers.mjs';
 
 const STATS_FIELDS = [
-  'totalConnections', 'activeConnections', 'totalMessagesReceived', 'totalMessagesSent', 'totalRooms',
-  'uptime', 'uptimeSeconds', 'wsConnections', 'tcpConnections', 'memoryMB', 'memoryUsage', 'rateLimiterEntries',
+  'totalConnections',
+  'activeConnections',
+  'totalMessagesReceived',
+  'totalMessagesSent',
+  'totalRooms',
+  'uptime',
+  'uptimeSeconds',
+  'wsConnections',
+  'tcpConnections',
+  'memoryMB',
+  'memoryUsage',
+  'rateLimiterEntries',
 ];
 
 test('/health answers the stats JSON with status ok; /livez and /readyz answer', async () => {
@@ -83,7 +93,7 @@ test('allowedOrigins gates WebSocket upgrades with 403 (no Origin = not a browse
 
 test('customHealthHandler (async) replaces the built-in answer and gets the stats', async () => {
   const server = await startServer({
-    customHealthHandler: async (req, res, stats) => {
+    customHealthHandler: async (_req, res, stats) => {
       await new Promise((r) => setTimeout(r, 5));
       res.writeHead(503, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ status: 'degraded', server: stats, database: 'disconnected' }));
@@ -145,7 +155,7 @@ test('attached to an existing HTTP server: other routes keep working; several na
 });
 
 test('start() on an attached server that is not listening yet waits for it', async () => {
-  const app = http.createServer((req, res) => res.end('x'));
+  const app = http.createServer((_req, res) => res.end('x'));
   const stelar = new StelarServer({ server: app, logger: false });
   const started = stelar.start();
   app.listen(0, HOST);

@@ -30,7 +30,10 @@ test('200 start/stop cycles (some with clients) leave no signal listener, handle
   const handlesAfter = process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap').length;
   assert.ok(handlesAfter <= handlesBefore, `handles ${handlesBefore} -> ${handlesAfter}`);
   process.off('warning', onWarning);
-  assert.deepEqual(warnings.map((w) => w.name), []);
+  assert.deepEqual(
+    warnings.map((w) => w.name),
+    [],
+  );
 });
 
 test('many instances at once share one signal listener', async () => {
@@ -108,7 +111,7 @@ test('heartbeat: a silent client is closed with 4005; Pings keep a client alive'
   await server.stop();
 });
 
-test('updateConfig validates and applies; fixed options are refused; getConfig reports the spec\'s fields', async () => {
+test("updateConfig validates and applies; fixed options are refused; getConfig reports the spec's fields", async () => {
   const server = new StelarServer({ port: 0, host: HOST, maxConnections: 100, logger: false, hooks: { onClientConnect: () => {} } });
   await server.start();
   server.updateConfig({ maxConnections: 500, maxRooms: 5000, heartbeatTimeout: 1000, connectTimeout: 500 });
@@ -212,7 +215,10 @@ test('onBeforeBroadcast returning false cancels broadcast / to / broadcastBinary
   assert.equal(server.broadcastBinary('spam', Buffer.from('x')), 0);
   assert.equal(server.to('r', 'ok', 2, 'someone'), 1);
   assert.equal(await c.event('ok'), 2);
-  assert.equal(c.has((p) => p.event === 'spam'), false);
+  assert.equal(
+    c.has((p) => p.event === 'spam'),
+    false,
+  );
   assert.deepEqual(seen.at(-1), { event: 'ok', data: 2, excludeId: 'someone', room: 'r', binary: false });
   assert.equal(seen[2].binary, true);
   await closeAll(c);

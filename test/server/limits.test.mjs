@@ -68,7 +68,12 @@ test('customIPTracker decides admission and sees add/remove for each connection'
   assert.equal((await c.closed).code, 4003);
   await a.close();
   await until(() => tracker.getCount('127.0.0.1') === 1, 'remove called');
-  assert.deepEqual(events.slice(0, 4), [['check', '127.0.0.1'], ['add', '127.0.0.1'], ['check', '127.0.0.1'], ['add', '127.0.0.1']]);
+  assert.deepEqual(events.slice(0, 4), [
+    ['check', '127.0.0.1'],
+    ['add', '127.0.0.1'],
+    ['check', '127.0.0.1'],
+    ['add', '127.0.0.1'],
+  ]);
   assert.equal(server.getConfig().hasCustomIPTracker, true);
   await closeAll(b);
   await server.stop();

@@ -21,7 +21,10 @@ for (const protocol of ['ws', 'tcp']) {
     assert.equal(err.event, ErrorCode.MIDDLEWARE_REJECTED);
     assert.equal(typeof err.data.message, 'string');
     assert.equal((await bad.closed).code, 4001);
-    assert.equal(bad.has((p) => p.type === PacketType.CONNECT), false);
+    assert.equal(
+      bad.has((p) => p.type === PacketType.CONNECT),
+      false,
+    );
 
     const good = await connect(server, protocol, { auth: { token: 'good' } });
     assert.ok(good.id);
@@ -62,7 +65,10 @@ for (const protocol of ['ws', 'tcp']) {
     server.onConnection((client) => seen.push(client.getMetadata('user')));
     const ok = await connect(server, protocol, { auth: 'alice' });
     assert.deepEqual(seen, ['alice']);
-    for (const [auth, message] of [['throw', 'boom in middleware'], ['next-err', 'denied by next']]) {
+    for (const [auth, message] of [
+      ['throw', 'boom in middleware'],
+      ['next-err', 'denied by next'],
+    ]) {
       const c = await open(server, protocol);
       c.sendConnect(auth);
       const err = await c.next(PacketType.ERROR);
@@ -81,7 +87,7 @@ for (const protocol of ['ws', 'tcp']) {
       if (ctx.data === 'blocked') return ctx.socket.destroy();
       next();
     });
-    server.use((ctx, next) => {
+    server.use((_ctx, next) => {
       secondRan = true;
       next();
     });
@@ -98,12 +104,15 @@ for (const protocol of ['ws', 'tcp']) {
     const server = await startServer();
     let release;
     // Pending promise: the handshake stays open until release().
-    server.use((ctx, next) => new Promise((resolve) => {
-      release = () => {
-        next();
-        resolve();
-      };
-    }));
+    server.use(
+      (_ctx, next) =>
+        new Promise((resolve) => {
+          release = () => {
+            next();
+            resolve();
+          };
+        }),
+    );
     const c = await open(server, protocol);
     c.sendConnect();
     c.ping(Buffer.from('p'));
@@ -126,7 +135,7 @@ test('middlewares run in order; ctx.req is the upgrade request for WS (headers) 
     reqs.push(ctx.req === null ? null : ctx.req.headers.authorization);
     next();
   });
-  server.use((ctx, next) => {
+  server.use((_ctx, next) => {
     order.push('b');
     next();
   });

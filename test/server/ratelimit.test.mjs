@@ -160,7 +160,7 @@ test('setEventRateLimit / removeEventRateLimit at runtime; getConfig lists event
   server.setEventRateLimit('voice', { maxPoints: 1, windowMs: 60_000 });
   assert.deepEqual(server.getConfig().eventRateLimits, ['voice']);
   const c = await connect(server, 'ws');
-  let handled = await burst(server, c, 'voice', 3);
+  const handled = await burst(server, c, 'voice', 3);
   await c.next(PacketType.ERROR);
   await c.next(PacketType.ERROR);
   assert.equal(handled(), 1);
@@ -170,7 +170,10 @@ test('setEventRateLimit / removeEventRateLimit at runtime; getConfig lists event
   for (let i = 0; i < 20; i++) c.emit('voice', i);
   c.emit('sync');
   await c.event('sync');
-  assert.equal(c.has((p) => p.type === PacketType.ERROR), false);
+  assert.equal(
+    c.has((p) => p.type === PacketType.ERROR),
+    false,
+  );
   assert.throws(() => server.setEventRateLimit('x', { maxPoints: 0, windowMs: 1 }), RangeError);
   await closeAll(c);
   await server.stop();

@@ -8,7 +8,10 @@ import { closeAll, connect, HOST, startServer, until } from './helpers.mjs';
 
 function recordingLogger() {
   const lines = [];
-  const rec = (level) => (...args) => lines.push([level, args.map(String).join(' ')]);
+  const rec =
+    (level) =>
+    (...args) =>
+      lines.push([level, args.map(String).join(' ')]);
   return { lines, logger: { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') } };
 }
 
@@ -92,7 +95,10 @@ test('MemoryAdapter: membership both ways, empty rooms deleted, multi-room fan-o
   assert.deepEqual([...a.roomsOf('y')].sort(), ['r1', 'r2']);
   assert.equal(a.roomsOf('nobody').size, 0);
   assert.equal(a.broadcast(encodeMessage({ type: PacketType.JSON, event: 'e' }), { rooms: ['r1', 'r2'], exceptId: 'z' }), 2);
-  assert.deepEqual(got.sort(), [['x', 'e'], ['y', 'e']]);
+  assert.deepEqual(got.sort(), [
+    ['x', 'e'],
+    ['y', 'e'],
+  ]);
   assert.equal(a.sendTo('z', encodeMessage({ type: PacketType.JSON, event: 'd' })), true);
   assert.equal(a.sendTo('nobody', encodeMessage({ type: PacketType.JSON, event: 'd' })), false);
   assert.equal(a.removeFromRoom('x', 'r1'), true);

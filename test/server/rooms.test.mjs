@@ -24,7 +24,7 @@ test('join/leave are echoed; rooms exist while they have members and vanish with
   await server.stop();
 });
 
-test('the spec\'s joinChannel / channelMessage example works across transports', async () => {
+test("the spec's joinChannel / channelMessage example works across transports", async () => {
   const server = await startServer();
   server.on('joinChannel', (ctx) => {
     ctx.joinRoom(ctx.data.channel);
@@ -46,7 +46,11 @@ test('the spec\'s joinChannel / channelMessage example works across transports',
   await ws.next(PacketType.PONG);
   tcp.ping();
   await tcp.next(PacketType.PONG);
-  assert.equal(tcp.has((p) => p.event === 'channelMessage'), false, 'sender excluded');
+  assert.equal(
+    tcp.has((p) => p.event === 'channelMessage'),
+    false,
+    'sender excluded',
+  );
   await closeAll(ws, tcp);
   await server.stop();
 });
@@ -164,7 +168,10 @@ test('to(room) reaches members only, once each, and honours excludeId', async ()
   assert.equal(server.to('missing', 'msg', 3), 0);
   c.ping();
   await c.next(PacketType.PONG);
-  assert.equal(c.has((p) => p.event === 'msg'), false);
+  assert.equal(
+    c.has((p) => p.event === 'msg'),
+    false,
+  );
   await closeAll(a, b, c);
   await server.stop();
 });

@@ -3,7 +3,7 @@
 
 /** xorshift32: tiny, deterministic, good enough to pick bytes and branches. */
 export function fuzzRng(name) {
-  const seed = (Number(process.env.FUZZ_SEED) || (Date.now() ^ (process.pid << 8))) >>> 0 || 1;
+  const seed = (Number(process.env.FUZZ_SEED) || Date.now() ^ (process.pid << 8)) >>> 0 || 1;
   console.log(`${name} fuzz seed ${seed} (rerun with FUZZ_SEED=${seed})`);
   let x = seed;
   const next = () => {

@@ -79,7 +79,10 @@ test('packets flow both ways; socket is set up (noDelay, remoteAddress, readySta
   });
   for (let i = 0; i < 500; i++) client.sendPacket({ type: PacketType.JSON, event: 'n', data: i });
   await guard(all);
-  assert.deepEqual(received, Array.from({ length: 500 }, (_, i) => i));
+  assert.deepEqual(
+    received,
+    Array.from({ length: 500 }, (_, i) => i),
+  );
 
   const closed = Promise.all([closeOf(client), closeOf(serverConn)]);
   client.close();
@@ -342,14 +345,11 @@ test('connectTcp rejects on timeout (TLS handshake that never completes)', async
   servers.add(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  await assert.rejects(
-    connectTcp({ host: '127.0.0.1', port: server.address().port, tls: true, timeout: 300 }),
-    (err) => {
-      assert.equal(err.code, ErrorCode.CONNECT_TIMEOUT);
-      assert.match(err.message, /timed out after 300 ms/);
-      return true;
-    },
-  );
+  await assert.rejects(connectTcp({ host: '127.0.0.1', port: server.address().port, tls: true, timeout: 300 }), (err) => {
+    assert.equal(err.code, ErrorCode.CONNECT_TIMEOUT);
+    assert.match(err.message, /timed out after 300 ms/);
+    return true;
+  });
   for (const s of held) s.destroy();
   await new Promise((r) => server.close(r));
 });

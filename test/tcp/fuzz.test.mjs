@@ -186,7 +186,7 @@ test('memory stays bounded: forged huge lengths never buffer, a max-size frame b
     const errors = [];
     const parser = new TcpFrameParser({ maxFrameSize: max, onFrame() {}, onError: (e) => errors.push(e) });
     const head = Buffer.alloc(4);
-    head.writeUInt32BE((max + 1 + next() % (0xffffffff - max)) >>> 0);
+    head.writeUInt32BE((max + 1 + (next() % (0xffffffff - max))) >>> 0);
     parser.push(Buffer.concat([head, randomBytes(64)]));
     assert.equal(errors.length, 1);
     assert.equal(parser.bufferedBytes, 0);

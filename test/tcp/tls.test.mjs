@@ -6,7 +6,6 @@ import { TcpConnection, connectTcp } from '../../dist/tcp/index.js';
 import { decodePacket, PacketType, StelarError } from '../../dist/protocol/index.js';
 import { hasOpenssl, selfSignedCert } from '../support/tls.mjs';
 
-
 const skip = hasOpenssl() ? false : 'openssl CLI not available to generate a self-signed certificate';
 let key;
 let cert;

@@ -20,8 +20,7 @@ async function pair() {
   return { client, serverConn, close };
 }
 
-const frameOf = (i, size = 8) =>
-  encodePacket({ type: PacketType.JSON, event: 'n', data: { i, pad: 'x'.repeat(size) } }, 4);
+const frameOf = (i, size = 8) => encodePacket({ type: PacketType.JSON, event: 'n', data: { i, pad: 'x'.repeat(size) } }, 4);
 
 function guard(promise, ms = 8000, what = 'event') {
   let t;
@@ -61,7 +60,10 @@ test('frames sent in one tick go out in one socket write, in order', async () =>
   assert.equal(writes.length, 0, 'nothing is written synchronously');
   assert.equal(serverConn.bufferedAmount, expectedBytes, 'bufferedAmount counts the queued bytes');
   const got = await guard(received);
-  assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.deepEqual(writes, [expectedBytes], 'one write carried all 50 frames');
   client.close();
   await guard(once(serverConn, 'close'));
@@ -73,7 +75,10 @@ test('large batches (writev path) keep order and content', async () => {
   const received = collect(client, 30);
   for (let i = 0; i < 30; i++) serverConn.send(frameOf(i, i % 3 === 0 ? 40_000 : 5));
   const got = await guard(received);
-  assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 30 }, (_, i) => i),
+  );
   client.close();
   await guard(once(serverConn, 'close'));
   await close();
@@ -109,7 +114,10 @@ test('close() in the same tick: every queued frame arrives before the Disconnect
   serverConn.close(4001, 'bye');
   const [code, reason] = await guard(closed);
   assert.deepEqual([code, reason], [4001, 'bye']);
-  assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   await close();
 });
 

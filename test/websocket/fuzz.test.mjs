@@ -130,7 +130,7 @@ function run(pieces, opts, label) {
     try {
       receiver.write(Buffer.from(piece)); // copy: the receiver unmasks in place
     } catch (err) {
-      assert.fail(`${label}: write threw ${err && err.stack}`);
+      assert.fail(`${label}: write threw ${err?.stack}`);
     }
     // A control frame (<= 125 bytes) may always be buffered, even when maxPayload is smaller.
     const bound = Math.max(opts.maxPayload, 125) + 14;
@@ -210,14 +210,19 @@ it(`fuzz: valid, mutated and random streams (seed ${seed})`, { timeout: 60_000 }
 
   gc?.();
   const growth = process.memoryUsage().heapUsed - heapBefore;
-  console.log(`fuzz: ${JSON.stringify(counts)}, ${splitRuns} split runs, heap growth ${(growth / 1048576).toFixed(1)} MB (gc ${gc ? 'on' : 'off'}), ${Date.now() - started} ms`);
+  console.log(
+    `fuzz: ${JSON.stringify(counts)}, ${splitRuns} split runs, heap growth ${(growth / 1048576).toFixed(1)} MB (gc ${gc ? 'on' : 'off'}), ${Date.now() - started} ms`,
+  );
   assert.ok(growth < 50 * 1024 * 1024, `heap grew by ${growth} bytes`);
   assert.ok(counts.errors > 0 && counts.errors < ITERATIONS, 'the fuzzer should produce both accepted and refused streams');
 });
 
 it('fuzz: a flood of tiny fragments stays bounded by maxFragments and maxPayload', () => {
   const events = run(
-    [rawFrame({ opcode: 0x2, payload: 'a', fin: false, mask: true }), ...Array.from({ length: 5000 }, () => rawFrame({ opcode: 0x0, payload: 'b', fin: false, mask: true }))],
+    [
+      rawFrame({ opcode: 0x2, payload: 'a', fin: false, mask: true }),
+      ...Array.from({ length: 5000 }, () => rawFrame({ opcode: 0x0, payload: 'b', fin: false, mask: true })),
+    ],
     { isServer: true, maxPayload: 1024 * 1024 },
     'flood',
   );

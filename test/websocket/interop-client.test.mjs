@@ -172,7 +172,7 @@ describe('our client -> ws server', () => {
 
 describe('connectWebSocket handshake failures', () => {
   it('rejects a non-101 answer with WS_HANDSHAKE_FAILED and the HTTP status', async () => {
-    const server = http.createServer((req, res) => {
+    const server = http.createServer((_req, res) => {
       res.writeHead(403);
       res.end('no');
     });
@@ -188,7 +188,7 @@ describe('connectWebSocket handshake failures', () => {
 
   it('rejects a 101 with a wrong Sec-WebSocket-Accept', async () => {
     const server = http.createServer();
-    server.on('upgrade', (req, socket) => {
+    server.on('upgrade', (_req, socket) => {
       socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n');
     });
     server.listen(0, '127.0.0.1');
@@ -246,7 +246,6 @@ describe('connectWebSocket handshake failures', () => {
     await new Promise((r) => server.close(r));
   });
 });
-
 
 describe('wss://', { skip: hasOpenssl() ? false : 'openssl CLI not available' }, () => {
   let cert;

@@ -39,8 +39,18 @@ describe('Receiver: valid frames', () => {
       // the length form chosen by the test writer is the one the RFC requires
       const form = masked[1] & 0x7f;
       assert.equal(form, length < 126 ? length : length <= 0xffff ? 126 : 127);
-      expectEvents(masked, { isServer: true }, expected, offsets?.filter((k) => k <= masked.length));
-      expectEvents(unmasked, { isServer: false }, expected, offsets?.filter((k) => k <= unmasked.length));
+      expectEvents(
+        masked,
+        { isServer: true },
+        expected,
+        offsets?.filter((k) => k <= masked.length),
+      );
+      expectEvents(
+        unmasked,
+        { isServer: false },
+        expected,
+        offsets?.filter((k) => k <= unmasked.length),
+      );
     });
   }
 
@@ -124,10 +134,7 @@ describe('Receiver: protocol errors (1002)', () => {
 
   it('refuses a continuation frame with no message open', () => {
     expectEvents(cf(Opcode.CONTINUATION, 'x'), {}, [E('UNEXPECTED_CONTINUATION', 1002)]);
-    expectEvents(Buffer.concat([cf(Opcode.TEXT, 'done'), cf(Opcode.CONTINUATION, 'x')]), {}, [
-      ['message', 'done', false],
-      E('UNEXPECTED_CONTINUATION', 1002),
-    ]);
+    expectEvents(Buffer.concat([cf(Opcode.TEXT, 'done'), cf(Opcode.CONTINUATION, 'x')]), {}, [['message', 'done', false], E('UNEXPECTED_CONTINUATION', 1002)]);
   });
 
   it('refuses a new data frame while a fragmented message is open', () => {
@@ -185,10 +192,7 @@ describe('Receiver: size limits (1009)', () => {
   });
 
   it('refuses a fragmented message whose fragments add up past maxPayload', () => {
-    const bytes = Buffer.concat([
-      cf(Opcode.BINARY, Buffer.alloc(60), { fin: false }),
-      cf(Opcode.CONTINUATION, Buffer.alloc(41)),
-    ]);
+    const bytes = Buffer.concat([cf(Opcode.BINARY, Buffer.alloc(60), { fin: false }), cf(Opcode.CONTINUATION, Buffer.alloc(41))]);
     expectEvents(bytes, { maxPayload: 100 }, [E('MESSAGE_TOO_BIG', 1009)]);
     const fits = Buffer.concat([cf(Opcode.BINARY, Buffer.alloc(60), { fin: false }), cf(Opcode.CONTINUATION, Buffer.alloc(40))]);
     expectEvents(fits, { maxPayload: 100 }, [['message', '00'.repeat(100), true]]);

@@ -82,7 +82,10 @@ test('large payloads (header + payload queued apart) keep order with small ones'
   ws.close(1000);
   client.end();
   await guard(p.ended);
-  assert.deepEqual(p.events.map((e) => (e.length > 20 ? `${e[0]}x${e.length}` : e)), ['a', 'ax100000', 'b', 'bx20000', 'c', 'close 1000 ']);
+  assert.deepEqual(
+    p.events.map((e) => (e.length > 20 ? `${e[0]}x${e.length}` : e)),
+    ['a', 'ax100000', 'b', 'bx20000', 'c', 'close 1000 '],
+  );
   await close();
 });
 

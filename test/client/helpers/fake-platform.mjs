@@ -63,7 +63,17 @@ export function fakePlatform({ autoOpen = true, server = {}, name = 'node', mode
       case PacketType.CONNECT:
         if (server.silent) return;
         sessions++;
-        t.deliver({ type: PacketType.CONNECT, event: '', data: { v: 1, id: `client-${sessions}`, heartbeatInterval: server.heartbeatInterval ?? 30000, heartbeatTimeout: 60000, maxPayloadSize: server.maxPayloadSize ?? 1024 * 1024 } });
+        t.deliver({
+          type: PacketType.CONNECT,
+          event: '',
+          data: {
+            v: 1,
+            id: `client-${sessions}`,
+            heartbeatInterval: server.heartbeatInterval ?? 30000,
+            heartbeatTimeout: 60000,
+            maxPayloadSize: server.maxPayloadSize ?? 1024 * 1024,
+          },
+        });
         return;
       case PacketType.JOIN_ROOM:
       case PacketType.LEAVE_ROOM:
