@@ -126,8 +126,7 @@ export function encodePacket(packet: Packet, prefix: 0 | 4 = 0): Uint8Array {
   out.set(eventBytes, o);
   o += eventBytes.length;
   const ackId = packet.ackId ?? 0;
-  if ((packet.type === PacketType.ACK_REQUEST || packet.type === PacketType.ACK_RESPONSE) &&
-      (!Number.isInteger(ackId) || ackId < 0 || ackId > MAX_ACK_ID)) {
+  if ((packet.type === PacketType.ACK_REQUEST || packet.type === PacketType.ACK_RESPONSE) && (!Number.isInteger(ackId) || ackId < 0 || ackId > MAX_ACK_ID)) {
     // setUint32 would silently wrap it (2^32 -> 0, i.e. "unsolicited").
     throw new RangeError(`ackId must be an integer from 0 to ${MAX_ACK_ID}, got ${ackId}`);
   }

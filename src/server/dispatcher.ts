@@ -153,7 +153,12 @@ export class Dispatcher {
   #rateLimited(session: Session, packet: Packet, scope: NonNullable<RateVerdict>): void {
     const c = this.#p.config;
     const event = packet.event;
-    const disconnect = runHook(c.hooks, 'onRateLimitExceeded', { clientId: session.id, event, protocol: session.protocol, ip: session.remoteAddress, scope }, c.logger);
+    const disconnect = runHook(
+      c.hooks,
+      'onRateLimitExceeded',
+      { clientId: session.id, event, protocol: session.protocol, ip: session.remoteAddress, scope },
+      c.logger,
+    );
     const err = new StelarError(ErrorCode.RATE_LIMITED, `rate limit exceeded (${scope})`, disconnect ? undefined : 0);
     this.#refuseAck(session, packet, err);
     session.fail(err, { event, scope });
@@ -162,7 +167,13 @@ export class Dispatcher {
   /** A refused ACK request also gets an error ACK response, so the caller's promise settles. */
   #refuseAck(session: Session, packet: Packet, err: StelarError): void {
     if (packet.type !== PacketType.ACK_REQUEST) return;
-    session.sendPacket({ type: PacketType.ACK_RESPONSE, event: packet.ackName ?? packet.event, ackId: packet.ackId, ok: false, data: { message: err.message, code: err.code } });
+    session.sendPacket({
+      type: PacketType.ACK_RESPONSE,
+      event: packet.ackName ?? packet.event,
+      ackId: packet.ackId,
+      ok: false,
+      data: { message: err.message, code: err.code },
+    });
   }
 
   #event(session: Session, packet: Packet): void {
@@ -192,7 +203,13 @@ export class Dispatcher {
         // The value cannot be encoded (circular, nested past the stack, BigInt...). Thrown here it
         // would escape the socket's data handler (or reject unheard) and end the process.
         config.logger.error(`the answer to "${name}" could not be encoded:`, err);
-        session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: packet.ackId, ok: false, data: { message: 'the answer could not be encoded', code: ErrorCode.ACK_FAILED } });
+        session.sendPacket({
+          type: PacketType.ACK_RESPONSE,
+          event: name,
+          ackId: packet.ackId,
+          ok: false,
+          data: { message: 'the answer could not be encoded', code: ErrorCode.ACK_FAILED },
+        });
       }
     };
     const answer = (value: unknown): void => {

@@ -94,7 +94,13 @@ export class Hub implements AdapterHost, ClientRegistry {
   // ---- admission and the registry ---------------------------------------------------------
 
   /** Wraps a freshly opened transport in a session and admits it (or refuses it, politely). */
-  open(protocol: TransportProtocol, remoteAddress: string, req: IncomingMessage | null, host: SessionHost, makeTransport: (sink: TransportSink) => Transport): Session {
+  open(
+    protocol: TransportProtocol,
+    remoteAddress: string,
+    req: IncomingMessage | null,
+    host: SessionHost,
+    makeTransport: (sink: TransportSink) => Transport,
+  ): Session {
     const session = new Session(host, this.#newId(), remoteAddress, req, makeTransport);
     const tracker = this.#ipTracker;
     const refusal = admitConnection(this.#config, this.#sessions.size, tracker, remoteAddress, protocol);
@@ -186,7 +192,14 @@ export class Hub implements AdapterHost, ClientRegistry {
     for (const id of ids) {
       const s = this.#clients.get(id);
       if (!s) continue;
-      out.push({ id, protocol: s.protocol, remoteAddress: s.remoteAddress, rooms: [...a.roomsOf(id)], metadata: s.metadataObject(), connectedAt: s.connectedAt });
+      out.push({
+        id,
+        protocol: s.protocol,
+        remoteAddress: s.remoteAddress,
+        rooms: [...a.roomsOf(id)],
+        metadata: s.metadataObject(),
+        connectedAt: s.connectedAt,
+      });
     }
     return out;
   }

@@ -98,13 +98,22 @@ export class ClientLifecycle {
       type: PacketType.CONNECT,
       event: '',
       data: {
-        v: PROTOCOL_VERSION, id: session.id, heartbeatInterval: c.heartbeatInterval, heartbeatTimeout: c.heartbeatTimeout, maxPayloadSize: c.maxPayloadSize,
+        v: PROTOCOL_VERSION,
+        id: session.id,
+        heartbeatInterval: c.heartbeatInterval,
+        heartbeatTimeout: c.heartbeatTimeout,
+        maxPayloadSize: c.maxPayloadSize,
         ...admission?.fields,
       },
     });
     if (admission) counters.sent(admission.replay());
     if (c.hooks.onClientConnect) {
-      runHook(c.hooks, 'onClientConnect', { clientId: session.id, ip: session.remoteAddress, protocol: session.protocol, metadata: session.metadata }, c.logger);
+      runHook(
+        c.hooks,
+        'onClientConnect',
+        { clientId: session.id, ip: session.remoteAddress, protocol: session.protocol, metadata: session.metadata },
+        c.logger,
+      );
     }
     for (const handler of handlers.connection) {
       if (!session.isOpen) break; // a handler closed it
@@ -124,9 +133,20 @@ export class ClientLifecycle {
     recovery?.save(session, adapter.roomsOf(id), code);
     counters.clientGone(session.protocol);
     if (c.hooks.onClientDisconnect) {
-      runHook(c.hooks, 'onClientDisconnect', {
-        clientId: id, ip: session.remoteAddress, protocol: session.protocol, rooms: session.rooms, metadata: session.metadata, code, reason,
-      }, c.logger);
+      runHook(
+        c.hooks,
+        'onClientDisconnect',
+        {
+          clientId: id,
+          ip: session.remoteAddress,
+          protocol: session.protocol,
+          rooms: session.rooms,
+          metadata: session.metadata,
+          code,
+          reason,
+        },
+        c.logger,
+      );
     }
     if (handlers.disconnect.length) {
       const ctx = new StelarContext(contextHost, session, 'disconnect', { code, reason });

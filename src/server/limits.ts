@@ -23,13 +23,18 @@ export function admitConnection(
   protocol: TransportProtocol,
 ): StelarError | null {
   if (liveConnections >= config.maxConnections) {
-    runHook(config.hooks, 'onMaxConnectionsReached', {
-      activeConnections: liveConnections,
-      max: config.maxConnections,
-      ip,
-      protocol,
-      reason: 'maxConnections',
-    }, config.logger);
+    runHook(
+      config.hooks,
+      'onMaxConnectionsReached',
+      {
+        activeConnections: liveConnections,
+        max: config.maxConnections,
+        ip,
+        protocol,
+        reason: 'maxConnections',
+      },
+      config.logger,
+    );
     return new StelarError(ErrorCode.SERVER_FULL, `server is full (${config.maxConnections} connections)`);
   }
   let allowed: boolean;
@@ -40,13 +45,18 @@ export function admitConnection(
     allowed = false;
   }
   if (!allowed) {
-    runHook(config.hooks, 'onMaxConnectionsReached', {
-      activeConnections: tracker.getCount(ip),
-      max: config.maxConnectionsPerIP,
-      ip,
-      protocol,
-      reason: 'maxConnectionsPerIP',
-    }, config.logger);
+    runHook(
+      config.hooks,
+      'onMaxConnectionsReached',
+      {
+        activeConnections: tracker.getCount(ip),
+        max: config.maxConnectionsPerIP,
+        ip,
+        protocol,
+        reason: 'maxConnectionsPerIP',
+      },
+      config.logger,
+    );
     return new StelarError(ErrorCode.TOO_MANY_FROM_IP, `too many connections from ${ip}`);
   }
   return null;
@@ -69,30 +79,45 @@ export function checkRoomJoin(config: ResolvedConfig, r: RoomJoinRequest): Stela
     return new StelarError(ErrorCode.INVALID_ROOM, `room name must be a non-empty string of at most ${config.maxRoomNameLength} bytes`);
   }
   if (r.currentRooms >= config.maxRoomsPerClient) {
-    runHook(config.hooks, 'onMaxRoomsPerClientReached', {
-      clientId: r.clientId,
-      room: r.room,
-      currentRooms: r.currentRooms,
-      max: config.maxRoomsPerClient,
-    }, config.logger);
+    runHook(
+      config.hooks,
+      'onMaxRoomsPerClientReached',
+      {
+        clientId: r.clientId,
+        room: r.room,
+        currentRooms: r.currentRooms,
+        max: config.maxRoomsPerClient,
+      },
+      config.logger,
+    );
     return new StelarError(ErrorCode.ROOM_LIMIT, `a client may be in at most ${config.maxRoomsPerClient} rooms`);
   }
   if (!r.roomExists && r.totalRooms >= config.maxRooms) {
-    runHook(config.hooks, 'onMaxRoomsReached', {
-      clientId: r.clientId,
-      room: r.room,
-      totalRooms: r.totalRooms,
-      max: config.maxRooms,
-    }, config.logger);
+    runHook(
+      config.hooks,
+      'onMaxRoomsReached',
+      {
+        clientId: r.clientId,
+        room: r.room,
+        totalRooms: r.totalRooms,
+        max: config.maxRooms,
+      },
+      config.logger,
+    );
     return new StelarError(ErrorCode.ROOM_LIMIT, `the server has reached its limit of ${config.maxRooms} rooms`);
   }
   if (config.hooks.onClientJoinRoom) {
-    const ok = runHook(config.hooks, 'onClientJoinRoom', {
-      clientId: r.clientId,
-      room: r.room,
-      metadata: r.metadata(),
-      protocol: r.protocol,
-    }, config.logger);
+    const ok = runHook(
+      config.hooks,
+      'onClientJoinRoom',
+      {
+        clientId: r.clientId,
+        room: r.room,
+        metadata: r.metadata(),
+        protocol: r.protocol,
+      },
+      config.logger,
+    );
     if (!ok) return new StelarError(ErrorCode.ROOM_REJECTED, `joining room "${r.room}" was refused`);
   }
   return null;

@@ -6,15 +6,20 @@
  * makes most options live-updatable without any extra wiring.
  */
 import {
+  type Assert,
   type ResolvedExtras,
   type ResolvedFromTable,
   SERVER_OPTIONS,
+  type SameKeys,
   type ServerDefaults,
   type ServerOptionName,
   type ServerOptionSpec,
   validateRateLimit,
 } from './option-table.js';
 import type { ConfigSnapshot, RuntimeConfig, ServerLimits, ServerOptions } from './types.js';
+
+/** Fails to compile (naming the odd keys) when `ServerOptions` and the table list different options. */
+export type ServerOptionKeysMatch = Assert<SameKeys<keyof ServerOptions, ServerOptionName>>;
 
 export { validateRateLimit };
 
@@ -93,5 +98,4 @@ export function describeConfig(config: ResolvedConfig, clientRateLimits: number,
 }
 
 // Compile-time: the resolved config keeps the numeric limits `ServerLimits` names.
-type Assert<T extends true> = T;
 export type ResolvedConfigHasLimits = Assert<ResolvedConfig extends ServerLimits ? true : false>;

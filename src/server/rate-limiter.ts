@@ -30,12 +30,7 @@ export class RateLimits {
   #clients = new Map<string, TokenBucketRateLimiter>();
   #onAsyncError: (err: unknown) => void;
 
-  constructor(
-    source: CustomLimiterSource,
-    global: RateLimitConfig | null,
-    events: ReadonlyMap<string, RateLimitConfig>,
-    onAsyncError: (err: unknown) => void,
-  ) {
+  constructor(source: CustomLimiterSource, global: RateLimitConfig | null, events: ReadonlyMap<string, RateLimitConfig>, onAsyncError: (err: unknown) => void) {
     this.#source = source;
     this.#onAsyncError = onAsyncError;
     this.setGlobalLimit(global);

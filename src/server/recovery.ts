@@ -24,8 +24,7 @@ import { MemoryRecoveryStore } from '../adapter/memory-recovery.js';
 import type { LoggerLike } from '../logger.js';
 import type { EncodedMessage } from '../wire/index.js';
 
-export { RECOVERY_DEFAULTS } from '../contracts/index.js';
-export type { RecordTarget, RecoveryOptions, RestoreResult };
+export type { RecordTarget, RestoreResult };
 
 /** Per-session recovery state, present when the client asked for recovery in its Connect. */
 export class SessionRecoveryState {
@@ -169,7 +168,7 @@ export class SessionRecovery {
   /** At disconnection: keeps what a return needs, unless the close was final. */
   save(session: RecoverableSession, rooms: ReadonlySet<string>, code: number): void {
     const state = session.recovery;
-    if (!state || !state.token || FINAL_CODES.has(code)) return;
+    if (!state?.token || FINAL_CODES.has(code)) return;
     try {
       this.store.save({
         id: session.id,
@@ -190,4 +189,3 @@ export class SessionRecovery {
     return this.store.close();
   }
 }
-

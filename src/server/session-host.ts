@@ -45,7 +45,12 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
     onSlowConsumer(session, buffered) {
       if (session.state >= SessionState.CLOSING) return;
       config.logger.warn(`client ${session.id} is not reading (${buffered} bytes queued): disconnecting`);
-      runHook(config.hooks, 'onSlowConsumer', { clientId: session.id, protocol: session.protocol, bufferedBytes: buffered, max: config.maxBufferedBytes }, config.logger);
+      runHook(
+        config.hooks,
+        'onSlowConsumer',
+        { clientId: session.id, protocol: session.protocol, bufferedBytes: buffered, max: config.maxBufferedBytes },
+        config.logger,
+      );
       session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     },
     countSent: (n) => counters.sent(n),

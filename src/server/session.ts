@@ -297,7 +297,10 @@ export class Session implements TransportSink, AdapterClient {
     const pending = this.#host.handlePacket(this, bytes);
     if (pending && !this.#queue) {
       this.#queue = [];
-      pending.then(() => this.#drain(), () => this.#drain());
+      pending.then(
+        () => this.#drain(),
+        () => this.#drain(),
+      );
     }
   }
 

@@ -30,16 +30,7 @@ import { createSessionHost, reportInvalid } from './session-host.js';
 import { registerShutdown, unregisterShutdown } from './shutdown.js';
 import { StatsCounters } from './stats.js';
 import { normaliseAddress, tcpTransport, wsTransport } from './transport.js';
-import type {
-  ClientSummary,
-  ConfigSnapshot,
-  DefaultEvents,
-  EventMap,
-  RateLimitConfig,
-  RuntimeConfig,
-  ServerOptions,
-  StelarStats,
-} from './types.js';
+import type { ClientSummary, ConfigSnapshot, DefaultEvents, EventMap, RateLimitConfig, RuntimeConfig, ServerOptions, StelarStats } from './types.js';
 
 /** How long `stop()` lets clients answer the close before destroying their sockets. */
 const STOP_GRACE_MS = 1000;
@@ -101,10 +92,23 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       getClients: (room) => hub.getClients(room),
     };
     const lifecycle = new ClientLifecycle({
-      config, handlers: this.#handlers, recovery: this.#recovery, registry: hub, adapter, rateLimits: this.#rateLimits, counters: this.#counters, contextHost,
+      config,
+      handlers: this.#handlers,
+      recovery: this.#recovery,
+      registry: hub,
+      adapter,
+      rateLimits: this.#rateLimits,
+      counters: this.#counters,
+      contextHost,
     });
     const dispatcher = new Dispatcher({
-      config, handlers: this.#handlers, rateLimits: this.#rateLimits, rooms, lifecycle, counters: this.#counters, contextHost,
+      config,
+      handlers: this.#handlers,
+      rateLimits: this.#rateLimits,
+      rooms,
+      lifecycle,
+      counters: this.#counters,
+      contextHost,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
     this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters });

@@ -25,14 +25,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import {
-  CloseCode,
-  decodePacket,
-  encodePacket,
-  type Packet,
-  PacketType,
-  type StelarError,
-} from '../protocol/index.js';
+import { CloseCode, decodePacket, encodePacket, type Packet, PacketType, type StelarError } from '../protocol/index.js';
 import { OutboundQueue } from '../net/write-batcher.js';
 import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser, type TcpFrameParserOptions } from './frame-parser.js';
 

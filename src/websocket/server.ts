@@ -189,27 +189,24 @@ export class WebSocketServer extends EventEmitter {
 
   #createServer(options: WebSocketServerOptions): Server {
     const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    const server = createServer(
-      boundedHttpOptions(timeout, options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE),
-      (req, res) => {
-        // Node only emits `upgrade` when both Upgrade and Connection: upgrade are present, so a
-        // half-formed WebSocket attempt lands here: tell it what is wrong. Plain HTTP gets 426.
-        let status = 426;
-        let message = 'Upgrade Required';
-        let headers: Record<string, string> = { Upgrade: 'websocket' };
-        if (req.headers.upgrade !== undefined || req.headers['sec-websocket-key'] !== undefined) {
-          const check = checkUpgradeRequest(req);
-          if (!check.ok) ({ status, message, headers = {} } = check);
-        }
-        res.writeHead(status, {
-          ...headers,
-          Connection: 'close',
-          'Content-Type': 'text/plain',
-          'Content-Length': Buffer.byteLength(message),
-        });
-        res.end(message);
-      },
-    );
+    const server = createServer(boundedHttpOptions(timeout, options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE), (req, res) => {
+      // Node only emits `upgrade` when both Upgrade and Connection: upgrade are present, so a
+      // half-formed WebSocket attempt lands here: tell it what is wrong. Plain HTTP gets 426.
+      let status = 426;
+      let message = 'Upgrade Required';
+      let headers: Record<string, string> = { Upgrade: 'websocket' };
+      if (req.headers.upgrade !== undefined || req.headers['sec-websocket-key'] !== undefined) {
+        const check = checkUpgradeRequest(req);
+        if (!check.ok) ({ status, message, headers = {} } = check);
+      }
+      res.writeHead(status, {
+        ...headers,
+        Connection: 'close',
+        'Content-Type': 'text/plain',
+        'Content-Length': Buffer.byteLength(message),
+      });
+      res.end(message);
+    });
     server.on('error', (err) => this.emit('error', err));
     server.on('listening', () => this.emit('listening'));
     server.listen(options.port, options.host);

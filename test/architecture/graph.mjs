@@ -15,7 +15,32 @@ import { join, posix, relative, sep } from 'node:path';
 // and regular-expression literals are recognised by the usual previous-token heuristic so a
 // quote or `//` inside a regex cannot derail the scan.
 
-const PUNCT_BEFORE_REGEX = new Set(['(', ',', '=', ':', '[', '!', '&', '|', '?', '{', '}', ';', '+', '-', '*', '%', '<', '>', '~', '^', '=>', '&&', '||', '??']);
+const PUNCT_BEFORE_REGEX = new Set([
+  '(',
+  ',',
+  '=',
+  ':',
+  '[',
+  '!',
+  '&',
+  '|',
+  '?',
+  '{',
+  '}',
+  ';',
+  '+',
+  '-',
+  '*',
+  '%',
+  '<',
+  '>',
+  '~',
+  '^',
+  '=>',
+  '&&',
+  '||',
+  '??',
+]);
 const KEYWORDS_BEFORE_REGEX = new Set(['return', 'typeof', 'instanceof', 'in', 'of', 'new', 'delete', 'void', 'throw', 'case', 'do', 'else', 'yield', 'await']);
 
 /** Tokens: { t: 'id' | 'str' | 'tpl' | 'num' | 'p' | 'regex', v, line }. */
@@ -529,7 +554,10 @@ export function checkLayers(graph, layers = LAYERS, prefix = '') {
       if (toRank === undefined) continue; // reported as unknown-unit
       const where = `${prefix}${file}:${e.line} imports${e.typeOnly ? ' (type-only)' : ''} ${prefix}${e.to}`;
       if (toRank >= fromRank) {
-        const why = toRank === fromRank ? `same rank ${toRank}: ${from} and ${to} may not import each other` : `${to} has rank ${toRank}, higher than ${from} (rank ${fromRank})`;
+        const why =
+          toRank === fromRank
+            ? `same rank ${toRank}: ${from} and ${to} may not import each other`
+            : `${to} has rank ${toRank}, higher than ${from} (rank ${fromRank})`;
         violations.push({ kind: 'upward', from: file, to: e.to, specifier: e.specifier, line: e.line, message: `${where}: ${why}` });
       } else if ((layers.bans[from] ?? []).includes(to)) {
         violations.push({ kind: 'banned', from: file, to: e.to, specifier: e.specifier, line: e.line, message: `${where}: ${from} may not import ${to}` });

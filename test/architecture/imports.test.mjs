@@ -65,7 +65,8 @@ describe('checker self-test: parseImports', () => {
     const text = [
       "// import a from './commented.js';",
       "/* export * from './block.js'; */",
-      "const s = \"import b from './string.js'\";",
+      'const s = "import b from \'./string.js\'";',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source text with a template literal, parsed by the scanner
       "const t = `import c from './template.js' ${\"x\"} import('./tpl2.js')`;",
       "const r = /import d from '.\\/regex.js'/;",
       'const u = import.meta.url;',
@@ -86,6 +87,7 @@ describe('checker self-test: parseImports', () => {
   });
 
   test('an import inside a template expression is found', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: source text with a template literal, parsed by the scanner
     assert.deepEqual(specs("const x = `${(await import('./inner.js')).v}`;"), ['./inner.js']);
   });
 });
@@ -103,8 +105,14 @@ describe('checker self-test: resolution', () => {
 
   test('node: and bare package imports are external, not edges', () => {
     const g = buildGraph({ 'a.ts': "import { x } from 'node:fs';\nimport y from 'ioredis';\nimport { z } from './b.js';", 'b.ts': '' });
-    assert.deepEqual(g.edges.get('a.ts').map((e) => e.to), ['b.ts']);
-    assert.deepEqual(g.external.get('a.ts').map((e) => e.specifier), ['node:fs', 'ioredis']);
+    assert.deepEqual(
+      g.edges.get('a.ts').map((e) => e.to),
+      ['b.ts'],
+    );
+    assert.deepEqual(
+      g.external.get('a.ts').map((e) => e.specifier),
+      ['node:fs', 'ioredis'],
+    );
   });
 });
 
@@ -135,7 +143,10 @@ describe('checker self-test: cycles', () => {
       'b.ts': "const a = () => import('./a.js');",
       's.ts': "import './s.js';",
     });
-    assert.deepEqual(findCycles(g), [['s.ts', 's.ts'], ['a.ts', 'b.ts', 'a.ts']]);
+    assert.deepEqual(findCycles(g), [
+      ['s.ts', 's.ts'],
+      ['a.ts', 'b.ts', 'a.ts'],
+    ]);
   });
 
   test('every edge on a cycle appears in some listed cycle (two cycles sharing a file)', () => {
@@ -144,7 +155,10 @@ describe('checker self-test: cycles', () => {
       'b.ts': "import './a.js';",
       'c.ts': "import './a.js';",
     });
-    assert.deepEqual(stronglyConnected(g).filter((c) => c.length > 1), [['a.ts', 'b.ts', 'c.ts']]);
+    assert.deepEqual(
+      stronglyConnected(g).filter((c) => c.length > 1),
+      [['a.ts', 'b.ts', 'c.ts']],
+    );
     assert.deepEqual(findCycles(g), [
       ['a.ts', 'b.ts', 'a.ts'],
       ['a.ts', 'c.ts', 'a.ts'],
@@ -262,8 +276,13 @@ describe('src/ import graph', () => {
     const mismatches = [];
     for (const file of graph.files) {
       const text = readFileSync(join(srcDir, file), 'utf8');
-      const ours = parseImports(text).map((i) => i.specifier).sort();
-      const theirs = ts.preProcessFile(text, true, true).importedFiles.map((i) => i.fileName).sort();
+      const ours = parseImports(text)
+        .map((i) => i.specifier)
+        .sort();
+      const theirs = ts
+        .preProcessFile(text, true, true)
+        .importedFiles.map((i) => i.fileName)
+        .sort();
       if (ours.join('\n') !== theirs.join('\n')) mismatches.push(`src/${file}: ours [${ours}] vs typescript [${theirs}]`);
     }
     assert.deepEqual(mismatches, [], `import scanner disagrees with TypeScript:\n${lines(mismatches)}`);
@@ -275,17 +294,23 @@ describe('src/ import graph', () => {
   });
 
   test('every file of src/ belongs to a unit of the layer table', () => {
-    const unknown = checkLayers(graph, LAYERS, 'src/').filter((v) => v.kind === 'unknown-unit').map((v) => v.message);
+    const unknown = checkLayers(graph, LAYERS, 'src/')
+      .filter((v) => v.kind === 'unknown-unit')
+      .map((v) => v.message);
     assert.equal(unknown.length, 0, `${unknown.length} unknown unit(s):\n${lines(unknown)}`);
   });
 
   test('imports go only down the layers (protocol,logger < net < websocket,tcp < wire < contracts < adapter < server,client < index)', () => {
-    const bad = checkLayers(graph, LAYERS, 'src/').filter((v) => v.kind === 'upward' || v.kind === 'banned' || v.kind === 'unresolved').map((v) => v.message);
+    const bad = checkLayers(graph, LAYERS, 'src/')
+      .filter((v) => v.kind === 'upward' || v.kind === 'banned' || v.kind === 'unresolved')
+      .map((v) => v.message);
     assert.equal(bad.length, 0, `${bad.length} layer violation(s):\n${lines(bad)}`);
   });
 
   test('protocol/ imports no Node built-in module (it is bundled for browsers)', () => {
-    const bad = checkLayers(graph, LAYERS, 'src/').filter((v) => v.kind === 'node-builtin').map((v) => v.message);
+    const bad = checkLayers(graph, LAYERS, 'src/')
+      .filter((v) => v.kind === 'node-builtin')
+      .map((v) => v.message);
     assert.equal(bad.length, 0, `${bad.length} Node import(s) in protocol/:\n${lines(bad)}`);
   });
 });

@@ -92,7 +92,9 @@ test('the runtime configuration prose names exactly the fixed server options', (
   const listed = /the fixed ones \(([^)]*)\)/.exec(paragraph.replace(/\s+/g, ' '))?.[1];
   assert.ok(listed, 'the Runtime configuration section lists the fixed options in "the fixed ones (...)"');
   const named = [...listed.matchAll(/`([^`]+)`/g)].map((m) => m[1]).sort();
-  const fixed = Object.keys(SERVER_OPTIONS).filter((k) => !SERVER_OPTIONS[k].runtime).sort();
+  const fixed = Object.keys(SERVER_OPTIONS)
+    .filter((k) => !SERVER_OPTIONS[k].runtime)
+    .sort();
   assert.deepEqual(named, fixed);
 });
 

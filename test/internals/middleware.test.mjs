@@ -32,8 +32,14 @@ test('a synchronous chain that calls next() accepts synchronously (true, not a P
   ];
   const verdict = runMiddleware(chain, ctx, alive);
   assert.equal(verdict, true);
-  assert.deepEqual(seen.map(([n]) => n), ['a', 'b']);
-  assert.ok(seen.every(([, c]) => c === ctx), 'a middleware got another ctx');
+  assert.deepEqual(
+    seen.map(([n]) => n),
+    ['a', 'b'],
+  );
+  assert.ok(
+    seen.every(([, c]) => c === ctx),
+    'a middleware got another ctx',
+  );
 });
 
 test('an empty chain accepts', () => {
@@ -45,7 +51,7 @@ test('a middleware that returns without calling next() rejects, and the rest of 
   const verdict = runMiddleware(
     [
       () => {},
-      (c, next) => {
+      (_c, next) => {
         later = true;
         next();
       },
@@ -59,16 +65,16 @@ test('a middleware that returns without calling next() rejects, and the rest of 
 
 test('next() called later (after returning synchronously) is too late: rejected', async () => {
   let late;
-  const verdict = runMiddleware([(c, next) => void (late = next)], {}, alive);
+  const verdict = runMiddleware([(_c, next) => void (late = next)], {}, alive);
   assertRejected(verdict, DEFAULT_MESSAGE);
   late(); // must not throw nor change anything
 });
 
 test('next(err) rejects with the error message; next(string) with the string; next(null) accepts', () => {
-  assertRejected(runMiddleware([(c, next) => next(new Error('bad token'))], {}, alive), 'bad token');
-  assertRejected(runMiddleware([(c, next) => next('banned')], {}, alive), 'banned');
-  assertRejected(runMiddleware([(c, next) => next(new Error(''))], {}, alive), DEFAULT_MESSAGE);
-  assert.equal(runMiddleware([(c, next) => next(null)], {}, alive), true);
+  assertRejected(runMiddleware([(_c, next) => next(new Error('bad token'))], {}, alive), 'bad token');
+  assertRejected(runMiddleware([(_c, next) => next('banned')], {}, alive), 'banned');
+  assertRejected(runMiddleware([(_c, next) => next(new Error(''))], {}, alive), DEFAULT_MESSAGE);
+  assert.equal(runMiddleware([(_c, next) => next(null)], {}, alive), true);
 });
 
 test('a throwing middleware rejects with the thrown message, and the chain stops', () => {
@@ -78,7 +84,7 @@ test('a throwing middleware rejects with the thrown message, and the chain stops
       () => {
         throw new Error('boom');
       },
-      (c, next) => {
+      (_c, next) => {
         later = true;
         next();
       },
@@ -92,7 +98,7 @@ test('a throwing middleware rejects with the thrown message, and the chain stops
   assertRejected(
     runMiddleware(
       [
-        (c, next) => {
+        (_c, next) => {
           next();
           throw new Error('after next');
         },
@@ -127,7 +133,7 @@ test('an async middleware that settles without calling next() rejects', async ()
 test('an async middleware that calls next(err) rejects with its message', async () => {
   const result = runMiddleware(
     [
-      async (c, next) => {
+      async (_c, next) => {
         await null;
         next(new Error('late no'));
       },
@@ -142,21 +148,21 @@ test('a mixed chain runs in order: the sync prefix runs before runMiddleware ret
   const order = [];
   const tick = () => new Promise((r) => setImmediate(r));
   const chain = [
-    (c, next) => {
+    (_c, next) => {
       order.push(1);
       next();
     },
-    async (c, next) => {
+    async (_c, next) => {
       order.push(2);
       await tick();
       order.push(3);
       next();
     },
-    (c, next) => {
+    (_c, next) => {
       order.push(4);
       next();
     },
-    async (c, next) => {
+    async (_c, next) => {
       await tick();
       order.push(5);
       next();
@@ -171,13 +177,14 @@ test('a mixed chain runs in order: the sync prefix runs before runMiddleware ret
 
 test('a thenable that is not a Promise is awaited too', async () => {
   const thenable = {
+    // biome-ignore lint/suspicious/noThenProperty: the point of the test is a non-Promise thenable
     then(resolve) {
       setImmediate(resolve);
     },
   };
   const result = runMiddleware(
     [
-      (c, next) => {
+      (_c, next) => {
         next();
         return thenable;
       },
@@ -192,11 +199,11 @@ test('a thenable that is not a Promise is awaited too', async () => {
 test('use() during a run does not change the running chain (snapshot), but applies to the next run', async () => {
   const chain = [];
   let addedRan = 0;
-  const added = (c, next) => {
+  const added = (_c, next) => {
     addedRan++;
     next(new Error('added later'));
   };
-  chain.push(async (c, next) => {
+  chain.push(async (_c, next) => {
     chain.push(added); // what server.use() does while a handshake is in its chain
     await null;
     next();
@@ -206,12 +213,12 @@ test('use() during a run does not change the running chain (snapshot), but appli
   // removing a middleware during a run does not skip it either
   const order = [];
   const chain2 = [
-    (c, next) => {
+    (_c, next) => {
       order.push('a');
       chain2.length = 0;
       next();
     },
-    (c, next) => {
+    (_c, next) => {
       order.push('b');
       next();
     },
@@ -226,11 +233,14 @@ test('use() during a run does not change the running chain (snapshot), but appli
 test('isGone stops the chain: before the first middleware, between two, and after an async one', async () => {
   let gone = true;
   let ran = false;
-  const mark = (c, next) => {
+  const mark = (_c, next) => {
     ran = true;
     next();
   };
-  assertRejected(runMiddleware([mark], {}, () => gone), DEFAULT_MESSAGE);
+  assertRejected(
+    runMiddleware([mark], {}, () => gone),
+    DEFAULT_MESSAGE,
+  );
   assert.equal(ran, false, 'a middleware ran for a connection already gone');
   // an empty chain for a gone connection is not an acceptance
   assertRejected(runMiddleware([], {}, () => gone));
@@ -238,7 +248,7 @@ test('isGone stops the chain: before the first middleware, between two, and afte
   gone = false;
   const verdict = runMiddleware(
     [
-      (c, next) => {
+      (_c, next) => {
         gone = true; // e.g. ctx.socket.destroy()
         next();
       },
@@ -253,7 +263,7 @@ test('isGone stops the chain: before the first middleware, between two, and afte
   gone = false;
   const result = runMiddleware(
     [
-      async (c, next) => {
+      async (_c, next) => {
         await null;
         next();
         gone = true;
@@ -269,7 +279,7 @@ test('isGone stops the chain: before the first middleware, between two, and afte
   assertRejected(
     runMiddleware(
       [
-        (c, next) => {
+        (_c, next) => {
           next();
           gone = true;
         },
@@ -284,7 +294,7 @@ test('next() called twice: the second call is ignored, whichever it is', async (
   assert.equal(
     runMiddleware(
       [
-        (c, next) => {
+        (_c, next) => {
           next();
           next(new Error('second'));
         },
@@ -297,7 +307,7 @@ test('next() called twice: the second call is ignored, whichever it is', async (
   assertRejected(
     runMiddleware(
       [
-        (c, next) => {
+        (_c, next) => {
           next(new Error('first'));
           next();
         },
@@ -308,14 +318,14 @@ test('next() called twice: the second call is ignored, whichever it is', async (
     'first',
   );
   let runs = 0;
-  const counted = (c, next) => {
+  const counted = (_c, next) => {
     runs++;
     next();
   };
   assert.equal(
     await runMiddleware(
       [
-        async (c, next) => {
+        async (_c, next) => {
           next();
           await null;
           next();
@@ -332,7 +342,7 @@ test('next() called twice: the second call is ignored, whichever it is', async (
 
 test('a StelarError with MIDDLEWARE_REJECTED passes through unchanged (same object, custom close code kept)', async () => {
   const custom = new StelarError(ErrorCode.MIDDLEWARE_REJECTED, 'go away', 4403);
-  assert.equal(runMiddleware([(c, next) => next(custom)], {}, alive), custom);
+  assert.equal(runMiddleware([(_c, next) => next(custom)], {}, alive), custom);
   assert.equal(
     runMiddleware(
       [
@@ -363,7 +373,7 @@ test('a StelarError with MIDDLEWARE_REJECTED passes through unchanged (same obje
 test('a StelarError with another code is turned into MIDDLEWARE_REJECTED, keeping its message', () => {
   const other = new StelarError(ErrorCode.RATE_LIMITED, 'slow down');
   assert.notEqual(other.code, ErrorCode.MIDDLEWARE_REJECTED);
-  const verdict = runMiddleware([(c, next) => next(other)], {}, alive);
+  const verdict = runMiddleware([(_c, next) => next(other)], {}, alive);
   assert.notEqual(verdict, other);
   assertRejected(verdict, 'slow down');
 });

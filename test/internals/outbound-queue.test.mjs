@@ -118,7 +118,10 @@ test('a connection that queues again during its own flush goes after every conne
   const s2 = new FakeSocket({ highWaterMark: 1024 });
   const { q: q1 } = queueOn(s1);
   const { q: q2 } = queueOn(s2);
-  for (const [name, s] of [['s1', s1], ['s2', s2]]) {
+  for (const [name, s] of [
+    ['s1', s1],
+    ['s2', s2],
+  ]) {
     const write = s.write.bind(s);
     s.write = (chunk, ...rest) => {
       log.push(`${name}:${Buffer.from(chunk)}`);
@@ -249,7 +252,7 @@ test('the socket takes a large batch at once: the drain owed is emitted by the f
   assert.ok(o.drains >= 1, 'the flush that emptied everything owes the drain');
   await turn();
   await turn();
-  assert.equal(o.drains, 1, 'drain emitted twice for one false answer (the flush, then the socket\'s own drain)');
+  assert.equal(o.drains, 1, "drain emitted twice for one false answer (the flush, then the socket's own drain)");
 });
 
 test('below the high-water mark no drain is owed: none is emitted after the socket takes the bytes', async () => {
@@ -317,7 +320,7 @@ test('real TCP sockets: one write() per connection per tick, bytes in order, for
   while (accepted.length < 2) await once(server, 'connection');
 
   const received = clients.map(() => []);
-  clients.forEach((c, i) => c.on('data', (d) => received[i].push(d)));
+  for (const [i, c] of clients.entries()) c.on('data', (d) => received[i].push(d));
   const queues = accepted.map((sock) => {
     const o = owner();
     const q = new OutboundQueue(sock, o);
@@ -335,9 +338,16 @@ test('real TCP sockets: one write() per connection per tick, bytes in order, for
     for (const f of frames) assert.equal(q.write(f), true);
     return Buffer.concat(frames).toString();
   });
-  assert.deepEqual(queues.map((q) => q.calls), [0, 0]);
+  assert.deepEqual(
+    queues.map((q) => q.calls),
+    [0, 0],
+  );
   await tick();
-  assert.deepEqual(queues.map((q) => q.calls), [1, 1], 'not one write per connection per tick');
+  assert.deepEqual(
+    queues.map((q) => q.calls),
+    [1, 1],
+    'not one write per connection per tick',
+  );
   for (let i = 0; i < 2; i++) {
     while (Buffer.concat(received[i]).length < expected[i].length) await once(clients[i], 'data');
     assert.equal(Buffer.concat(received[i]).toString(), expected[i]);

@@ -125,7 +125,12 @@ export class ClusterLink {
   async start(): Promise<void> {
     if (!this.#closed) return;
     this.#closed = false;
-    this.#unwatch.push(this.#driver.watch(() => this.#check(), (err) => this.#down(err)));
+    this.#unwatch.push(
+      this.#driver.watch(
+        () => this.#check(),
+        (err) => this.#down(err),
+      ),
+    );
     this.#timer = setInterval(() => this.#beat(), this.#o.heartbeatInterval);
     this.#timer.unref();
     const attempt = this.#connectSubscriber();
@@ -147,7 +152,12 @@ export class ClusterLink {
           await sub.quit();
           return;
         }
-        this.#unwatch.push(sub.watch(() => this.#check(), (err) => this.#down(err)));
+        this.#unwatch.push(
+          sub.watch(
+            () => this.#check(),
+            (err) => this.#down(err),
+          ),
+        );
         await sub.subscribe([this.#allChannel, this.#ownChannel], (_channel, message) => this.#onMessage(message));
         this.#sub = sub;
         this.#check();
@@ -243,12 +253,14 @@ export class ClusterLink {
     }
     const envelope = encodeEnvelope(Kind.DELIVER, this.#header(extra), body, this.#o.secret);
     this.#pending++;
-    return RECORD.run(this.#driver, [keys.stream, keys.epoch], [this.#allChannel, String(maxLen), candidateEpoch, envelope]).finally(() => {
-      this.#pending--;
-    }).then((id) => {
-      this.counters.published++;
-      return id;
-    });
+    return RECORD.run(this.#driver, [keys.stream, keys.epoch], [this.#allChannel, String(maxLen), candidateEpoch, envelope])
+      .finally(() => {
+        this.#pending--;
+      })
+      .then((id) => {
+        this.counters.published++;
+        return id;
+      });
   }
 
   // ---- receiving --------------------------------------------------------------------------

@@ -16,7 +16,17 @@
  *   delivers them in stream order, with their stream position as offset.
  */
 import { randomBytes } from 'node:crypto';
-import type { Adapter, AdapterHost, BroadcastTarget, ClientSummary, ClusterStats, EncodedMessage, NodeStats, RecoveryOptions, RecoveryStore } from '../../contracts/index.js';
+import type {
+  Adapter,
+  AdapterHost,
+  BroadcastTarget,
+  ClientSummary,
+  ClusterStats,
+  EncodedMessage,
+  NodeStats,
+  RecoveryOptions,
+  RecoveryStore,
+} from '../../contracts/index.js';
 import { MemoryAdapter } from '../memory.js';
 import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
