@@ -8,6 +8,7 @@ import { CloseCode, encodePacket, ErrorCode, type Packet, StelarError, TCP_PREFI
 import type { TcpConnection } from '../tcp/index.js';
 import type { WebSocketConnection } from '../websocket/index.js';
 import type { TransportProtocol } from '../contracts/index.js';
+import { ReadyState } from '../net/ready-state.js';
 import { type EncodedMessage, encodeFramed } from '../wire/index.js';
 
 /** What a transport reports upward (implemented by Session). */
@@ -48,8 +49,6 @@ function clampReason(reason: string): string {
   while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
   return out;
 }
-
-const OPEN = 1;
 
 /*
  * The connection's listeners are shared functions (called with `this` = the connection) that
@@ -101,7 +100,7 @@ class WsTransport implements Transport {
     return this.#conn.bufferedAmount;
   }
   get isOpen(): boolean {
-    return this.#conn.readyState === OPEN;
+    return this.#conn.readyState === ReadyState.OPEN;
   }
   sendPacket(packet: Packet): boolean {
     // Replies, events and errors: packet and frame header built in one Buffer.
@@ -138,7 +137,7 @@ class TcpTransport implements Transport {
     return this.#conn.bufferedAmount;
   }
   get isOpen(): boolean {
-    return this.#conn.readyState === OPEN;
+    return this.#conn.readyState === ReadyState.OPEN;
   }
   sendPacket(packet: Packet): boolean {
     return this.#conn.send(encodeFramed(packet, true) ?? encodePacket(packet, TCP_PREFIX_SIZE));

@@ -2,7 +2,7 @@
  * Public types of the server: options, pluggable components, hooks, stats.
  * The context class (StelarContext) lives in context.ts; it is a type too.
  */
-import type { Server as HttpServer, } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Adapter, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';

@@ -26,6 +26,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { CloseCode, decodePacket, encodePacket, type Packet, PacketType, type StelarError } from '../protocol/index.js';
+import { ReadyState } from '../net/ready-state.js';
 import { OutboundQueue } from '../net/write-batcher.js';
 import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser, type TcpFrameParserOptions } from './frame-parser.js';
 
@@ -36,9 +37,9 @@ export interface TcpConnectionOptions {
   closeTimeout?: number;
 }
 
-/** Same numbering as WebSocket's readyState, so upper layers need one check. */
-export const TcpReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
-export type TcpReadyState = (typeof TcpReadyState)[keyof typeof TcpReadyState];
+/** The same states as WebSocket's readyState (one table, src/net/ready-state.ts), so upper layers need one check. */
+export const TcpReadyState = ReadyState;
+export type TcpReadyState = ReadyState;
 
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 

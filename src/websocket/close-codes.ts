@@ -1,3 +1,5 @@
+import { CloseCode } from '../protocol/codes.js';
+
 /**
  * Which close status codes may appear in a close frame on the wire (RFC 6455 section 7.4
  * and the IANA "WebSocket Close Code Number Registry").
@@ -16,7 +18,7 @@ export function isValidWireCloseCode(code: number): boolean {
 /** A close reason is at most 123 bytes: 125 (control payload limit) minus the 2-byte code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
-/** What the API reports when a close frame carried no code (section 7.1.5). */
-export const NO_STATUS_CODE = 1005;
+/** What the API reports when a close frame carried no code (section 7.1.5); the catalogue's value. */
+export const NO_STATUS_CODE: number = CloseCode.NO_STATUS;
 /** What the API reports when the connection died without a close frame (section 7.1.5). */
-export const ABNORMAL_CLOSE_CODE = 1006;
+export const ABNORMAL_CLOSE_CODE: number = CloseCode.ABNORMAL;

@@ -27,10 +27,5 @@ export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Control frame payloads are at most 125 bytes (section 5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;
 
-export const ReadyState = {
-  CONNECTING: 0,
-  OPEN: 1,
-  CLOSING: 2,
-  CLOSED: 3,
-} as const;
-export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+// One table for both transports (src/net/ready-state.ts); exported here as part of the WebSocket API.
+export { ReadyState } from '../net/ready-state.js';
