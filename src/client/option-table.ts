@@ -4,8 +4,8 @@
  * line saying what it is for. `options.ts` derives CLIENT_DEFAULTS, `resolveOptions`
  * (constructor and `updateOptions()` alike), `copyOptions` and `ResolvedClientOptions` from
  * it, and test/docs/options-table.test.mjs holds docs/API.md to it. Adding an option means
- * adding one entry here and its documented field in `StelarClientOptions` (the compile-time
- * check at the bottom fails otherwise).
+ * adding one entry here and its documented field in `StelarClientOptions` (option-types.ts;
+ * the compile-time check in options.ts fails otherwise).
  *
  * Order matters in one place: an entry's `resolve` sees the options resolved before it
  * (`maxReconnectionDelay` is raised to `reconnectionDelay`).

@@ -5,7 +5,7 @@
  * the constructor, `updateConfig()`, the fixed keys, `getConfig()`), `types.ts` derives
  * `RuntimeConfig` and `ConfigSnapshot`, and test/docs/options-table.test.mjs holds
  * docs/API.md to it. Adding an option means adding one entry here and its documented field
- * in `ServerOptions` (the compile-time check at the bottom fails otherwise).
+ * in `ServerOptions` (the compile-time check in options.ts fails otherwise).
  */
 import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
@@ -199,8 +199,8 @@ export const SERVER_OPTIONS = {
   maxConnectionsPerIP: positiveIntOption(50, 'Open connections per remote address.'),
   maxRooms: positiveIntOption(10_000, 'Rooms that may exist at once.'),
   maxRoomsPerClient: positiveIntOption(50, 'Rooms one client may be in.'),
-  maxPayloadSize: positiveIntOption(10 * MiB, 'Largest accepted packet (bytes); bigger ones are dropped with an Error packet.'),
-  maxFrameSize: positiveIntOption(10 * MiB, 'Largest transport frame (bytes); bigger ones close the connection with 1009.'),
+  maxPayloadSize: positiveIntOption(10 * MiB, 'Largest accepted packet (bytes), without transport framing; bigger ones are dropped with an Error packet.'),
+  maxFrameSize: positiveIntOption(10 * MiB, 'Largest transport message (bytes): a WebSocket message payload, or a TCP frame counted as its length field counts it (prefix included); bigger ones close with 1009.'),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
