@@ -200,7 +200,10 @@ export const SERVER_OPTIONS = {
   maxRooms: positiveIntOption(10_000, 'Rooms that may exist at once.'),
   maxRoomsPerClient: positiveIntOption(50, 'Rooms one client may be in.'),
   maxPayloadSize: positiveIntOption(10 * MiB, 'Largest accepted packet (bytes), without transport framing; bigger ones are dropped with an Error packet.'),
-  maxFrameSize: positiveIntOption(10 * MiB, 'Largest transport message (bytes): a WebSocket payload, or a TCP frame with its prefix; bigger ones close with 1009.'),
+  maxFrameSize: positiveIntOption(
+    10 * MiB,
+    'Largest transport message (bytes): a WebSocket payload, or a TCP frame with its prefix; bigger ones close with 1009.',
+  ),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
