@@ -77,9 +77,9 @@ export class InFlightRequests {
         resolve(drained);
       };
       const wake = (): void => finish(true);
+      // Not unref'd: the wait is bounded, and the shutdown behind it must get to its end.
       const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
       const recheck = setInterval(() => this.#check(), RECHECK_MS);
-      timer.unref();
       recheck.unref();
       this.#waiters.push(wake);
     });
