@@ -42,6 +42,8 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   readonly #ackId: number;
   readonly #ackName: string;
   #answered = false;
+  /** Told once when the ACK response is sent (the server's in-flight count). */
+  #onAnswered: (() => void) | null = null;
 
   constructor(host: ContextHost, session: Session, eventName: string, data: TData, ackId = 0, ackName = eventName) {
     this.#host = host;
@@ -175,7 +177,19 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   static reply(ctx: StelarContext, ok: boolean, data: unknown, name: string = ctx.#ackName): boolean {
     if (ctx.#ackId === 0 || ctx.#answered) return false;
     ctx.#answered = true;
-    return ctx.#session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: ctx.#ackId, ok, data });
+    try {
+      return ctx.#session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: ctx.#ackId, ok, data });
+    } finally {
+      // Also when the answer cannot be encoded: the dispatcher sends the error answer at once.
+      const told = ctx.#onAnswered;
+      ctx.#onAnswered = null;
+      told?.();
+    }
+  }
+
+  /** Calls `fn` once, when `ctx`'s ACK response is sent. Used by the dispatcher. */
+  static onAnswered(ctx: StelarContext, fn: () => void): void {
+    ctx.#onAnswered = fn;
   }
 
   /** The ACK error body for a thrown value: `{ message, code }`. */

@@ -8,6 +8,7 @@ import { decodePacket, ErrorCode, isStelarError, type Packet, PacketType, peekAc
 import { type ContextHost, StelarContext } from './context.js';
 import { type Handlers, invokeEventHandler, invokeHandler } from './handlers.js';
 import { runHook } from './hooks.js';
+import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import { validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
@@ -25,6 +26,8 @@ export interface DispatcherParts {
   lifecycle: ClientLifecycle;
   counters: StatsCounters;
   contextHost: ContextHost;
+  /** Started, unanswered ACK requests (graceful shutdown waits for them and refuses new ones). */
+  inFlight?: InFlightRequests;
   /** A peer's bad packet: logged and reported to `onInvalidMessage` (the caller tells the peer). */
   reportInvalid(session: Session, err: StelarError): void;
 }
@@ -188,9 +191,13 @@ export class Dispatcher {
   }
 
   #ack(session: Session, packet: Packet): void {
-    const { handlers, contextHost, config } = this.#p;
+    const { handlers, contextHost, config, inFlight } = this.#p;
+    if (inFlight?.draining) {
+      return this.#refuseAck(session, packet, new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started'));
+    }
     const name = packet.ackName ?? packet.event;
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data, packet.ackId, name);
+    if (inFlight) StelarContext.onAnswered(ctx, inFlight.begin(session));
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
     // returns something (it may answer later through ctx.ack / ctx.send instead).

@@ -8,6 +8,7 @@ import { CloseCode, type StelarError } from '../protocol/index.js';
 import type { Dispatcher } from './dispatcher.js';
 import { runHook } from './hooks.js';
 import type { Hub } from './hub.js';
+import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import type { ResolvedConfig } from './options.js';
 import { type Session, type SessionHost, SessionState } from './session.js';
@@ -26,10 +27,11 @@ export interface SessionHostParts {
   lifecycle: ClientLifecycle;
   adapter: Adapter;
   counters: StatsCounters;
+  inFlight?: InFlightRequests;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, inFlight } = p;
   return {
     handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
     onInvalid(session, err) {
@@ -39,6 +41,7 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
     // The transport already told the peer (close frame / Disconnect); only report it.
     onProtocolError: (session, err) => reportInvalid(config, session, err),
     onClosed(session, code, reason) {
+      inFlight?.release(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);
       hub.settled();
     },

@@ -18,6 +18,7 @@ import { sweepInterval, Sweeper } from './heartbeat.js';
 import { runHook } from './hooks.js';
 import { attachRequestHandler } from './http-router.js';
 import { Hub } from './hub.js';
+import { InFlightRequests } from './in-flight.js';
 import { ClientLifecycle } from './lifecycle.js';
 import { closeServer, createBoundedHttpServer, createTcpListener, listen, retimeHttpServer } from './listeners.js';
 import type { Middleware } from './middleware.js';
@@ -56,6 +57,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sessionHost: SessionHost;
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
+  readonly #inFlight = new InFlightRequests();
   #state: State = 'idle';
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
@@ -109,9 +111,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       lifecycle,
       counters: this.#counters,
       contextHost,
+      inFlight: this.#inFlight,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
-    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters });
+    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, inFlight: this.#inFlight });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
     const self = this;
     this.#health = {
@@ -322,6 +325,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     if (this.#stopping) await this.#stopping;
     this.#state = 'starting';
     this.#shuttingDown = false;
+    this.#inFlight.reset();
     const c = this.#config;
     this.#counters.started();
     await this.#adapter.start?.();
@@ -453,9 +457,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /**
    * Graceful shutdown (what SIGINT/SIGTERM trigger with `gracefulShutdown`, the default):
-   * readiness turns 503 and new connections are refused at once, clients are told (1001),
-   * they get most of `shutdownTimeout` to leave, then everything is stopped and `onShutdown`
-   * runs. The whole of it fits in `shutdownTimeout` (plus the adapter's own close).
+   * readiness turns 503 and new connections are refused at once, and so are new ACK requests
+   * (error ACK response, STELAR_ERR_SHUTTING_DOWN). Requests whose handler already started
+   * are waited for (see in-flight.ts) and their answers sent; then clients are told (1001)
+   * and get what is left of most of `shutdownTimeout` to leave; then everything is stopped
+   * and `onShutdown` runs. The whole of it fits in `shutdownTimeout` (plus the adapter's own
+   * close): a handler that never settles only delays the 1001 until that budget is spent.
    */
   async shutdown(signal = 'manual'): Promise<void> {
     if (this.#shuttingDown || this.#state !== 'running') return this.#stopping ?? undefined;
@@ -463,10 +470,16 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const c = this.#config;
     const budget = c.shutdownTimeout;
     const reserve = Math.min(SHUTDOWN_TEARDOWN_MS, Math.floor(budget / 5));
+    const deadline = Date.now() + budget - reserve;
     c.logger.info(`${signal}: shutting down (up to ${budget} ms)`);
     this.#tcp?.close();
+    this.#inFlight.drain();
+    const pending = this.#inFlight.count;
+    if (pending > 0 && !(await this.#inFlight.whenDrained(deadline - Date.now()))) {
+      c.logger.warn(`${signal}: ${this.#inFlight.count} of ${pending} requests still unanswered, closing anyway`);
+    }
     this.#hub.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
-    await this.#hub.whenIdle(budget - reserve);
+    await this.#hub.whenIdle(Math.max(0, deadline - Date.now()));
     await this.#stop(Math.floor(reserve / 2));
     runHook(c.hooks, 'onShutdown', { signal }, c.logger);
   }

@@ -76,7 +76,10 @@ export interface ServerOptions {
    * (unless the application added its own listener for it). Default true.
    */
   gracefulShutdown?: boolean;
-  /** The whole graceful shutdown fits in this many ms. Default 10000. */
+  /**
+   * The whole graceful shutdown fits in this many ms: waiting for requests already started,
+   * then for clients to leave after the 1001, then the teardown. Default 10000.
+   */
   shutdownTimeout?: number;
   /** Allowed Origin values for WebSocket upgrades and CORS; null = any. */
   allowedOrigins?: string[] | null;
