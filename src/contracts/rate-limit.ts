@@ -11,6 +11,12 @@ export interface RateLimitConfig {
   windowMs: number;
 }
 
+/** A byte budget: `maxBytes` may arrive at once, refilled continuously over `windowMs`. */
+export interface ByteRateLimitConfig {
+  maxBytes: number;
+  windowMs: number;
+}
+
 /** Replaces the built-in global token bucket (e.g. a Redis counter). May be async. */
 export interface IRateLimiter {
   /** true = allowed. */

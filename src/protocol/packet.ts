@@ -184,8 +184,41 @@ function decodeText(bytes: Uint8Array, start: number, end: number, what: string)
   }
 }
 
-function decodeJson(bytes: Uint8Array, start: number): unknown {
+/**
+ * How deep a peer's JSON may nest by default. JSON.parse of a 10 MiB `[[[[…` builds millions
+ * of nested arrays (seconds of CPU, hundreds of MB); real messages nest a handful of levels.
+ */
+export const DEFAULT_MAX_JSON_DEPTH = 128;
+
+/**
+ * True when the JSON text in bytes[start, end) opens more than `maxDepth` arrays/objects at
+ * once. One linear pass over the bytes, skipping strings; a text no longer than `maxDepth`
+ * cannot nest deeper than that, so short payloads (almost every message) are not scanned.
+ */
+export function jsonNestsDeeper(bytes: Uint8Array, start: number, maxDepth: number): boolean {
+  const end = bytes.length;
+  if (end - start <= maxDepth) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c)
+        i++; // backslash: the next byte is escaped
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > maxDepth) return true;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return false;
+}
+
+function decodeJson(bytes: Uint8Array, start: number, maxDepth: number): unknown {
   if (start >= bytes.length) return undefined;
+  if (jsonNestsDeeper(bytes, start, maxDepth)) {
+    throw new StelarError(ErrorCode.PACKET_INVALID_JSON, `payload nests deeper than ${maxDepth} levels`);
+  }
   const text = decodeText(bytes, start, bytes.length, 'JSON payload');
   try {
     return JSON.parse(text);
@@ -202,8 +235,9 @@ function readU32(bytes: Uint8Array, o: number): number {
 /**
  * Decodes one packet (without the TCP prefix). Binary payloads are views into
  * `bytes` (zero-copy; a Buffer in gives Buffers out). Throws StelarError only.
+ * `maxJsonDepth` bounds how deep the JSON body may nest (checked before parsing).
  */
-export function decodePacket(bytes: Uint8Array): Packet {
+export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_MAX_JSON_DEPTH): Packet {
   if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
   // Big-endian fields are read byte by byte: a DataView per packet costs more than the reads.
   const type = bytes[0];
@@ -232,19 +266,33 @@ export function decodePacket(bytes: Uint8Array): Packet {
       if (o + nameLen > bytes.length) throw truncated('ACK name runs past the end');
       packet.ackName = nameLen === 0 ? event : decodeText(bytes, o, o + nameLen, 'ACK name');
       o += nameLen;
-      packet.data = decodeJson(bytes, o);
+      packet.data = decodeJson(bytes, o, maxJsonDepth);
       break;
     }
     case PacketType.ACK_RESPONSE:
       if (o + 5 > bytes.length) throw truncated('ACK response header');
       packet.ackId = readU32(bytes, o);
       packet.ok = bytes[o + 4] === 0;
-      packet.data = decodeJson(bytes, o + 5);
+      packet.data = decodeJson(bytes, o + 5, maxJsonDepth);
       break;
     default:
-      packet.data = decodeJson(bytes, o);
+      packet.data = decodeJson(bytes, o, maxJsonDepth);
   }
   return packet;
+}
+
+/**
+ * The type and event name of a packet, strictly decoded (the body is left alone): what the
+ * server needs to count and rate-limit a packet before it spends any work on its body.
+ * Throws StelarError like `decodePacket`.
+ */
+export function decodeHeader(bytes: Uint8Array): { type: PacketType; event: string } {
+  if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
+  const type = bytes[0];
+  if (type > PacketType.ERROR) throw new StelarError(ErrorCode.PACKET_UNKNOWN_TYPE, `unknown packet type ${type}`);
+  const end = PACKET_HEADER_SIZE + ((bytes[1] << 8) | bytes[2]);
+  if (end > bytes.length) throw truncated(`event name of ${end - PACKET_HEADER_SIZE} bytes runs past the end`);
+  return { type: type as PacketType, event: decodeText(bytes, PACKET_HEADER_SIZE, end, 'event name') };
 }
 
 // ---- header peeks ---------------------------------------------------------------------------

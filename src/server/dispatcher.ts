@@ -4,7 +4,19 @@
  * ACK handlers and room operations. Handler failures are logged, never thrown upward.
  * The Connect packet is handed to the lifecycle (src/server/lifecycle.ts).
  */
-import { decodePacket, ErrorCode, isStelarError, type Packet, PacketType, peekAck, peekEvent, StelarError } from '../protocol/index.js';
+import {
+  CloseCode,
+  decodeHeader,
+  decodePacket,
+  ErrorCode,
+  isStelarError,
+  type Packet,
+  PacketType,
+  peekAck,
+  peekEvent,
+  peekPacketType,
+  StelarError,
+} from '../protocol/index.js';
 import { type ContextHost, StelarContext } from './context.js';
 import { type Handlers, invokeEventHandler, invokeHandler } from './handlers.js';
 import { runHook } from './hooks.js';
@@ -32,6 +44,10 @@ export interface DispatcherParts {
   reportInvalid(session: Session, err: StelarError): void;
 }
 
+function asStelarError(err: unknown): StelarError {
+  return isStelarError(err) ? err : new StelarError(ErrorCode.PACKET_UNEXPECTED, String(err));
+}
+
 export class Dispatcher {
   readonly #p: DispatcherParts;
 
@@ -46,15 +62,20 @@ export class Dispatcher {
   }
 
   handle(session: Session, bytes: Buffer): void | Promise<void> {
-    if (bytes.length > this.#p.config.maxPayloadSize) return this.#tooLarge(session, bytes);
+    const c = this.#p.config;
+    if (session.state === SessionState.OPEN) {
+      if (bytes.length > c.maxPayloadSize) return this.#tooLarge(session, bytes, c.maxPayloadSize, 0);
+      return this.#handleOpen(session, bytes);
+    }
+    // Before acceptance nobody is trusted yet: a small limit of its own, closing at once.
+    const max = Math.min(c.maxPayloadSize, c.maxHandshakePayloadSize);
+    if (bytes.length > max) return this.#tooLarge(session, bytes, max, CloseCode.MESSAGE_TOO_BIG);
     let packet: Packet;
     try {
-      packet = decodePacket(bytes);
+      packet = decodePacket(bytes, c.maxJsonDepth);
     } catch (err) {
-      const e = isStelarError(err) ? err : new StelarError(ErrorCode.PACKET_UNEXPECTED, String(err));
-      return this.#invalid(session, e);
+      return this.#invalid(session, asStelarError(err));
     }
-    if (session.state === SessionState.OPEN) return this.#handleOpen(session, packet);
     if (packet.type === PacketType.PING) return this.#pong(session, packet);
     if (packet.type === PacketType.CONNECT && session.state === SessionState.AWAITING_CONNECT) {
       return this.#p.lifecycle.handshake(session, packet);
@@ -62,21 +83,16 @@ export class Dispatcher {
     this.#invalid(session, new StelarError(ErrorCode.PACKET_UNEXPECTED, 'the first packet must be Connect', 1002));
   }
 
-  #tooLarge(session: Session, bytes: Buffer): void {
+  #tooLarge(session: Session, bytes: Buffer, max: number, closeCode: number): void {
     const c = this.#p.config;
     const event = peekEvent(bytes);
-    runHook(c.hooks, 'onPayloadTooLarge', { clientId: session.id, event, size: bytes.length, max: c.maxPayloadSize, protocol: session.protocol }, c.logger);
-    const err = new StelarError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes.length} bytes exceeds maxPayloadSize ${c.maxPayloadSize}`);
+    runHook(c.hooks, 'onPayloadTooLarge', { clientId: session.id, event, size: bytes.length, max, protocol: session.protocol }, c.logger);
+    const limit = closeCode === 0 ? 'maxPayloadSize' : 'the limit before acceptance (maxHandshakePayloadSize)';
+    const err = new StelarError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes.length} bytes exceeds ${limit} ${max}`, closeCode);
     // Like any refused request, an oversized one is answered, so the caller does not wait for its timeout.
     const ack = session.state === SessionState.OPEN ? peekAck(bytes, event) : null;
-    if (ack && ack.ackId !== 0) {
-      session.sendPacket({ type: PacketType.ACK_RESPONSE, event: ack.name, ackId: ack.ackId, ok: false, data: { message: err.message, code: err.code } });
-    }
-    session.fail(err, {
-      event,
-      size: bytes.length,
-      max: c.maxPayloadSize,
-    });
+    if (ack && ack.ackId !== 0) this.#refuseAckId(session, ack.ackId, ack.name, err);
+    session.fail(err, { event, size: bytes.length, max });
   }
 
   #pong(session: Session, packet: Packet): void {
@@ -85,17 +101,36 @@ export class Dispatcher {
 
   // ---- accepted clients -------------------------------------------------------------------
 
-  #handleOpen(session: Session, packet: Packet): void | Promise<void> {
-    switch (packet.type) {
-      case PacketType.PING:
-        return this.#pong(session, packet);
+  /**
+   * Messages are judged on their header first: the event name is checked, the packet counted
+   * and rate-limited (by count and by bytes) before its body is decoded, so refused and
+   * flooding packets cost a header read, not a JSON parse.
+   */
+  #handleOpen(session: Session, bytes: Buffer): void | Promise<void> {
+    const type = peekPacketType(bytes);
+    switch (type) {
       case PacketType.JSON:
       case PacketType.BINARY:
       case PacketType.ACK_REQUEST:
-        return this.#message(session, packet);
       case PacketType.JOIN_ROOM:
       case PacketType.LEAVE_ROOM:
-        return this.#limited(session, packet, '');
+        return this.#message(session, bytes, type);
+      default:
+        return this.#control(session, bytes);
+    }
+  }
+
+  /** Ping, Disconnect and what needs no answer: small packets, decoded whole. */
+  #control(session: Session, bytes: Buffer): void {
+    let packet: Packet;
+    try {
+      packet = decodePacket(bytes, this.#p.config.maxJsonDepth);
+    } catch (err) {
+      return this.#badPacket(session, bytes, asStelarError(err));
+    }
+    switch (packet.type) {
+      case PacketType.PING:
+        return this.#pong(session, packet);
       case PacketType.DISCONNECT:
         // WebSocket clients close with a close frame, but a Disconnect means the same.
         session.close(1000, 'client disconnected');
@@ -106,40 +141,55 @@ export class Dispatcher {
     }
   }
 
-  #message(session: Session, packet: Packet): void | Promise<void> {
-    const c = this.#p.config;
-    if (!validName(packet.event, c.maxEventNameLength)) {
-      this.#p.counters.received();
-      const err = new StelarError(ErrorCode.PACKET_INVALID_EVENT, `event name must be a non-empty string of at most ${c.maxEventNameLength} bytes`);
-      this.#p.reportInvalid(session, err);
-      this.#refuseAck(session, packet, err);
-      session.fail(err);
-      return;
+  #message(session: Session, bytes: Buffer, type: number): void | Promise<void> {
+    const { config: c, counters, rateLimits } = this.#p;
+    let event: string;
+    try {
+      event = decodeHeader(bytes).event;
+    } catch (err) {
+      counters.received();
+      return this.#badPacket(session, bytes, asStelarError(err));
     }
-    return this.#limited(session, packet, packet.event);
+    const isRoom = type === PacketType.JOIN_ROOM || type === PacketType.LEAVE_ROOM;
+    if (!isRoom && !validName(event, c.maxEventNameLength)) {
+      counters.received();
+      const err = new StelarError(ErrorCode.PACKET_INVALID_EVENT, `event name must be a non-empty string of at most ${c.maxEventNameLength} bytes`);
+      return this.#badPacket(session, bytes, err);
+    }
+    if (!rateLimits.checkBytes(session.id, bytes.length)) {
+      counters.received();
+      return this.#rateLimited(session, bytes, event, 'bytes');
+    }
+    return this.#limited(session, bytes, isRoom ? '' : event, event);
   }
 
-  /** Counts the message, asks the rate limiter, then routes it (later if the limiter is async). */
-  #limited(session: Session, packet: Packet, event: string): void | Promise<void> {
+  /** Counts the message, asks the rate limiter, then decodes and routes it (later if the limiter is async). */
+  #limited(session: Session, bytes: Buffer, limitKey: string, event: string): void | Promise<void> {
     const { counters, rateLimits, config } = this.#p;
     counters.received();
-    const verdict = rateLimits.check(session.id, event);
+    const verdict = rateLimits.check(session.id, limitKey);
     if (verdict instanceof Promise) {
       return verdict.then(
-        (v) => this.#route(session, packet, v),
+        (v) => this.#route(session, bytes, event, v),
         (err: unknown) => {
           // A broken custom limiter must not become an open door nor a crash: log and allow.
           config.logger.error('custom rate limiter failed:', err);
-          this.#route(session, packet, null);
+          this.#route(session, bytes, event, null);
         },
       );
     }
-    this.#route(session, packet, verdict);
+    this.#route(session, bytes, event, verdict);
   }
 
-  #route(session: Session, packet: Packet, verdict: RateVerdict): void {
+  #route(session: Session, bytes: Buffer, event: string, verdict: RateVerdict): void {
     if (session.state !== SessionState.OPEN) return;
-    if (verdict) return this.#rateLimited(session, packet, verdict);
+    if (verdict) return this.#rateLimited(session, bytes, event, verdict);
+    let packet: Packet;
+    try {
+      packet = decodePacket(bytes, this.#p.config.maxJsonDepth);
+    } catch (err) {
+      return this.#badPacket(session, bytes, asStelarError(err));
+    }
     switch (packet.type) {
       case PacketType.JSON:
       case PacketType.BINARY:
@@ -153,9 +203,26 @@ export class Dispatcher {
     }
   }
 
-  #rateLimited(session: Session, packet: Packet, scope: NonNullable<RateVerdict>): void {
+  /**
+   * A packet the server refuses as malformed: reported, answered (an ACK request with an
+   * error response, so its caller settles), and counted: past `maxInvalidPackets` the
+   * session is closed (1008), so a peer cannot make the server answer errors forever.
+   */
+  #badPacket(session: Session, bytes: Buffer, err: StelarError): void {
+    this.#p.reportInvalid(session, err);
+    const ack = peekAck(bytes, peekEvent(bytes));
+    if (ack && ack.ackId !== 0) this.#refuseAckId(session, ack.ackId, ack.name, err);
+    if (session.noteInvalid() > this.#p.config.maxInvalidPackets) {
+      session.fail(
+        new StelarError(err.code, `${err.message} (more than ${this.#p.config.maxInvalidPackets} invalid packets: closing)`, CloseCode.POLICY_VIOLATION),
+      );
+      return;
+    }
+    session.fail(err);
+  }
+
+  #rateLimited(session: Session, bytes: Buffer, event: string, scope: NonNullable<RateVerdict>): void {
     const c = this.#p.config;
-    const event = packet.event;
     const disconnect = runHook(
       c.hooks,
       'onRateLimitExceeded',
@@ -163,20 +230,14 @@ export class Dispatcher {
       c.logger,
     );
     const err = new StelarError(ErrorCode.RATE_LIMITED, `rate limit exceeded (${scope})`, disconnect ? undefined : 0);
-    this.#refuseAck(session, packet, err);
+    const ack = peekAck(bytes, event);
+    if (ack) this.#refuseAckId(session, ack.ackId, ack.name, err);
     session.fail(err, { event, scope });
   }
 
   /** A refused ACK request also gets an error ACK response, so the caller's promise settles. */
-  #refuseAck(session: Session, packet: Packet, err: StelarError): void {
-    if (packet.type !== PacketType.ACK_REQUEST) return;
-    session.sendPacket({
-      type: PacketType.ACK_RESPONSE,
-      event: packet.ackName ?? packet.event,
-      ackId: packet.ackId,
-      ok: false,
-      data: { message: err.message, code: err.code },
-    });
+  #refuseAckId(session: Session, ackId: number, name: string, err: StelarError): void {
+    session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId, ok: false, data: { message: err.message, code: err.code } });
   }
 
   #event(session: Session, packet: Packet): void {

@@ -16,7 +16,8 @@ export interface IIPTracker {
 
 // ---- hooks -------------------------------------------------------------------------------
 
-export type RateLimitScope = 'client' | 'event' | 'global' | 'custom';
+/** Which limit refused a message; 'bytes' is the byte budget (`byteRateLimit`). */
+export type RateLimitScope = 'client' | 'event' | 'global' | 'custom' | 'bytes';
 export interface RateLimitExceededInfo {
   clientId: string;
   event: string;

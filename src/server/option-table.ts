@@ -13,7 +13,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
-import type { IRateLimiter, RateLimitConfig } from '../contracts/index.js';
+import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
 import type { CustomHealthHandler, HookName, IIPTracker, ServerHooks } from './extension-types.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
@@ -207,6 +207,9 @@ export const SERVER_OPTIONS = {
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
+  maxHandshakePayloadSize: positiveIntOption(64 * 1024, 'Largest packet before a client is accepted (its Connect); bigger ones close with 1009.'),
+  maxJsonDepth: positiveIntOption(128, "Deepest nesting of a peer's JSON, checked before parsing; deeper packets are invalid."),
+  maxInvalidPackets: positiveIntOption(20, 'Invalid packets one client may send; the next one closes it with 1008.'),
 
   rateLimit: option({
     description: 'Global token bucket per client; false or null turns it off.',
@@ -231,6 +234,20 @@ export const SERVER_OPTIONS = {
       return out;
     },
     snapshot: { value: (v) => [...v.keys()] },
+  }),
+
+  byteRateLimit: option({
+    description: 'Inbound bytes per client (a token bucket beside the message one); false or null turns it off.',
+    runtime: true,
+    default: { maxBytes: 64 * MiB, windowMs: 10_000 } as ByteRateLimitConfig,
+    resolve: (value, { name, default: d }): ByteRateLimitConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      const v = value as Partial<ByteRateLimitConfig>;
+      if (typeof v !== 'object') throw new TypeError(`${name} must be { maxBytes, windowMs } or false`);
+      return { maxBytes: positiveInt(`${name}.maxBytes`, v.maxBytes ?? null, 0), windowMs: positiveInt(`${name}.windowMs`, v.windowMs ?? null, 0) };
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
   }),
 
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),

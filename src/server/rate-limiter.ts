@@ -7,7 +7,7 @@
  * The global tier is the built-in bucket (`rateLimit`), or `customRateLimiter` when one is
  * given: a custom limiter replaces the built-in global bucket, it does not stack on it.
  */
-import { type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from '../contracts/index.js';
+import { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from '../contracts/index.js';
 import type { RateLimitScope } from './types.js';
 
 export { TokenBucketRateLimiter };
@@ -23,6 +23,8 @@ export interface CustomLimiterSource {
 export class RateLimits {
   readonly #source: CustomLimiterSource;
   #global: TokenBucketRateLimiter | null = null;
+  /** Inbound bytes per client, beside the message count (null = off). */
+  #bytes: TokenBucketRateLimiter | null = null;
   /** The per-event limits: owned here (setEventRateLimit and updateConfig both land here). */
   #eventLimits = new Map<string, RateLimitConfig>();
   #events = new Map<string, TokenBucketRateLimiter>();
@@ -42,6 +44,21 @@ export class RateLimits {
     if (!global) this.#global = null;
     else if (this.#global) this.#global.configure(global);
     else this.#global = new TokenBucketRateLimiter(global);
+  }
+
+  /** The per-client byte budget; null = none. */
+  setByteLimit(limit: ByteRateLimitConfig | null): void {
+    if (!limit) this.#bytes = null;
+    else {
+      const bucket = { maxPoints: limit.maxBytes, windowMs: limit.windowMs };
+      if (this.#bytes) this.#bytes.configure(bucket);
+      else this.#bytes = new TokenBucketRateLimiter(bucket);
+    }
+  }
+
+  /** Spends `n` bytes of `id`'s byte budget; false = over it (the packet is refused). */
+  checkBytes(id: string, n: number): boolean {
+    return this.#bytes === null || this.#bytes.check(id, n);
   }
 
   /** Replaces every per-event limit (`updateConfig({ eventRateLimits })`). */
@@ -111,6 +128,7 @@ export class RateLimits {
   forget(id: string): void {
     this.#clients.delete(id);
     this.#global?.reset(id);
+    this.#bytes?.reset(id);
     for (const limiter of this.#events.values()) limiter.reset(id);
     const custom = this.#source.customRateLimiter;
     if (custom) this.#guard(() => custom.reset(id));
@@ -118,6 +136,7 @@ export class RateLimits {
 
   cleanup(): void {
     this.#global?.cleanup();
+    this.#bytes?.cleanup();
     for (const limiter of this.#events.values()) limiter.cleanup();
     const custom = this.#source.customRateLimiter;
     if (custom) this.#guard(() => custom.cleanup());
@@ -125,6 +144,7 @@ export class RateLimits {
 
   /** Entries held by the built-in buckets, plus the custom limiter's size when it is synchronous. */
   size(): number {
+    // The byte buckets shadow the message ones one to one; they are not counted twice.
     let n = (this.#global?.size() ?? 0) + this.#clients.size;
     for (const limiter of this.#events.values()) n += limiter.size();
     const custom = this.#source.customRateLimiter;
@@ -142,6 +162,7 @@ export class RateLimits {
 
   clear(): void {
     this.#global?.clear();
+    this.#bytes?.clear();
     this.#clients.clear();
     for (const limiter of this.#events.values()) limiter.clear();
   }

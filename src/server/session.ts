@@ -85,6 +85,8 @@ export class Session implements TransportSink, AdapterClient {
   #host: SessionHost;
   #req: IncomingMessage | RequestInfo | null;
   #metadata: Map<string, unknown> | null = null;
+  /** Invalid packets seen so far (the dispatcher closes the session past a cap). */
+  #invalidPackets = 0;
   /** Packets waiting behind an async step; null when nothing is pending. */
   #queue: Buffer[] | null = null;
   #queuedBytes = 0;
@@ -117,6 +119,11 @@ export class Session implements TransportSink, AdapterClient {
   }
   get recovery(): SessionRecoveryState | null {
     return this.#recovery;
+  }
+
+  /** Counts one invalid packet from the peer; returns how many it has sent. */
+  noteInvalid(): number {
+    return ++this.#invalidPackets;
   }
 
   // ---- transitions ------------------------------------------------------------------------

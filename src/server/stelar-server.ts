@@ -78,6 +78,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const adapter = options.adapter ?? new MemoryAdapter();
     this.#adapter = adapter;
     this.#rateLimits = new RateLimits(config, config.rateLimit, config.eventRateLimits, (err) => config.logger.error('rate limiter failed:', err));
+    this.#rateLimits.setByteLimit(config.byteRateLimit);
     const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits });
     this.#hub = hub;
     adapter.init(hub);
@@ -288,6 +289,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     // Each change goes to the part that owns the state it affects.
     if (changed.has('rateLimit')) this.#rateLimits.setGlobalLimit(c.rateLimit);
     if (changed.has('eventRateLimits')) this.#rateLimits.replaceEventLimits(c.eventRateLimits);
+    if (changed.has('byteRateLimit')) this.#rateLimits.setByteLimit(c.byteRateLimit);
     if ((changed.has('heartbeatTimeout') || changed.has('connectTimeout')) && this.#sweeper.running) {
       this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     }

@@ -5,7 +5,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
-import type { Adapter, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
+import type { Adapter, ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
 import type { RuntimeOptionName, SnapshotFromTable } from './option-table.js';
 
@@ -15,7 +15,7 @@ export type EventMap = Record<string, any>;
 export type DefaultEvents = Record<string, any>;
 
 // Shapes shared with adapters and limiters live in src/contracts; they are public types too.
-export type { ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol };
+export type { ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol };
 
 import type { CustomHealthHandler, IIPTracker, ServerHooks } from './extension-types.js';
 
@@ -52,10 +52,21 @@ export interface ServerOptions {
   maxRoomNameLength?: number;
   /** Cap on one client's outbound buffer; past it the client is disconnected (4006). Default 8 MiB. */
   maxBufferedBytes?: number;
+  /** Largest packet before a client is accepted (its Connect, with `auth`); bigger ones close with 1009. Default 64 KiB. */
+  maxHandshakePayloadSize?: number;
+  /** Deepest nesting a peer's JSON may have (checked before parsing). Default 128. */
+  maxJsonDepth?: number;
+  /** Invalid packets a client may send (each answered with an Error); the next closes it with 1008. Default 20. */
+  maxInvalidPackets?: number;
 
   /** Global token bucket per client; false disables it. Default 100 per 1000 ms. */
   rateLimit?: RateLimitConfig | false | null;
   eventRateLimits?: Record<string, RateLimitConfig>;
+  /**
+   * Inbound bytes per client, judged from a packet's length before its body is decoded;
+   * false disables it. Default 64 MiB per 10 s (bursts of 64 MiB, 6.4 MiB/s sustained).
+   */
+  byteRateLimit?: ByteRateLimitConfig | false | null;
   customRateLimiter?: IRateLimiter | null;
   customIPTracker?: IIPTracker | null;
   generateClientId?: () => string;

@@ -239,8 +239,9 @@ for (const protocol of ['ws', 'tcp']) {
     test('JSON nested 100,000 deep: parsed, and echoing it back answers with an error instead of crashing (regression)', async () => {
       const peer = await session(server, protocol);
       const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-      // Over maxPayloadSize 1024 on this server: raise it for this case only.
-      server.updateConfig({ maxPayloadSize: 1024 * 1024 });
+      // Over maxPayloadSize 1024 and maxJsonDepth 128 on this server: raise both for this case
+      // only (what it pins is the answer path for a value too deep to encode back).
+      server.updateConfig({ maxPayloadSize: 1024 * 1024, maxJsonDepth: 200_000 });
       try {
         write(peer, withJson(PacketType.ACK_REQUEST, 'echo', deep, 11));
         const res = await peer.packet((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 11, 'answer to the deep echo');
@@ -257,7 +258,7 @@ for (const protocol of ['ws', 'tcp']) {
           false,
         );
       } finally {
-        server.updateConfig({ maxPayloadSize: 1024 });
+        server.updateConfig({ maxPayloadSize: 1024, maxJsonDepth: 128 });
       }
       await peer.destroy();
     });

@@ -46,6 +46,10 @@ function fakeSession(state = SessionState.OPEN, id = 'c1') {
     close(code, reason) {
       this.closed.push([code, reason]);
     },
+    invalidPackets: 0,
+    noteInvalid() {
+      return ++this.invalidPackets;
+    },
   };
 }
 
