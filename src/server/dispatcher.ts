@@ -254,7 +254,8 @@ export class Dispatcher {
   #ack(session: Session, packet: Packet): void {
     const { handlers, contextHost, config, inFlight } = this.#p;
     if (inFlight?.draining) {
-      return this.#refuseAck(session, packet, new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started'));
+      const err = new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started');
+      return this.#refuseAckId(session, packet.ackId ?? 0, packet.ackName ?? packet.event, err);
     }
     const name = packet.ackName ?? packet.event;
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data, packet.ackId, name);
