@@ -14,7 +14,7 @@ import type { TlsOptions } from 'node:tls';
 import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { IRateLimiter, RateLimitConfig } from '../contracts/index.js';
-import type { CustomHealthHandler, HookName, IIPTracker, ServerHooks } from './extension-types.js';
+import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, ServerHooks } from './extension-types.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -200,7 +200,10 @@ export const SERVER_OPTIONS = {
   maxRooms: positiveIntOption(10_000, 'Rooms that may exist at once.'),
   maxRoomsPerClient: positiveIntOption(50, 'Rooms one client may be in.'),
   maxPayloadSize: positiveIntOption(10 * MiB, 'Largest accepted packet (bytes), without transport framing; bigger ones are dropped with an Error packet.'),
-  maxFrameSize: positiveIntOption(10 * MiB, 'Largest transport message (bytes): a WebSocket message payload, or a TCP frame counted as its length field counts it (prefix included); bigger ones close with 1009.'),
+  maxFrameSize: positiveIntOption(
+    10 * MiB,
+    'Largest transport message (bytes): a WebSocket message payload, or a TCP frame counted as its length field counts it (prefix included); bigger ones close with 1009.',
+  ),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
@@ -228,6 +231,17 @@ export const SERVER_OPTIONS = {
       return out;
     },
     snapshot: { value: (v) => [...v.keys()] },
+  }),
+  pingLimit: option({
+    description: 'Pings per client (WebSocket ping frames and Ping packets together) per window; past it Error + close 4008. false or null turns it off.',
+    runtime: true,
+    default: { maxPoints: 1000, windowMs: 10_000 } as RateLimitConfig,
+    resolve: (value, { default: d }): RateLimitConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      return validateRateLimit('pingLimit', value);
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
   }),
 
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),
@@ -280,6 +294,13 @@ export const SERVER_OPTIONS = {
     defaultText: 'none',
     resolve: (value, { name }): CustomHealthHandler | null => functionOption<CustomHealthHandler>(name, value),
     snapshot: { as: 'hasCustomHealthHandler', value: (v) => v !== null },
+  }),
+  healthAuth: option({
+    description: 'Decides who may read the health path (false = 401); liveness and readiness stay open.',
+    runtime: true,
+    defaultText: 'none',
+    resolve: (value, { name }): HealthAuth | null => functionOption<HealthAuth>(name, value),
+    snapshot: { as: 'hasHealthAuth', value: (v) => v !== null },
   }),
   generateClientId: option({
     description: 'Makes client ids.',
