@@ -10,6 +10,11 @@
  * Nothing is ever reordered: a connection's queue is written in order, and a connection
  * that must write something out of band (a close frame followed by `end()`) flushes its
  * queue itself first, synchronously.
+ *
+ * Read pausing (the accepting side only, see `OutboundQueue`): a peer that sends requests and
+ * never reads the answers must not make us hold its answers until the slow-consumer cap. A
+ * queue that pauses reads stops reading its socket the moment its backlog passes the socket's
+ * high-water mark and resumes on `drain`, so the peer is held back by TCP flow control.
  */
 import type { Duplex } from 'node:stream';
 
@@ -84,10 +89,60 @@ export class OutboundQueue implements Flushable {
   #bytes = 0;
   /** A write answered false: `drain` is owed once the backlog is gone. */
   #needDrain = false;
+  /** Pause reading while over the high-water mark (off once the connection closes). */
+  #pauseReads: boolean;
+  /** We paused the socket's reads (and owe it a resume). */
+  #readsPaused = false;
+  /** What `peerTookSinceLastLook` saw last: our backlog, and libuv's unwritten bytes. */
+  #lookBuffered = Number.POSITIVE_INFINITY;
+  #lookUnwritten = Number.POSITIVE_INFINITY;
 
-  constructor(socket: Duplex, owner: DrainListener) {
+  /**
+   * `pauseReads`: stop reading the socket while the backlog is over the high-water mark and
+   * resume on drain. Only one side of a connection may do this (if both did, two peers that
+   * each wait for the other to read would wait forever): the accepting side, whose output
+   * grows with what it reads (answers, pongs).
+   */
+  constructor(socket: Duplex, owner: DrainListener, pauseReads = false) {
     this.#socket = socket;
     this.#owner = owner;
+    this.#pauseReads = pauseReads;
+  }
+
+  /** true while reads are paused because the peer is not reading what we sent. */
+  get readsPaused(): boolean {
+    return this.#readsPaused;
+  }
+
+  /**
+   * Never pause again, and resume if paused: the connection is closing and must read the
+   * peer's close (close frame, Disconnect, FIN). What it reads then is discarded by the
+   * layers above, and the close timeout bounds how long.
+   */
+  stopPausing(): void {
+    this.#pauseReads = false;
+    this.#resumeReads();
+  }
+
+  /**
+   * Whether the kernel took any of our backlog since the previous call, i.e. the peer is
+   * reading. `bufferedAmount` alone cannot say: a large write handed to libuv counts in full
+   * until the last byte of it is written, so the handle's own unwritten count is read too.
+   */
+  peerTookSinceLastLook(): boolean {
+    const buffered = this.bufferedAmount;
+    const unwritten = (this.#socket as { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize;
+    const queue = typeof unwritten === 'number' ? unwritten : buffered;
+    const took = buffered < this.#lookBuffered || queue < this.#lookUnwritten;
+    this.#lookBuffered = buffered;
+    this.#lookUnwritten = queue;
+    return took;
+  }
+
+  #resumeReads(): void {
+    if (!this.#readsPaused) return;
+    this.#readsPaused = false;
+    if (!this.#socket.destroyed) this.#socket.resume();
   }
 
   /** Queued bytes plus the socket's own buffer: what `bufferedAmount` reports. */
@@ -105,6 +160,12 @@ export class OutboundQueue implements Flushable {
     this.enqueue(bytes);
     if (this.#bytes + socket.writableLength < socket.writableHighWaterMark) return true;
     this.#needDrain = true;
+    if (this.#pauseReads && !this.#readsPaused) {
+      // The peer is not keeping up with what we send: stop reading what it sends (the chunk
+      // being handled finishes; the next one waits for drain).
+      this.#readsPaused = true;
+      socket.pause();
+    }
     return false;
   }
 
@@ -131,6 +192,7 @@ export class OutboundQueue implements Flushable {
     if (writeChunks(socket, out, total) && this.#needDrain) {
       // The kernel took it all: the socket will not emit drain, so we owe it here.
       this.#needDrain = false;
+      this.#resumeReads();
       this.#owner.emit('drain');
     }
   }
@@ -139,6 +201,7 @@ export class OutboundQueue implements Flushable {
   onSocketDrain(): void {
     if (this.#out !== null) return;
     this.#needDrain = false;
+    this.#resumeReads();
     this.#owner.emit('drain');
   }
 

@@ -126,3 +126,9 @@ export interface ServerHooks {
 export type HookName = keyof ServerHooks;
 
 export type CustomHealthHandler = (req: IncomingMessage, res: ServerResponse, stats: StelarStats) => void | Promise<void>;
+
+/**
+ * Decides who may read the health path (`healthAuth`): true serves it, false answers 401.
+ * A throw or rejection answers 500 (never the stats). Liveness and readiness stay open.
+ */
+export type HealthAuth = (req: IncomingMessage) => boolean | Promise<boolean>;

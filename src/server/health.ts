@@ -2,6 +2,11 @@
  * The HTTP side: /health (stats as JSON, or the user's handler), /livez and /readyz for
  * orchestrators, CORS for all three. Readiness turns 503 the moment shutdown starts so a
  * load balancer drains this instance while its clients are still being closed.
+ *
+ * The health path carries counters (or whatever `customHealthHandler` answers): `healthAuth`,
+ * when set, is asked first for every GET/HEAD of it; false answers 401, a throw or rejection
+ * 500, and neither runs the handler nor reads the stats. Liveness and readiness carry nothing
+ * and stay open for orchestrators.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedConfig } from './options.js';
@@ -66,7 +71,18 @@ export function handleHealthRequest(src: HealthSource, req: IncomingMessage, res
   } else if (kind === 'ready') {
     if (src.shuttingDown) sendJson(res, 503, cors, { status: 'shutting_down' }, head);
     else sendJson(res, 200, cors, { status: 'ready' }, head);
-  } else if (c.customHealthHandler) {
+  } else if (c.healthAuth) {
+    authorize(src, c.healthAuth, req, res, cors, head);
+  } else {
+    serveHealth(src, req, res, cors, head);
+  }
+  return true;
+}
+
+/** The health path itself, once allowed. */
+function serveHealth(src: HealthSource, req: IncomingMessage, res: ServerResponse, cors: Record<string, string>, head: boolean): void {
+  const c = src.config;
+  if (c.customHealthHandler) {
     for (const [k, v] of Object.entries(cors)) res.setHeader(k, v);
     runCustom(src, c.customHealthHandler, req, res);
   } else if (src.shuttingDown) {
@@ -74,7 +90,34 @@ export function handleHealthRequest(src: HealthSource, req: IncomingMessage, res
   } else {
     sendJson(res, 200, cors, { status: 'ok', ...src.stats() }, head);
   }
-  return true;
+}
+
+/** Asks `healthAuth`; only a true answer serves the path. */
+function authorize(
+  src: HealthSource,
+  auth: NonNullable<ResolvedConfig['healthAuth']>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  cors: Record<string, string>,
+  head: boolean,
+): void {
+  const decide = (allowed: unknown): void => {
+    if (res.writableEnded || res.destroyed) return;
+    if (allowed === true) serveHealth(src, req, res, cors, head);
+    else sendJson(res, 401, cors, { status: 'error', message: 'unauthorized' }, head);
+  };
+  const fail = (err: unknown): void => {
+    src.config.logger.error('healthAuth failed:', err);
+    if (!res.headersSent) sendJson(res, 500, cors, { status: 'error', message: 'health authorization failed' }, head);
+    else res.end();
+  };
+  try {
+    const result = auth(req);
+    if (result instanceof Promise) result.then(decide, fail);
+    else decide(result);
+  } catch (err) {
+    fail(err);
+  }
 }
 
 function runCustom(src: HealthSource, handler: NonNullable<ResolvedConfig['customHealthHandler']>, req: IncomingMessage, res: ServerResponse): void {

@@ -14,7 +14,7 @@ import type { TlsOptions } from 'node:tls';
 import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
-import type { CustomHealthHandler, HookName, IIPTracker, ServerHooks } from './extension-types.js';
+import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, ServerHooks } from './extension-types.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -235,6 +235,17 @@ export const SERVER_OPTIONS = {
     },
     snapshot: { value: (v) => [...v.keys()] },
   }),
+  pingLimit: option({
+    description: 'Pings per client (WebSocket ping frames and Ping packets together) per window; past it Error + close 4008. false or null turns it off.',
+    runtime: true,
+    default: { maxPoints: 1000, windowMs: 10_000 } as RateLimitConfig,
+    resolve: (value, { default: d }): RateLimitConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      return validateRateLimit('pingLimit', value);
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
 
   byteRateLimit: option({
     description: 'Inbound bytes per client (a token bucket beside the message one); false or null turns it off.',
@@ -300,6 +311,13 @@ export const SERVER_OPTIONS = {
     defaultText: 'none',
     resolve: (value, { name }): CustomHealthHandler | null => functionOption<CustomHealthHandler>(name, value),
     snapshot: { as: 'hasCustomHealthHandler', value: (v) => v !== null },
+  }),
+  healthAuth: option({
+    description: 'Decides who may read the health path (false = 401); liveness and readiness stay open.',
+    runtime: true,
+    defaultText: 'none',
+    resolve: (value, { name }): HealthAuth | null => functionOption<HealthAuth>(name, value),
+    snapshot: { as: 'hasHealthAuth', value: (v) => v !== null },
   }),
   generateClientId: option({
     description: 'Makes client ids.',

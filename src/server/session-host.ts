@@ -61,5 +61,8 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
     get maxBufferedBytes() {
       return config.maxBufferedBytes;
     },
+    get pingLimit() {
+      return config.pingLimit;
+    },
   };
 }

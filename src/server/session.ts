@@ -14,8 +14,8 @@
  * custom rate limiter), later packets wait in a bounded queue so order is preserved.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { AdapterClient, EncodedMessage, TransportProtocol } from '../contracts/index.js';
-import { CloseCode, type Packet, PacketType, type StelarError } from '../protocol/index.js';
+import type { AdapterClient, EncodedMessage, RateLimitConfig, TransportProtocol } from '../contracts/index.js';
+import { CloseCode, ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
 import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
 
@@ -50,6 +50,8 @@ export interface SessionHost {
   countSent(n: number): void;
   roomsOf(id: string): ReadonlySet<string>;
   readonly maxBufferedBytes: number;
+  /** Pings (WebSocket ping frames and Ping packets together) allowed per window; null = no limit. */
+  readonly pingLimit: RateLimitConfig | null;
 }
 
 type TransportFactory = (sink: TransportSink) => Transport;
@@ -90,6 +92,9 @@ export class Session implements TransportSink, AdapterClient {
   /** Packets waiting behind an async step; null when nothing is pending. */
   #queue: Buffer[] | null = null;
   #queuedBytes = 0;
+  /** Ping budget: pings counted in the window that started at `#pingWindowStart`. */
+  #pings = 0;
+  #pingWindowStart = 0;
 
   constructor(host: SessionHost, id: string, remoteAddress: string, req: IncomingMessage | null, makeTransport: TransportFactory) {
     this.#host = host;
@@ -110,8 +115,17 @@ export class Session implements TransportSink, AdapterClient {
   get connectedAt(): number {
     return this.#connectedAt;
   }
-  /** When the peer last sent anything (any packet counts as life). */
+  /**
+   * When the peer last showed life: sent anything (any packet counts), or, while the transport
+   * paused its reads (the peer is not reading our backlog, so what it sends waits unread),
+   * read some of that backlog. The heartbeat sweep reads this once per period: a peer that
+   * took bytes since the sweep's previous look counts as alive, so a slow reader is never cut
+   * only because we stopped listening; a peer that neither sends nor reads for
+   * heartbeatTimeout is (4005).
+   */
   get lastSeen(): number {
+    const t = this.transport;
+    if (t.readsPaused && t.peerTookSinceLastLook()) this.#lastSeen = Date.now();
     return this.#lastSeen;
   }
   get closingSince(): number {
@@ -268,6 +282,7 @@ export class Session implements TransportSink, AdapterClient {
   onPacket(bytes: Buffer): void {
     this.#lastSeen = Date.now();
     if (this.#state >= SessionState.CLOSING) return;
+    if (bytes[0] === PacketType.PING && this.#overPingBudget()) return;
     // During the handshake nothing but Pings is allowed, and those are answered at once
     // (the dispatcher refuses anything else): only an accepted session queues.
     if (this.#queue && this.#state !== SessionState.HANDSHAKE) {
@@ -290,7 +305,25 @@ export class Session implements TransportSink, AdapterClient {
   onAutoReply(): void {
     // Pongs are written below the session, so they skip sendPacket's check: check here, or a
     // ping flood from a peer that never reads would grow the socket's buffer without bound.
-    if (this.#state < SessionState.CLOSING) this.#backlogged();
+    if (this.#state < SessionState.CLOSING && !this.#overPingBudget()) this.#backlogged();
+  }
+
+  /**
+   * Counts one ping (a WebSocket ping frame or a Ping packet) in a fixed window. Past the
+   * budget the peer gets Error STELAR_ERR_RATE_LIMITED and close 4008 (back off, then
+   * reconnect): pings are not application traffic and the rate limit does not see them.
+   */
+  #overPingBudget(): boolean {
+    const limit = this.#host.pingLimit;
+    if (!limit) return false;
+    const now = Date.now();
+    if (now - this.#pingWindowStart >= limit.windowMs) {
+      this.#pingWindowStart = now;
+      this.#pings = 0;
+    }
+    if (++this.#pings <= limit.maxPoints) return false;
+    this.fail(new StelarError(ErrorCode.RATE_LIMITED, `too many pings: more than ${limit.maxPoints} in ${limit.windowMs} ms`, CloseCode.RATE_LIMITED));
+    return true;
   }
 
   onClose(code: number, reason: string): void {

@@ -390,7 +390,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       socket.destroy();
       return;
     }
-    const conn = new TcpConnection(socket, { maxFrameSize: this.#config.maxFrameSize });
+    const conn = new TcpConnection(socket, { maxFrameSize: this.#config.maxFrameSize, pauseReadsOnBacklog: true });
     try {
       this.#hub.open('tcp', normaliseAddress(socket.remoteAddress), null, this.#sessionHost, (sink) => tcpTransport(conn, sink));
     } catch (err) {

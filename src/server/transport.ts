@@ -29,6 +29,10 @@ export interface Transport {
   readonly socket: Socket;
   /** Bytes queued for the peer and not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  /** true while the connection stopped reading because the peer is not reading what we sent. */
+  readonly readsPaused: boolean;
+  /** Whether the peer read any of our backlog since the previous call. */
+  peerTookSinceLastLook(): boolean;
   readonly isOpen: boolean;
   sendPacket(packet: Packet): boolean;
   sendEncoded(message: EncodedMessage): boolean;
@@ -99,6 +103,12 @@ class WsTransport implements Transport {
   get bufferedAmount(): number {
     return this.#conn.bufferedAmount;
   }
+  get readsPaused(): boolean {
+    return this.#conn.readsPaused;
+  }
+  peerTookSinceLastLook(): boolean {
+    return this.#conn.peerTookSinceLastLook();
+  }
   get isOpen(): boolean {
     return this.#conn.readyState === ReadyState.OPEN;
   }
@@ -135,6 +145,12 @@ class TcpTransport implements Transport {
   }
   get bufferedAmount(): number {
     return this.#conn.bufferedAmount;
+  }
+  get readsPaused(): boolean {
+    return this.#conn.readsPaused;
+  }
+  peerTookSinceLastLook(): boolean {
+    return this.#conn.peerTookSinceLastLook();
   }
   get isOpen(): boolean {
     return this.#conn.readyState === ReadyState.OPEN;

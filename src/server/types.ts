@@ -17,7 +17,7 @@ export type DefaultEvents = Record<string, any>;
 // Shapes shared with adapters and limiters live in src/contracts; they are public types too.
 export type { ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol };
 
-import type { CustomHealthHandler, IIPTracker, ServerHooks } from './extension-types.js';
+import type { CustomHealthHandler, HealthAuth, IIPTracker, ServerHooks } from './extension-types.js';
 
 export * from './extension-types.js';
 
@@ -67,6 +67,12 @@ export interface ServerOptions {
    * false disables it. Default 64 MiB per 10 s (bursts of 64 MiB, 6.4 MiB/s sustained).
    */
   byteRateLimit?: ByteRateLimitConfig | false | null;
+  /**
+   * Pings per client per window, WebSocket ping frames and Ping packets counted together;
+   * past it the client gets Error `STELAR_ERR_RATE_LIMITED` and close 4008. false or null
+   * turns it off. Default 1000 per 10000 ms (a client pings once per `heartbeatInterval`).
+   */
+  pingLimit?: RateLimitConfig | false | null;
   customRateLimiter?: IRateLimiter | null;
   customIPTracker?: IIPTracker | null;
   generateClientId?: () => string;
@@ -82,6 +88,12 @@ export interface ServerOptions {
   /** Readiness path (503 once shutdown starts); false disables it. Default '/readyz'. */
   readinessEndpoint?: string | false;
   customHealthHandler?: CustomHealthHandler | null;
+  /**
+   * Who may read the health path (its counters, or your `customHealthHandler`): true serves
+   * it, false answers 401, a throw or rejection 500. Default: none (open to anyone, as the
+   * spec requires). `livenessEndpoint` and `readinessEndpoint` stay open.
+   */
+  healthAuth?: HealthAuth | null;
   /**
    * Handle SIGINT/SIGTERM with a graceful shutdown, then let the signal end the process
    * (unless the application added its own listener for it). Default true.

@@ -22,6 +22,8 @@
  * socket's high-water mark; `drain` follows. The Disconnect is written after everything
  * queued before it (the queue is flushed synchronously, then the socket ended). Data still
  * queued when the socket goes away (peer reset, `terminate()`) is dropped with it.
+ * With `pauseReadsOnBacklog` (the server's side) reads are paused while `bufferedAmount` is
+ * over the high-water mark and resumed on `drain` or when closing starts.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -35,6 +37,14 @@ export interface TcpConnectionOptions {
   maxFrameSize?: number;
   /** How long to wait for the peer to close after our Disconnect before destroying (ms). Default 5000. */
   closeTimeout?: number;
+  /**
+   * Stop reading the socket while `bufferedAmount` is over the socket's high-water mark, and
+   * resume on `drain`: a peer that sends without reading our answers is held back by TCP flow
+   * control instead of growing our buffer. Default false; the server turns it on for the
+   * connections it accepts (only one side may pause, or two peers that each wait for the
+   * other to read would wait forever). Reads resume once closing starts.
+   */
+  pauseReadsOnBacklog?: boolean;
 }
 
 /** The same states as WebSocket's readyState (one table, src/net/ready-state.ts), so upper layers need one check. */
@@ -133,7 +143,7 @@ export class TcpConnection extends EventEmitter {
   constructor(socket: Socket, options: TcpConnectionOptions = {}) {
     super();
     this.socket = socket;
-    this.#queue = new OutboundQueue(socket, this);
+    this.#queue = new OutboundQueue(socket, this, options.pauseReadsOnBacklog ?? false);
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#parser = new TcpFrameParser(new ParserHooks(this, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE));
     // Small packets are the common case; Nagle would add up to 40 ms to each of them.
@@ -158,6 +168,16 @@ export class TcpConnection extends EventEmitter {
 
   get remoteAddress(): string | undefined {
     return this.socket.remoteAddress;
+  }
+
+  /** true while reads are paused because the peer is not reading what we sent (`pauseReadsOnBacklog`). */
+  get readsPaused(): boolean {
+    return this.#queue.readsPaused;
+  }
+
+  /** Whether the peer read any of our backlog since the previous call (the kernel took bytes). */
+  peerTookSinceLastLook(): boolean {
+    return this.#queue.peerTookSinceLastLook();
   }
 
   /** Maximum inbound frame size this connection accepts. */
@@ -230,6 +250,8 @@ export class TcpConnection extends EventEmitter {
     }
     // Everything sent before (and the Disconnect) goes out now, before the end.
     this.flushWrites();
+    // The peer's Disconnect (or FIN) must be read even if it never read our backlog.
+    this.#queue.stopPausing();
     if (!socket.writableEnded) socket.end();
     // A peer that never closes its side must not hold the socket forever.
     this.#closeTimer = setTimeout(() => socket.destroy(), this.#closeTimeout);

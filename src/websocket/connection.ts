@@ -18,6 +18,9 @@
  * queued before it (the queue is flushed synchronously before the close frame and before
  * the socket is ended). Data still queued when the socket goes away (peer reset,
  * `terminate()`) is dropped, like the socket's own buffer.
+ *
+ * In the server role reads are paused while `bufferedAmount` is over the high-water mark
+ * (`pauseReadsOnBacklog`, `readsPaused`) and resumed on `drain` or when closing starts.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -42,6 +45,15 @@ export interface WebSocketConnectionOptions {
   protocol?: string;
   /** How long to wait for the peer's side of the closing handshake (default 5000 ms). */
   closeTimeout?: number;
+  /**
+   * Stop reading the socket while `bufferedAmount` is over the socket's high-water mark, and
+   * resume on `drain`: a peer that sends (messages, pings) without reading what we send back
+   * is held back by TCP flow control instead of growing our buffer. Default: true in the
+   * server role, false in the client role (only one side may pause, or two peers that each
+   * wait for the other to read would wait forever). Reads resume once the closing handshake
+   * starts, so a paused peer's close frame is still seen.
+   */
+  pauseReadsOnBacklog?: boolean;
 }
 
 export interface SendOptions {
@@ -146,7 +158,7 @@ export class WebSocketConnection extends EventEmitter {
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
     this.#socket = socket as Stream;
-    this.#queue = new OutboundQueue(socket, this);
+    this.#queue = new OutboundQueue(socket, this, options.pauseReadsOnBacklog ?? options.isServer);
     this.#isServer = options.isServer;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#protocol = options.protocol ?? '';
@@ -187,6 +199,16 @@ export class WebSocketConnection extends EventEmitter {
   /** Bytes sent but not yet handed to the OS: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
     return this.#queue.bufferedAmount;
+  }
+
+  /** true while reads are paused because the peer is not reading what we sent (`pauseReadsOnBacklog`). */
+  get readsPaused(): boolean {
+    return this.#queue.readsPaused;
+  }
+
+  /** Whether the peer read any of our backlog since the previous call (the kernel took bytes). */
+  peerTookSinceLastLook(): boolean {
+    return this.#queue.peerTookSinceLastLook();
   }
 
   /**
@@ -261,6 +283,8 @@ export class WebSocketConnection extends EventEmitter {
     this.#queue.write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
     // The close frame goes out now, behind everything queued before it.
     this.flushWrites();
+    // The peer's close frame (or FIN) must be read even if it never read our backlog.
+    this.#queue.stopPausing();
   }
 
   #armCloseTimer(): void {
