@@ -18,6 +18,9 @@ function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+/** What a zero-byte take returns (nothing buffered is needed for it). */
+const EMPTY: Buffer = Buffer.alloc(0);
+
 export class ByteQueue {
   #chunks: Buffer[] = NO_CHUNKS as Buffer[];
   #length = 0;
@@ -64,6 +67,7 @@ export class ByteQueue {
 
   /** Takes exactly `n` bytes (the caller checked `length >= n`): a view when one chunk holds them, else one copy. */
   take(n: number): Buffer {
+    if (n === 0) return EMPTY;
     const first = this.#chunks[0]!;
     const start = this.#offset;
     if (n <= first.length - start) {

@@ -197,11 +197,14 @@ export class OutboundQueue implements Flushable {
     }
   }
 
-  /** The socket's own `drain`: forwarded unless frames are still queued (the next flush decides). */
+  /** The socket's own `drain`: reads resume; a drain still owed is forwarded, unless frames are queued (the next flush decides). */
   onSocketDrain(): void {
     if (this.#out !== null) return;
-    this.#needDrain = false;
     this.#resumeReads();
+    // Only a drain that is owed: a flush that the kernel took whole has already paid it, and
+    // the socket may still report its own (write() answered false while corked).
+    if (!this.#needDrain) return;
+    this.#needDrain = false;
     this.#owner.emit('drain');
   }
 

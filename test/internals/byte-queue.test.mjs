@@ -223,9 +223,8 @@ test('take(0) on a non-empty queue returns an empty Buffer and consumes nothing'
   assert.deepEqual([...q.take(2)], [2, 3]);
 });
 
-test('take(0) on an empty queue returns an empty Buffer (length >= n holds for n = 0)', {
-  todo: 'latent: take(0) with nothing buffered throws a TypeError (reads .length of the missing first chunk); no current caller does it (the WebSocket receiver special-cases length 0, TCP frames are never empty)',
-}, () => {
+// Regression: take(0) with nothing buffered threw a TypeError (it read the missing first chunk).
+test('take(0) on an empty queue returns an empty Buffer (length >= n holds for n = 0)', () => {
   const q = new ByteQueue();
   const empty = q.take(0);
   assert.equal(empty.length, 0);
