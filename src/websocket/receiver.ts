@@ -295,12 +295,14 @@ export class Receiver {
   }
 
   /**
-   * Holds one fragment's bytes. A long fragment is kept as it is (a view of its chunk); a
-   * short one is copied into the message's block, which grows (doubling up to 64 KiB) so a
-   * message of tiny fragments costs about its own bytes and a few Buffers.
+   * Holds one fragment's bytes. A long fragment that fills at least half of the memory it
+   * lives in is kept as it is (a view); anything else is copied into the message's block,
+   * which grows (doubling up to 64 KiB). A view pins its whole socket chunk: kept for a
+   * one-byte fragment followed by 400 pings in one read, it held ~50 KiB per message byte.
+   * This way a message of tiny fragments costs about its own bytes and a few Buffers.
    */
   #keep(data: Buffer): void {
-    if (data.length >= COPY_BELOW) {
+    if (data.length >= COPY_BELOW && data.length * 2 >= data.buffer.byteLength) {
       this.#sealBlock();
       (this.#fragments ??= []).push(data);
       return;

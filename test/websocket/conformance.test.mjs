@@ -7,6 +7,8 @@ import { once as onceEvent } from 'node:events';
 
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { StelarServer } from '../../dist/index.js';
 import { fragmentBudget, Opcode, Receiver, WebSocketServer } from '../../dist/websocket/index.js';
@@ -14,6 +16,7 @@ import { cf, closeBody, eachSplit, listen, once, rawExchange, upgradeRequest } f
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/echo-server.mjs', import.meta.url));
 const MiB = 1024 * 1024;
+v8.setFlagsFromString('--expose-gc');
 
 /** A server-role receiver counting messages and errors; `kept` sums the delivered bytes. */
 function counter(opts = {}) {
@@ -128,6 +131,32 @@ describe('fragment reassembly is bounded by bytes, not by a frame count', () => 
     assert.deepEqual(r.errors, [['STELAR_ERR_WS_TOO_MANY_FRAGMENTS', 1009]]);
     const limit = Math.floor(fragmentBudget(maxPayload) / 65);
     assert.ok(frames > limit && frames <= limit + 100, `${frames} frames read, limit ${limit}`);
+  });
+
+  it('fragments that arrive in reads full of pings do not pin those reads (memory follows the message bytes)', () => {
+    const gc = runInNewContext('gc');
+    const held = () => {
+      gc();
+      return process.memoryUsage().arrayBuffers;
+    };
+    const r = counter({ maxPayload: 4 * MiB });
+    const pings = Buffer.concat(Array.from({ length: 400 }, () => cf(Opcode.PING, Buffer.alloc(125))));
+    const before = held();
+    r.receiver.write(cf(Opcode.BINARY, Buffer.from([1]), { fin: false }));
+    // 1,000 reads of ~51 KiB, each one 1-byte fragment then 400 pings; then 100 reads of a
+    // 4 KiB fragment then 400 pings. The message is ~400 KiB; the reads were ~56 MiB.
+    for (let i = 0; i < 1000; i++) r.receiver.write(Buffer.concat([cf(Opcode.CONTINUATION, Buffer.from([i & 0xff]), { fin: false }), pings]));
+    for (let i = 0; i < 100; i++) r.receiver.write(Buffer.concat([cf(Opcode.CONTINUATION, Buffer.alloc(4096, i), { fin: false }), pings]));
+    const growth = held() - before;
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.messages.length, 0);
+    assert.equal(r.receiver.messageBytes, 1 + 1000 + 100 * 4096);
+    assert.ok(growth < 4 * MiB, `${(growth / MiB).toFixed(1)} MiB held for a ${r.receiver.messageBytes}-byte message`);
+    r.receiver.write(cf(Opcode.CONTINUATION, Buffer.alloc(0)));
+    assert.equal(r.messages.length, 1);
+    assert.equal(r.messages[0].data.length, 1 + 1000 + 100 * 4096);
+    assert.equal(r.messages[0].data[1000], 999 & 0xff);
+    assert.equal(r.messages[0].data[1001], 0);
   });
 
   it('the explicit maxFragments option still caps the frame count when set', () => {
