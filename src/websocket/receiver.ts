@@ -14,8 +14,8 @@
  * into up to max(4096, maxPayload / 64) frames always passes, while a flood of empty
  * fragments is stopped (1009) after a bounded number of frames. Short fragments are copied
  * into one growing block rather than kept as views, so what is held stays proportional to
- * the bytes of the message (a view would pin its whole socket chunk). After an error or a close frame the receiver drops its buffers and
- * ignores all further input.
+ * the bytes of the message (a view would pin its whole socket chunk). After an error or a
+ * close frame the receiver drops its buffers and ignores all further input.
  *
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  */
@@ -297,7 +297,7 @@ export class Receiver {
   /**
    * Holds one fragment's bytes. A long fragment that fills at least half of the memory it
    * lives in is kept as it is (a view); anything else is copied into the message's block,
-   * which grows (doubling up to 64 KiB). A view pins its whole socket chunk: kept for a
+   * sized like the message so far (256 bytes to 64 KiB). A view pins its whole socket chunk: kept for a
    * one-byte fragment followed by 400 pings in one read, it held ~50 KiB per message byte.
    * This way a message of tiny fragments costs about its own bytes and a few Buffers.
    */
@@ -313,18 +313,30 @@ export class Receiver {
       block = null;
     }
     if (block === null) {
-      const previous = this.#fragments === null ? 0 : this.#fragments.length;
-      block = Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(MAX_BLOCK, FIRST_BLOCK << Math.min(previous, 8))));
+      block = Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(MAX_BLOCK, Math.max(FIRST_BLOCK, this.#messageLength))));
       this.#block = block;
     }
     data.copy(block, this.#blockUsed);
     this.#blockUsed += data.length;
   }
 
-  /** Moves the block's bytes into the fragment list (before a long fragment, or at the end). */
+  /**
+   * Moves the block's bytes into the fragment list (before a long fragment, or at the end).
+   * A block less than half full is copied out at its used size, so tiny fragments between
+   * long ones cannot each leave a mostly empty block behind.
+   */
   #sealBlock(): void {
-    if (this.#block === null) return;
-    if (this.#blockUsed > 0) (this.#fragments ??= []).push(this.#block.subarray(0, this.#blockUsed));
+    const block = this.#block;
+    if (block === null) return;
+    const used = this.#blockUsed;
+    if (used > 0) {
+      let kept = block.subarray(0, used);
+      if (used * 2 < block.length) {
+        kept = Buffer.allocUnsafeSlow(used);
+        block.copy(kept, 0, 0, used);
+      }
+      (this.#fragments ??= []).push(kept);
+    }
     this.#block = null;
     this.#blockUsed = 0;
   }

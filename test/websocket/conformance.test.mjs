@@ -18,6 +18,16 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/echo-server.mjs', import.met
 const MiB = 1024 * 1024;
 v8.setFlagsFromString('--expose-gc');
 
+const gc = runInNewContext('gc');
+/** ArrayBuffer bytes alive after full GCs (a few rounds: backing stores are freed lazily). */
+async function held() {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return process.memoryUsage().arrayBuffers;
+}
+
 /** A server-role receiver counting messages and errors; `kept` sums the delivered bytes. */
 function counter(opts = {}) {
   const out = { messages: [], errors: [] };
@@ -133,21 +143,16 @@ describe('fragment reassembly is bounded by bytes, not by a frame count', () => 
     assert.ok(frames > limit && frames <= limit + 100, `${frames} frames read, limit ${limit}`);
   });
 
-  it('fragments that arrive in reads full of pings do not pin those reads (memory follows the message bytes)', () => {
-    const gc = runInNewContext('gc');
-    const held = () => {
-      gc();
-      return process.memoryUsage().arrayBuffers;
-    };
+  it('fragments that arrive in reads full of pings do not pin those reads (memory follows the message bytes)', async () => {
     const r = counter({ maxPayload: 4 * MiB });
     const pings = Buffer.concat(Array.from({ length: 400 }, () => cf(Opcode.PING, Buffer.alloc(125))));
-    const before = held();
+    const before = await held();
     r.receiver.write(cf(Opcode.BINARY, Buffer.from([1]), { fin: false }));
     // 1,000 reads of ~51 KiB, each one 1-byte fragment then 400 pings; then 100 reads of a
     // 4 KiB fragment then 400 pings. The message is ~400 KiB; the reads were ~56 MiB.
     for (let i = 0; i < 1000; i++) r.receiver.write(Buffer.concat([cf(Opcode.CONTINUATION, Buffer.from([i & 0xff]), { fin: false }), pings]));
     for (let i = 0; i < 100; i++) r.receiver.write(Buffer.concat([cf(Opcode.CONTINUATION, Buffer.alloc(4096, i), { fin: false }), pings]));
-    const growth = held() - before;
+    const growth = (await held()) - before;
     assert.deepEqual(r.errors, []);
     assert.equal(r.messages.length, 0);
     assert.equal(r.receiver.messageBytes, 1 + 1000 + 100 * 4096);
@@ -157,6 +162,27 @@ describe('fragment reassembly is bounded by bytes, not by a frame count', () => 
     assert.equal(r.messages[0].data.length, 1 + 1000 + 100 * 4096);
     assert.equal(r.messages[0].data[1000], 999 & 0xff);
     assert.equal(r.messages[0].data[1001], 0);
+  });
+
+  it('tiny fragments between long ones do not each leave a mostly empty block behind', async () => {
+    const r = counter({ maxPayload: 4 * MiB });
+    const before = await held();
+    r.receiver.write(cf(Opcode.BINARY, Buffer.alloc(64 * 1024, 9), { fin: false }));
+    // 200 x (a 1-byte fragment, then a 4 KiB one in its own read): ~880 KiB of message.
+    for (let i = 0; i < 200; i++) {
+      r.receiver.write(cf(Opcode.CONTINUATION, Buffer.from([i & 0xff]), { fin: false }));
+      r.receiver.write(cf(Opcode.CONTINUATION, Buffer.alloc(4096, i & 0xff), { fin: false }));
+    }
+    const growth = (await held()) - before;
+    assert.deepEqual(r.errors, []);
+    const bytes = 64 * 1024 + 200 * 4097;
+    assert.equal(r.receiver.messageBytes, bytes);
+    assert.ok(growth < 3 * bytes, `${(growth / MiB).toFixed(1)} MiB held for a ${bytes}-byte message`);
+    r.receiver.write(cf(Opcode.CONTINUATION, Buffer.alloc(0)));
+    const data = r.messages[0].data;
+    assert.equal(data.length, bytes);
+    assert.equal(data[64 * 1024 + 199 * 4097], 199);
+    assert.equal(data[bytes - 1], 199);
   });
 
   it('the explicit maxFragments option still caps the frame count when set', () => {
