@@ -18,7 +18,7 @@ export interface ConnectWebSocketOptions {
   protocols?: string[];
   /** Largest inbound message (default 10 MiB). */
   maxPayload?: number;
-  /** Most frames per inbound message (default 4096). */
+  /** @deprecated Extra cap on the frames of one inbound message (none by default; reassembly is bounded by bytes, see `fragmentBudget`). */
   maxFragments?: number;
   /** Time allowed for the connect + handshake (default 10 s). */
   handshakeTimeout?: number;

@@ -37,7 +37,7 @@ export interface WebSocketConnectionOptions {
   isServer: boolean;
   /** Largest inbound message in bytes (default 10 MiB); bigger ones close with 1009. */
   maxPayload?: number;
-  /** Most frames per inbound message (default 4096); more close with 1009. */
+  /** @deprecated Extra cap on the frames of one inbound message (none by default; reassembly is bounded by bytes, see `fragmentBudget`). */
   maxFragments?: number;
   /** Bytes that arrived with the handshake, already past the HTTP head. */
   head?: Buffer;

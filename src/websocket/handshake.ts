@@ -79,8 +79,14 @@ function isValidKey(key: string): boolean {
   return true;
 }
 
-/** Checks a client's upgrade request (section 4.2.1). */
+/** Checks a client's upgrade request (sections 4.1 and 4.2.1). */
 export function checkUpgradeRequest(req: IncomingMessage): HandshakeCheck {
+  // Section 4.1: "The method of the request MUST be GET, and the HTTP version MUST be at least
+  // 1.1." 400, not 505: 505 means the major version is unsupported, and 1.0 shares ours; an
+  // HTTP/1.0 upgrade is simply not a valid opening handshake (section 4.2.1 names 400 for that).
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) {
+    return { ok: false, status: 400, message: 'WebSocket handshakes need HTTP/1.1 or later' };
+  }
   if (req.method !== 'GET') {
     return { ok: false, status: 405, message: 'WebSocket handshakes use GET', headers: { Allow: 'GET' } };
   }

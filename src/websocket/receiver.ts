@@ -8,8 +8,14 @@
  *
  * Every bound is checked before the bytes it describes are buffered: a frame whose
  * declared length would take the message past `maxPayload` is refused the moment the
- * length is known. After an error or a close frame the receiver drops its buffers and
- * ignores all further input.
+ * length is known. Reassembly of a fragmented message is bounded by bytes, not by a frame
+ * count: each data frame costs its payload plus FRAGMENT_OVERHEAD against
+ * `fragmentBudget(maxPayload)`, so honest fragmentation of any message within maxPayload
+ * into up to max(4096, maxPayload / 64) frames always passes, while a flood of empty
+ * fragments is stopped (1009) after a bounded number of frames. Short fragments are copied
+ * into one growing block rather than kept as views, so what is held stays proportional to
+ * the bytes of the message (a view would pin its whole socket chunk). After an error or a
+ * close frame the receiver drops its buffers and ignores all further input.
  *
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  */
@@ -27,8 +33,9 @@ export interface ReceiverOptions {
   /** Largest message (sum of its fragments) accepted, in bytes. Default 10 MiB. */
   maxPayload?: number;
   /**
-   * Most frames one message may be split into. Default 4096. Bounds the per-fragment
-   * bookkeeping a peer can make us hold with a flood of tiny (or empty) fragments.
+   * @deprecated Reassembly is bounded by bytes (see `fragmentBudget`), which already stops a
+   * flood of tiny or empty fragments. When set, this is still an extra hard cap on the frames
+   * of one message (1009 past it); by default there is none (it used to be 4096).
    */
   maxFragments?: number;
   onMessage(data: Buffer, isBinary: boolean): void;
@@ -40,7 +47,25 @@ export interface ReceiverOptions {
 }
 
 export const DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024;
-export const DEFAULT_MAX_FRAGMENTS = 4096;
+/** @deprecated No frame-count cap by default any more (was 4096); see `fragmentBudget`. */
+export const DEFAULT_MAX_FRAGMENTS = Number.POSITIVE_INFINITY;
+/** What each data frame of a fragmented message costs against the budget, on top of its payload. */
+export const FRAGMENT_OVERHEAD = 64;
+/** The budget's slack is at least this (4096 frames' overhead), whatever maxPayload is. */
+const MIN_FRAGMENT_SLACK = 4096 * FRAGMENT_OVERHEAD;
+/**
+ * The byte budget of one fragmented message: maxPayload + max(maxPayload, 256 KiB). Every
+ * frame of the message is charged its payload + FRAGMENT_OVERHEAD; past the budget, 1009.
+ * A message within maxPayload in n frames therefore always fits when
+ * n <= max(4096, maxPayload / 64).
+ */
+export function fragmentBudget(maxPayload: number): number {
+  return maxPayload + Math.max(maxPayload, MIN_FRAGMENT_SLACK);
+}
+/** Fragments shorter than this are copied into the message's block instead of kept as views. */
+const COPY_BELOW = 4096;
+const FIRST_BLOCK = 256;
+const MAX_BLOCK = 64 * 1024;
 
 const State = {
   GET_INFO: 0,
@@ -58,6 +83,7 @@ export class Receiver {
   readonly #isServer: boolean;
   readonly #maxPayload: number;
   readonly #maxFragments: number;
+  readonly #budget: number;
   readonly #opts: ReceiverOptions;
 
   readonly #input = new ByteQueue();
@@ -77,6 +103,11 @@ export class Receiver {
   #fragments: Buffer[] | null = null;
   #messageLength = 0;
   #fragmentCount = 0;
+  /** Payload + FRAGMENT_OVERHEAD per frame of the open message, against #budget. */
+  #cost = 0;
+  /** Where short fragments are copied (its first #blockUsed bytes are message bytes). */
+  #block: Buffer | null = null;
+  #blockUsed = 0;
   /** Created for a fragmented text message only (single frames are checked in one pass). */
   #utf8: Utf8Validator | null = null;
 
@@ -85,6 +116,7 @@ export class Receiver {
     this.#isServer = opts.isServer;
     this.#maxPayload = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.#maxFragments = opts.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#budget = fragmentBudget(this.#maxPayload);
   }
 
   /**
@@ -204,8 +236,21 @@ export class Receiver {
   }
 
   #haveLength(length: number): void {
-    if (!isControlOpcode(this.#opcode) && this.#messageLength + length > this.#maxPayload) {
-      return this.#fail(ErrorCode.WS_MESSAGE_TOO_BIG, `message larger than maxPayload (${this.#maxPayload} bytes)`);
+    if (!isControlOpcode(this.#opcode)) {
+      if (this.#messageLength + length > this.#maxPayload) {
+        return this.#fail(ErrorCode.WS_MESSAGE_TOO_BIG, `message larger than maxPayload (${this.#maxPayload} bytes)`);
+      }
+      // A lone FIN frame (the common case) is never charged; the first frame of a fragmented
+      // message, and every one after it, is.
+      if (!this.#fin || this.#fragmentCount > 1) {
+        this.#cost += length + FRAGMENT_OVERHEAD;
+        if (this.#cost > this.#budget) {
+          return this.#fail(
+            ErrorCode.WS_TOO_MANY_FRAGMENTS,
+            `fragmented message over its budget (${this.#budget} bytes: payload + ${FRAGMENT_OVERHEAD} per frame)`,
+          );
+        }
+      }
     }
     this.#payloadLength = length;
     this.#state = this.#masked ? State.GET_MASK : State.GET_DATA;
@@ -233,7 +278,7 @@ export class Receiver {
         return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
       }
     }
-    if (length > 0) (this.#fragments ??= []).push(data);
+    if (length > 0) this.#keep(data);
     this.#messageLength += length;
     if (!this.#fin) return;
 
@@ -241,11 +286,59 @@ export class Receiver {
     if (!isBinary && !(this.#utf8 ??= new Utf8Validator()).end()) {
       return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
     }
+    this.#sealBlock();
     const fragments = this.#fragments;
     const message =
       fragments === null || fragments.length === 0 ? EMPTY : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.#messageLength);
     this.#resetMessage();
     this.#opts.onMessage(message, isBinary);
+  }
+
+  /**
+   * Holds one fragment's bytes. A long fragment that fills at least half of the memory it
+   * lives in is kept as it is (a view); anything else is copied into the message's block,
+   * sized like the message so far (256 bytes to 64 KiB). A view pins its whole socket chunk: kept for a
+   * one-byte fragment followed by 400 pings in one read, it held ~50 KiB per message byte.
+   * This way a message of tiny fragments costs about its own bytes and a few Buffers.
+   */
+  #keep(data: Buffer): void {
+    if (data.length >= COPY_BELOW && data.length * 2 >= data.buffer.byteLength) {
+      this.#sealBlock();
+      (this.#fragments ??= []).push(data);
+      return;
+    }
+    let block = this.#block;
+    if (block !== null && this.#blockUsed + data.length > block.length) {
+      this.#sealBlock();
+      block = null;
+    }
+    if (block === null) {
+      block = Buffer.allocUnsafeSlow(Math.max(data.length, Math.min(MAX_BLOCK, Math.max(FIRST_BLOCK, this.#messageLength))));
+      this.#block = block;
+    }
+    data.copy(block, this.#blockUsed);
+    this.#blockUsed += data.length;
+  }
+
+  /**
+   * Moves the block's bytes into the fragment list (before a long fragment, or at the end).
+   * A block less than half full is copied out at its used size, so tiny fragments between
+   * long ones cannot each leave a mostly empty block behind.
+   */
+  #sealBlock(): void {
+    const block = this.#block;
+    if (block === null) return;
+    const used = this.#blockUsed;
+    if (used > 0) {
+      let kept = block.subarray(0, used);
+      if (used * 2 < block.length) {
+        kept = Buffer.allocUnsafeSlow(used);
+        block.copy(kept, 0, 0, used);
+      }
+      (this.#fragments ??= []).push(kept);
+    }
+    this.#block = null;
+    this.#blockUsed = 0;
   }
 
   #control(data: Buffer): void {
@@ -285,6 +378,9 @@ export class Receiver {
     this.#fragments = null;
     this.#messageLength = 0;
     this.#fragmentCount = 0;
+    this.#cost = 0;
+    this.#block = null;
+    this.#blockUsed = 0;
     this.#utf8 = null;
   }
 }

@@ -30,7 +30,7 @@ export interface WebSocketServerOptions {
   path?: string;
   /** Largest inbound message (default 10 MiB). */
   maxPayload?: number;
-  /** Most frames per inbound message (default 4096). */
+  /** @deprecated Extra cap on the frames of one inbound message (none by default; reassembly is bounded by bytes, see `fragmentBudget`). */
   maxFragments?: number;
   /** Own server only: the whole request head must arrive within this time (default 10 s). */
   handshakeTimeout?: number;

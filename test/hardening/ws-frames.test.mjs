@@ -114,9 +114,11 @@ describe('WebSocket frames', { concurrency: true }, () => {
         ErrorCode.WS_EXPECTED_CONTINUATION,
       );
       {
+        // Issue 12: a byte budget, maxFrameSize + max(maxFrameSize, 256 KiB) at 64 bytes per
+        // empty frame: 320 KiB / 64 = 5120 frames here (it was a 4096-frame cap).
         const flood = [frame({ opcode: Op.BINARY, fin: false })];
-        for (let i = 0; i < 5000; i++) flood.push(frame({ opcode: Op.CONT, fin: false }));
-        await violation('flood of 5000 empty fragments -> 1009 at fragment 4097', Buffer.concat(flood), 1009, ErrorCode.WS_TOO_MANY_FRAGMENTS);
+        for (let i = 0; i < 6000; i++) flood.push(frame({ opcode: Op.CONT, fin: false }));
+        await violation('flood of 6000 empty fragments -> 1009 at fragment 5121', Buffer.concat(flood), 1009, ErrorCode.WS_TOO_MANY_FRAGMENTS);
       }
       // Text is not part of the protocol, but its UTF-8 is still checked first (RFC 6455 8.1).
       const text = (...parts) => parts.map((p, i) => frame({ opcode: i === 0 ? Op.TEXT : Op.CONT, fin: i === parts.length - 1, payload: Buffer.from(p) }));

@@ -217,11 +217,13 @@ it(`fuzz: valid, mutated and random streams (seed ${seed})`, { timeout: 60_000 }
   assert.ok(counts.errors > 0 && counts.errors < ITERATIONS, 'the fuzzer should produce both accepted and refused streams');
 });
 
-it('fuzz: a flood of tiny fragments stays bounded by maxFragments and maxPayload', () => {
+// Issue 12: bounded by the byte budget (2 MiB at maxPayload 1 MiB, 65 per one-byte frame:
+// about 32,000 frames), no longer by a 4096-frame cap.
+it('fuzz: a flood of tiny fragments stays bounded by the fragment byte budget', () => {
   const events = run(
     [
       rawFrame({ opcode: 0x2, payload: 'a', fin: false, mask: true }),
-      ...Array.from({ length: 5000 }, () => rawFrame({ opcode: 0x0, payload: 'b', fin: false, mask: true })),
+      ...Array.from({ length: 40_000 }, () => rawFrame({ opcode: 0x0, payload: 'b', fin: false, mask: true })),
     ],
     { isServer: true, maxPayload: 1024 * 1024 },
     'flood',

@@ -221,12 +221,20 @@ describe('Receiver: size limits (1009)', () => {
     expectEvents(frames(4), { maxFragments: 3 }, [E('TOO_MANY_FRAGMENTS', 1009)]);
   });
 
-  it('stops a flood of empty fragments at the default cap (4096)', () => {
+  // Issue 12: the default is no longer a 4096-frame cap but a byte budget,
+  // maxPayload + max(maxPayload, 256 KiB) at payload + 64 bytes per frame.
+  it('stops a flood of empty fragments at the default byte budget (frame 327,681 at 10 MiB)', () => {
     const { receiver, events } = recorder();
     receiver.write(cf(Opcode.BINARY, '', { fin: false }));
     const empty = cf(Opcode.CONTINUATION, '', { fin: false });
-    for (let i = 0; i < 5000 && events.length === 0; i++) receiver.write(Buffer.from(empty));
+    const batch = Buffer.concat(Array.from({ length: 1024 }, () => empty));
+    let frames = 1;
+    for (let i = 0; i < 1000 && events.length === 0; i++) {
+      receiver.write(Buffer.from(batch));
+      frames += 1024;
+    }
     assert.deepEqual(events, [E('TOO_MANY_FRAGMENTS', 1009)]);
+    assert.ok(frames >= 327_681 && frames < 327_681 + 1024, `${frames} frames`);
   });
 });
 
