@@ -4,8 +4,10 @@
  * or `npm run bench -- --quick` (smoke run: small counts, 1 run).
  *
  *   --only stelar-ws,ws        targets to run (stelar-tcp, stelar-ws, ws, socket.io, uws, stelar-mixed)
- *   --scenario broadcast,echo  scenarios (idle, echo, broadcast, throughput, mixed; or a case id like echo-50)
+ *   --scenario broadcast,echo  scenarios (idle, echo, broadcast, throughput, mixed, hostile (opt-in); or a case id like echo-50)
  *   --runs N                   runs per scenario per target (default 3, quick 1)
+ *   --stelar-dist DIR          load the stelar server from another build (e.g. /tmp/base/dist);
+ *                              generators keep this checkout's dist/ (client and codec)
  *   --cpu-prof                 run each server under `node --cpu-prof` (files in bench/profiles/)
  *   --heap-snapshot            idle scenario: server heap snapshots before/after connecting (bench/profiles/)
  *   --out FILE                 where the markdown goes (default: bench/RESULTS.md for a full
@@ -21,14 +23,15 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import broadcast, { mixed } from './scenarios/broadcast.mjs';
 import echo from './scenarios/echo.mjs';
+import hostile from './scenarios/hostile.mjs';
 import idle from './scenarios/idle.mjs';
 import throughput from './scenarios/throughput.mjs';
 import { withSession, sessionOptions } from './lib/session.mjs';
 import { median, round } from './lib/stats.mjs';
-import { checkTarget, ROOT, TARGETS } from './lib/targets.mjs';
+import { checkTarget, ROOT, stelarDist, TARGETS } from './lib/targets.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 
-const CASES = [idle, ...echo, broadcast, throughput, mixed];
+const CASES = [idle, ...echo, broadcast, throughput, mixed, ...hostile];
 const DEFAULT_TARGETS = ['stelar-tcp', 'stelar-ws', 'ws', 'socket.io', 'uws'];
 
 const { values: flags } = parseArgs({
@@ -40,13 +43,16 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'heap-snapshot': { type: 'boolean', default: false },
     out: { type: 'string' },
+    'stelar-dist': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
 });
 
 if (flags.help) {
-  console.log('usage: node bench/run.mjs [--quick] [--only t1,t2] [--scenario s1,s2] [--runs N] [--cpu-prof] [--heap-snapshot] [--out FILE]');
+  console.log(
+    'usage: node bench/run.mjs [--quick] [--only t1,t2] [--scenario s1,s2] [--runs N] [--stelar-dist DIR] [--cpu-prof] [--heap-snapshot] [--out FILE]',
+  );
   process.exit(0);
 }
 
@@ -62,6 +68,8 @@ const onlyScenarios = list(flags.scenario);
 const runs = flags.runs ? Number(flags.runs) : flags.quick ? 1 : 3;
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer`);
 for (const t of onlyTargets ?? []) if (!TARGETS[t]) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
+// Read by bench/lib/targets.mjs stelarDist() here and in every child (they inherit the env).
+if (flags['stelar-dist']) process.env.STELAR_DIST = flags['stelar-dist'];
 sessionOptions.cpuProf = flags['cpu-prof'];
 sessionOptions.heapSnapshot = flags['heap-snapshot'];
 if (sessionOptions.cpuProf || sessionOptions.heapSnapshot) mkdirSync(sessionOptions.profDir, { recursive: true });
@@ -86,12 +94,16 @@ const env = {
   mode: flags.quick ? 'quick' : 'full',
   runs,
   cpuProf: sessionOptions.cpuProf,
+  stelarDist: relative(process.cwd(), stelarDist()) || '.',
 };
 
-const selected = CASES.filter((c) => !onlyScenarios || onlyScenarios.includes(c.id) || onlyScenarios.includes(c.group));
+// Opt-in cases (hostile) run only when named: they would push the full run past its budget.
+const selected = CASES.filter((c) => (onlyScenarios ? onlyScenarios.includes(c.id) || onlyScenarios.includes(c.group) : !c.optIn));
 if (selected.length === 0) throw new Error(`no scenario matches ${flags.scenario}`);
 
-console.error(`# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}`);
+console.error(
+  `# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}, stelar server from ${env.stelarDist}`,
+);
 
 const availability = {};
 async function available(target) {
@@ -124,7 +136,9 @@ for (const c of selected) {
       const label = `${c.id}.${target}.run${run}`;
       const t0 = Date.now();
       try {
-        const metrics = await withSession(target, { timeoutMs: flags.quick ? 60_000 : 180_000, label }, (s) => c.run(s, params));
+        const metrics = await withSession(target, { timeoutMs: flags.quick ? 60_000 : 180_000, label, serverOptions: c.serverOptions }, (s) =>
+          c.run(s, params),
+        );
         entry.runs.push(metrics);
         console.log(JSON.stringify({ scenario: c.id, target, run, ok: true, ...roundAll(metrics), wallMs: Date.now() - t0 }));
       } catch (err) {
@@ -149,7 +163,8 @@ for (const r of results) {
   const m = {};
   for (const col of c.columns) {
     const vals = r.runs.map((x) => x[col.key]);
-    m[col.key] = typeof vals[0] === 'string' ? vals[0] : median(vals);
+    // Strings (e.g. hostile's "stayed connected"): every distinct value, so one bad run shows.
+    m[col.key] = typeof vals[0] === 'string' ? [...new Set(vals)].join(' / ') : median(vals);
   }
   (medians[r.caseId] ??= {})[r.target] = m;
 }

@@ -36,6 +36,40 @@ function table(c, results, medians) {
   return lines.join('\n');
 }
 
+/** The hostile cases in one table: one row per attack (they all run against one stelar target). */
+function hostileTable(env, cases, results, medians, params) {
+  const p = params[cases[0].id];
+  const lines = [
+    '## Hostile clients (`hostile`)',
+    '',
+    `One StelarServer (WebSocket + TCP, library defaults except maxConnectionsPerIP) from \`${env.stelarDist}\`; each attack runs ` +
+      `${p.durationMs / 1000} s from its own process while a healthy StelarClient (${p.healthyMode}) does sequential ACK round trips, ` +
+      `one every ${p.healthyIntervalMs} ms at most. Latency and server max memory (sampled every 25 ms, no GC), CPU and ` +
+      'worst event-loop delay are taken during the attack; "after" is 1 s after it ended, after forced GC.',
+    '',
+  ];
+  const cols = cases[0].columns;
+  const head = ['attack', ...cols.map((col) => col.label), 'runs'];
+  lines.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`);
+  for (const c of cases) {
+    for (const r of results.filter((x) => x.caseId === c.id)) {
+      const name = c.id.replace(/^hostile-/, '');
+      if (r.status === 'skip') {
+        lines.push(`| ${name} | ${cols.map(() => '–').join(' | ')} | skipped: ${r.reason} |`);
+        continue;
+      }
+      const m = medians[c.id][r.target];
+      const cells = cols.map((col) => (r.runs.length ? fmt(m[col.key], col.digits) : '–'));
+      const runsCell = r.errors.length
+        ? `**FAIL** ${r.errors.length}/${r.errors.length + r.runs.length}: ${r.errors[0].replace(/\|/g, '/').slice(0, 160)}`
+        : String(r.runs.length);
+      lines.push(`| ${name} | ${cells.join(' | ')} | ${runsCell} |`);
+    }
+  }
+  lines.push('', 'Attacks: ' + cases.map((c) => `**${c.id.replace(/^hostile-/, '')}**: ${c.title.replace(/^Hostile: /, '')}`).join('; ') + '.');
+  return lines.join('\n');
+}
+
 /** Each check: [label, value, goal, pass | null when a number is missing]. */
 function targetChecks(medians) {
   const get = (caseId, target, key) => medians[caseId]?.[target]?.[key] ?? null;
@@ -117,7 +151,8 @@ export function renderMarkdown({ env, cases, results, medians, params }) {
   out.push(
     `${env.mode === 'full' ? 'Full run' : 'Quick (smoke) run'}, ${env.runs} run(s) per scenario per target, medians. ` +
       `${env.date}, Node ${env.node}, ${env.platform}, ${env.cpus} cores (${env.cpuModel}), ulimit -n ${env.fdLimit}, ` +
-      `load average ${env.loadAvgAtStart.join(' / ')} at start and ${env.loadAvgAtEnd.join(' / ')} at end, ${env.totalSeconds} s in all.`,
+      `load average ${env.loadAvgAtStart.join(' / ')} at start and ${env.loadAvgAtEnd.join(' / ')} at end, ${env.totalSeconds} s in all. ` +
+      `Stelar server from \`${env.stelarDist}\`.`,
   );
   out.push('');
   out.push(
@@ -135,6 +170,7 @@ export function renderMarkdown({ env, cases, results, medians, params }) {
   out.push('');
   out.push('Run it: `npm run bench` (this table), `npm run bench -- --quick` (smoke run). See bench/README.md.');
   for (const c of cases) {
+    if (c.group === 'hostile') continue;
     out.push('');
     out.push(`## ${c.title} (\`${c.id}\`)`);
     out.push('');
@@ -147,6 +183,12 @@ export function renderMarkdown({ env, cases, results, medians, params }) {
     );
     out.push('');
     out.push(table(c, results, medians));
+  }
+  const hostile = cases.filter((c) => c.group === 'hostile');
+  if (hostile.length) out.push('', hostileTable(env, hostile, results, medians, params));
+  if (hostile.length === cases.length) {
+    out.push('');
+    return out.join('\n');
   }
   const checks = targetChecks(medians);
   out.push('');

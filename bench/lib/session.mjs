@@ -18,7 +18,7 @@ export const sessionOptions = { cpuProf: false, profDir: join(ROOT, 'bench', 'pr
  * `server` (a Child), `ports`, `client` ({ kind, port } of the target's own clients),
  * `clientFor(kind)`, and `gens(n)` to fork load generators.
  */
-export async function withSession(targetName, { timeoutMs, label }, fn) {
+export async function withSession(targetName, { timeoutMs, label, serverOptions = {} }, fn) {
   const target = TARGETS[targetName];
   const execArgv = ['--expose-gc'];
   if (sessionOptions.cpuProf) {
@@ -29,7 +29,7 @@ export async function withSession(targetName, { timeoutMs, label }, fn) {
   let timer;
   try {
     const work = (async () => {
-      const { ports } = await server.call('start', {}, 30_000);
+      const { ports } = await server.call('start', serverOptions, 30_000);
       const clientFor = (kind) => {
         const port = kind.endsWith('tcp') ? ports.tcp : ports.ws;
         if (typeof port !== 'number') throw new Error(`server reported no port for ${kind}: ${JSON.stringify(ports)}`);

@@ -5,11 +5,20 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(ROOT, 'package.json'));
+
+/**
+ * The dist/ directory the stelar SERVER is loaded from: this checkout's, or another build
+ * (`--stelar-dist DIR` on run.mjs sets STELAR_DIST for the child processes) so the same
+ * scenario can measure an older build. Generators always use this checkout's client and codec.
+ */
+export function stelarDist() {
+  return process.env.STELAR_DIST ? resolve(process.env.STELAR_DIST) : join(ROOT, 'dist');
+}
 
 /** Target name -> { server: module under bench/servers, client: adapter kind under bench/load/clients.mjs }. */
 export const TARGETS = {
@@ -20,6 +29,8 @@ export const TARGETS = {
   uws: { server: 'uws', client: 'ws' },
   // Only for the mixed scenario: one stelar server, WebSocket and TCP clients in one room.
   'stelar-mixed': { server: 'stelar', client: 'mixed' },
+  // Only for the hostile scenario: one StelarServer, both listeners, library defaults.
+  stelar: { server: 'stelar', client: 'mixed' },
   // Only for the echo scenarios: our own StelarClient as the load generator.
   'stelar-client-tcp': { server: 'stelar', client: 'stelar-client-tcp' },
   'stelar-client-ws': { server: 'stelar', client: 'stelar-client-ws' },
@@ -71,13 +82,13 @@ export async function checkTarget(name) {
     }
   }
   if (name.startsWith('stelar')) {
-    const entry = join(ROOT, 'dist', 'index.js');
+    const entry = join(stelarDist(), 'index.js');
     const proto = join(ROOT, 'dist', 'protocol', 'index.js');
-    if (!existsSync(entry) || !existsSync(proto)) return { ok: false, reason: 'dist/ not built (run npm run build)' };
+    if (!existsSync(entry) || !existsSync(proto)) return { ok: false, reason: `${existsSync(entry) ? 'dist' : stelarDist()}/ not built (run npm run build)` };
     try {
       const mod = await import(pathToFileURL(entry).href);
       if (typeof mod.StelarServer !== 'function') return { ok: false, reason: 'dist/index.js exports no StelarServer yet' };
-      if (name.startsWith('stelar-client')) {
+      if (name.startsWith('stelar-client') || name === 'stelar') {
         const client = await import(pathToFileURL(join(ROOT, 'dist', 'client', 'index.js')).href);
         if (typeof client.StelarClient !== 'function') return { ok: false, reason: 'dist/client/index.js exports no StelarClient yet' };
       }

@@ -5,6 +5,7 @@
  */
 import { nowMs, serveIpc } from '../lib/proc.mjs';
 import { BROADCAST_TEXT, ECHO_TEXT, EVENT_TEXT } from '../lib/payloads.mjs';
+import { attack, healthyMark, healthyStart, healthyStop } from './attacks.mjs';
 import { connect } from './clients.mjs';
 
 let clients = [];
@@ -172,4 +173,4 @@ function closeAll() {
   return { closed: n };
 }
 
-serveIpc({ open, join, armBroadcast, waitBroadcast, echo, floodStart, floodStop, closeAll });
+serveIpc({ open, join, armBroadcast, waitBroadcast, echo, floodStart, floodStop, closeAll, healthyStart, healthyMark, healthyStop, attack });

@@ -4,6 +4,7 @@
  * orchestrator over IPC: memory after GC, CPU deltas around a measured window, and the
  * broadcast loop. Everything measured here is measured inside the server process.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as tick } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import { nowMs, serveIpc } from '../lib/proc.mjs';
@@ -20,6 +21,15 @@ let window = null;
 let received = 0;
 let marks = null;
 let countResult = null;
+let sampler = null;
+
+/** One memory sample without GC: what the process holds right now. */
+function sampleNow(s) {
+  const m = process.memoryUsage();
+  s.maxRss = Math.max(s.maxRss, m.rss);
+  s.maxHeapExt = Math.max(s.maxHeapExt, m.heapUsed + m.external);
+  s.samples++;
+}
 
 /**
  * Called by every target for each event it receives (the throughput scenario). The
@@ -99,6 +109,41 @@ serveIpc(
       };
       window = null;
       return result;
+    },
+    /**
+     * Starts sampling memory (no forced GC) every `intervalMs`, CPU and event-loop delay,
+     * for the hostile scenario. A blocked loop takes no samples: the loop delay shows it.
+     */
+    sampleStart({ intervalMs = 25 } = {}) {
+      if (sampler) clearInterval(sampler.timer);
+      const eld = monitorEventLoopDelay({ resolution: 10 });
+      eld.enable();
+      const s = { maxRss: 0, maxHeapExt: 0, samples: 0, cpu: process.cpuUsage(), t: nowMs(), eld, timer: null };
+      s.timer = setInterval(() => sampleNow(s), intervalMs);
+      sampleNow(s);
+      sampler = s;
+      return { t: s.t };
+    },
+    sampleStop() {
+      const s = sampler;
+      if (!s) throw new Error('sampleStop without sampleStart');
+      sampler = null;
+      clearInterval(s.timer);
+      sampleNow(s);
+      s.eld.disable();
+      const cpu = process.cpuUsage(s.cpu);
+      const ms = nowMs() - s.t;
+      return {
+        maxRss: s.maxRss,
+        maxHeapExt: s.maxHeapExt,
+        samples: s.samples,
+        cpuUs: cpu.user + cpu.system,
+        ms,
+        cpuPct: ((cpu.user + cpu.system) / 1000 / ms) * 100,
+        loopDelayMaxMs: s.eld.max / 1e6,
+        loopDelayP99Ms: s.eld.percentile(99) / 1e6,
+        connections: target?.connections?.() ?? null,
+      };
     },
     /** Arms a count-cut window: from the startAt-th to the stopAt-th event received from now. */
     armCount({ startAt, stopAt }) {

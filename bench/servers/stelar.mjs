@@ -8,22 +8,32 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT } from '../lib/targets.mjs';
+import { stelarDist } from '../lib/targets.mjs';
 
-export async function start({ count }) {
-  const { StelarServer } = await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href);
-  const server = new StelarServer({
-    port: 0,
-    tcpPort: 0,
-    host: '127.0.0.1',
-    maxConnections: 1_000_000,
-    maxConnectionsPerIP: 1_000_000,
-    rateLimit: false,
-    logger: false,
-    gracefulShutdown: false,
-    heartbeatInterval: 30_000,
-    heartbeatTimeout: 600_000,
-  });
+/**
+ * `profile: 'hostile'` (the hostile scenario): the library's defaults (limits, rate limits,
+ * timeouts) except the per-IP cap, since every client, healthy or not, comes from 127.0.0.1.
+ */
+const HOSTILE = { port: 0, tcpPort: 0, host: '127.0.0.1', maxConnectionsPerIP: 10_000, logger: false, gracefulShutdown: false };
+
+export async function start({ count, profile }) {
+  const { StelarServer } = await import(pathToFileURL(join(stelarDist(), 'index.js')).href);
+  const server = new StelarServer(
+    profile === 'hostile'
+      ? HOSTILE
+      : {
+          port: 0,
+          tcpPort: 0,
+          host: '127.0.0.1',
+          maxConnections: 1_000_000,
+          maxConnectionsPerIP: 1_000_000,
+          rateLimit: false,
+          logger: false,
+          gracefulShutdown: false,
+          heartbeatInterval: 30_000,
+          heartbeatTimeout: 600_000,
+        },
+  );
   server.on('ev', () => {
     count();
   });
