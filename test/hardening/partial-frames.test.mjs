@@ -99,3 +99,18 @@ for (const protocol of ['ws', 'tcp']) {
     }
   });
 }
+
+test('the two options: defaults, getConfig, updateConfig, false turns the rate off, bad values are refused', async () => {
+  const { StelarServer, SERVER_DEFAULTS } = await import('../../dist/index.js');
+  assert.equal(SERVER_DEFAULTS.maxInboundBufferedBytes, 256 * MiB);
+  assert.deepEqual(SERVER_DEFAULTS.minInboundRate, { bytesPerSecond: 16 * KiB, windowMs: 10_000 });
+  const server = new StelarServer({ port: 0, logger: false, gracefulShutdown: false });
+  assert.equal(server.getConfig().maxInboundBufferedBytes, 256 * MiB);
+  assert.deepEqual(server.getConfig().minInboundRate, { bytesPerSecond: 16 * KiB, windowMs: 10_000 });
+  server.updateConfig({ maxInboundBufferedBytes: MiB, minInboundRate: false });
+  assert.equal(server.getConfig().maxInboundBufferedBytes, MiB);
+  assert.equal(server.getConfig().minInboundRate, null);
+  assert.throws(() => server.updateConfig({ minInboundRate: { bytesPerSecond: 0, windowMs: 1000 } }), /minInboundRate.bytesPerSecond/);
+  assert.throws(() => server.updateConfig({ maxInboundBufferedBytes: -1 }), /maxInboundBufferedBytes/);
+  assert.throws(() => new StelarServer({ minInboundRate: 5 }), /minInboundRate/);
+});
