@@ -114,3 +114,31 @@ test('the two options: defaults, getConfig, updateConfig, false turns the rate o
   assert.throws(() => server.updateConfig({ maxInboundBufferedBytes: -1 }), /maxInboundBufferedBytes/);
   assert.throws(() => new StelarServer({ minInboundRate: 5 }), /minInboundRate/);
 });
+
+for (const protocol of ['ws', 'tcp']) {
+  test(`${protocol}: over the budget, the connection holding the most is cut, not the one whose read crossed it`, async () => {
+    const server = await startServer({ maxInboundBufferedBytes: MiB, maxConnectionsPerIP: 100 });
+    const peers = [];
+    try {
+      const big = await session(server, protocol);
+      peers.push(big);
+      big.write(frameBytes(protocol, MiB).subarray(0, 700 * KiB));
+      await delay(200);
+      assert.equal(big.closeFrame ?? big.disconnect ?? null, null, 'under the budget nobody is cut');
+      const small = frameBytes(protocol, 128 * KiB).subarray(0, 40 * KiB);
+      for (let i = 0; i < 10; i++) {
+        const peer = await session(server, protocol);
+        peers.push(peer);
+        peer.write(small);
+        await delay(20);
+      }
+      assert.equal(await big.closeCode(5000), 1013);
+      await delay(200);
+      const others = peers.slice(1).map((p) => (p.closeFrame ?? p.disconnect)?.code ?? null);
+      assert.deepEqual(others, new Array(10).fill(null), 'the small ones stay');
+    } finally {
+      await Promise.all(peers.map((p) => p.destroy()));
+      await server.stop();
+    }
+  });
+}
