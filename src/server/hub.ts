@@ -12,6 +12,7 @@ import { ErrorCode, StelarError } from '../protocol/index.js';
 import { eventMessage, eventPacketType } from '../wire/index.js';
 import type { SendOptions } from './context.js';
 import { runHook } from './hooks.js';
+import { InboundGuard } from './inbound-guard.js';
 import { IPConnectionTracker } from './ip-tracker.js';
 import type { ClientRegistry } from './lifecycle.js';
 import { admitConnection } from './limits.js';
@@ -50,6 +51,8 @@ export class Hub implements AdapterHost, ClientRegistry {
   readonly #refused = new Set<Session>();
   /** Accepted clients by id: O(1) `toId`. */
   readonly #clients = new Map<string, Session>();
+  /** Unfinished inbound frames: the global budget and the minimum rate. */
+  readonly #inbound: InboundGuard;
   #idle: Array<() => void> = [];
   #lastCleanup = Date.now();
 
@@ -59,6 +62,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     this.#counters = parts.counters;
     this.#rateLimits = parts.rateLimits;
     this.#defaultTracker = new IPConnectionTracker(() => this.#config.maxConnectionsPerIP);
+    this.#inbound = new InboundGuard(parts.config);
   }
 
   /** Recorded fan-out (connection-state recovery); called once, by the composition root. */
@@ -102,6 +106,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     makeTransport: (sink: TransportSink) => Transport,
   ): Session {
     const session = new Session(host, this.#newId(), remoteAddress, req, makeTransport);
+    this.#inbound.watch(session);
     const tracker = this.#ipTracker;
     const refusal = admitConnection(this.#config, this.#sessions.size, tracker, remoteAddress, protocol);
     if (refusal) {
@@ -138,6 +143,7 @@ export class Hub implements AdapterHost, ClientRegistry {
 
   /** A session's socket is gone. True when it had been admitted (not refused at the door). */
   closed(session: Session): boolean {
+    this.#inbound.forget(session);
     if (this.#refused.delete(session)) {
       this.#checkIdle();
       return false;
@@ -231,6 +237,7 @@ export class Hub implements AdapterHost, ClientRegistry {
       }
     }
     for (const s of this.#refused) if (now - s.closingSince > CLOSE_GRACE_MS) s.terminate();
+    this.#inbound.sweep(now);
     if (now - this.#lastCleanup >= CLEANUP_EVERY_MS) {
       this.#lastCleanup = now;
       this.#rateLimits.cleanup();

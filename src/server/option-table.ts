@@ -78,6 +78,12 @@ function option<R = never, const RT extends boolean = boolean, const D = never, 
   return spec;
 }
 
+/** `minInboundRate`: a frame in progress must bring at least `bytesPerSecond` over every `windowMs`. */
+export interface InboundRateConfig {
+  bytesPerSecond: number;
+  windowMs: number;
+}
+
 // ---- checks shared by several entries -----------------------------------------------------
 
 const MiB = 1024 * 1024;
@@ -204,6 +210,26 @@ export const SERVER_OPTIONS = {
     10 * MiB,
     'Largest transport message (bytes): a WebSocket payload, or a TCP frame with its prefix; bigger ones close with 1009.',
   ),
+  maxInboundBufferedBytes: positiveIntOption(
+    256 * MiB,
+    'Bytes all connections together may hold for unfinished inbound frames; past it the connection holding the most is closed (1013).',
+  ),
+  minInboundRate: option({
+    description: 'Slowest a frame in progress may arrive, averaged over each window; slower ones close with 4005. false or null turns it off.',
+    runtime: true,
+    default: { bytesPerSecond: 16 * 1024, windowMs: 10_000 } as InboundRateConfig,
+    resolve: (value, { default: d }): InboundRateConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      const v = value as Partial<InboundRateConfig>;
+      if (typeof v !== 'object') throw new TypeError('minInboundRate must be { bytesPerSecond, windowMs } or false');
+      return {
+        bytesPerSecond: positiveInt('minInboundRate.bytesPerSecond', v.bytesPerSecond ?? null, 0),
+        windowMs: positiveInt('minInboundRate.windowMs', v.windowMs ?? null, 0),
+      };
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),

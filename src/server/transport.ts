@@ -33,6 +33,10 @@ export interface Transport {
   readonly readsPaused: boolean;
   /** Whether the peer read any of our backlog since the previous call. */
   peerTookSinceLastLook(): boolean;
+  /** Bytes held for the unfinished inbound frame (or fragmented message); 0 between frames. */
+  readonly inboundPending: number;
+  /** Drops the unfinished inbound frame and reads nothing more into it. */
+  discardInbound(): void;
   readonly isOpen: boolean;
   sendPacket(packet: Packet): boolean;
   sendEncoded(message: EncodedMessage): boolean;
@@ -109,6 +113,12 @@ class WsTransport implements Transport {
   peerTookSinceLastLook(): boolean {
     return this.#conn.peerTookSinceLastLook();
   }
+  get inboundPending(): number {
+    return this.#conn.inboundPending;
+  }
+  discardInbound(): void {
+    this.#conn.discardInbound();
+  }
   get isOpen(): boolean {
     return this.#conn.readyState === ReadyState.OPEN;
   }
@@ -151,6 +161,12 @@ class TcpTransport implements Transport {
   }
   peerTookSinceLastLook(): boolean {
     return this.#conn.peerTookSinceLastLook();
+  }
+  get inboundPending(): number {
+    return this.#conn.inboundPending;
+  }
+  discardInbound(): void {
+    this.#conn.discardInbound();
   }
   get isOpen(): boolean {
     return this.#conn.readyState === ReadyState.OPEN;

@@ -7,7 +7,8 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Adapter, ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
-import type { RuntimeOptionName, SnapshotFromTable } from './option-table.js';
+import type { InboundRateConfig, RuntimeOptionName, SnapshotFromTable } from './option-table.js';
+export type { InboundRateConfig } from './option-table.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
@@ -46,6 +47,20 @@ export interface ServerOptions {
   maxPayloadSize?: number;
   /** Largest transport frame; bigger ones close the connection with 1009. */
   maxFrameSize?: number;
+  /**
+   * Bytes all connections together may hold for unfinished inbound frames (WebSocket
+   * messages in progress, fragments included, and TCP frames). When a read takes the total
+   * past it, the connection holding the most is closed with 1013 (`STELAR_ERR_INBOUND_OVERLOAD`)
+   * and its buffer dropped, until the total fits. Default 256 MiB.
+   */
+  maxInboundBufferedBytes?: number;
+  /**
+   * A frame in progress must keep arriving: at least `bytesPerSecond` over every `windowMs`
+   * (checked by the sweep), or the connection closes with 4005 (`STELAR_ERR_FRAME_STALLED`).
+   * Not applied while reads are paused for the client's backlog. `false` turns it off.
+   * Default `{ bytesPerSecond: 16384, windowMs: 10000 }`.
+   */
+  minInboundRate?: InboundRateConfig | false | null;
   /** Longest event name in UTF-8 bytes. Default 256. */
   maxEventNameLength?: number;
   /** Longest room name in UTF-8 bytes. Default 256. */

@@ -180,6 +180,19 @@ export class TcpConnection extends EventEmitter {
     return this.#queue.peerTookSinceLastLook();
   }
 
+  /** Bytes held for the inbound frame in progress (0 between frames). */
+  get inboundPending(): number {
+    return this.#parser.bufferedBytes;
+  }
+
+  /**
+   * Drops the inbound frame in progress and reads nothing more into it (what arrives is
+   * discarded). For a connection being closed because of what it buffered.
+   */
+  discardInbound(): void {
+    this.#parser.stop();
+  }
+
   /** Maximum inbound frame size this connection accepts. */
   get maxFrameSize(): number {
     return this.#parser.maxFrameSize;

@@ -57,7 +57,13 @@ export class TcpFrameParser {
     return this.#input.length;
   }
 
-  /** True once a framing error was reported; all later input is dropped. */
+  /** Drops what is buffered and ignores all further input (no error is reported). */
+  stop(): void {
+    this.#state = FAILED;
+    this.#input.clear();
+  }
+
+  /** True once a framing error was reported (or `stop()` called); all later input is dropped. */
   get failed(): boolean {
     return this.#state === FAILED;
   }

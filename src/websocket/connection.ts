@@ -206,6 +206,20 @@ export class WebSocketConnection extends EventEmitter {
     return this.#queue.readsPaused;
   }
 
+  /** Bytes held for the inbound message in progress (unparsed input + reassembled fragments; 0 between messages). */
+  get inboundPending(): number {
+    return this.#receiver.pendingBytes;
+  }
+
+  /**
+   * Drops the inbound message in progress and parses nothing more (the peer's close frame
+   * included: the close then ends by `closeTimeout`). For a connection being closed because
+   * of what it buffered.
+   */
+  discardInbound(): void {
+    this.#receiver.stop();
+  }
+
   /** Whether the peer read any of our backlog since the previous call (the kernel took bytes). */
   peerTookSinceLastLook(): boolean {
     return this.#queue.peerTookSinceLastLook();

@@ -133,6 +133,15 @@ export class Receiver {
     return this.#messageLength;
   }
 
+  /**
+   * Bytes held for the message in progress: its unparsed input (an unfinished frame and its
+   * header) plus the fragments already reassembled. 0 between messages. What a server charges
+   * against its global budget for unfinished inbound frames.
+   */
+  get pendingBytes(): number {
+    return this.#input.length + this.#messageLength;
+  }
+
   /** True once a close frame was parsed or the input was refused. */
   get stopped(): boolean {
     return this.#state === State.STOPPED;
