@@ -125,3 +125,9 @@ export interface ServerHooks {
 export type HookName = keyof ServerHooks;
 
 export type CustomHealthHandler = (req: IncomingMessage, res: ServerResponse, stats: StelarStats) => void | Promise<void>;
+
+/**
+ * What the rate-limit buckets are keyed by (`rateLimitKey`): the client id, the remote
+ * address, or your own key computed once when a client is accepted.
+ */
+export type RateLimitKey = 'id' | 'address' | ((client: { id: string; remoteAddress: string; protocol: TransportProtocol }) => string);

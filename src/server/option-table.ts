@@ -14,7 +14,7 @@ import type { TlsOptions } from 'node:tls';
 import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { IRateLimiter, RateLimitConfig } from '../contracts/index.js';
-import type { CustomHealthHandler, HookName, IIPTracker, ServerHooks } from './extension-types.js';
+import type { CustomHealthHandler, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -200,7 +200,10 @@ export const SERVER_OPTIONS = {
   maxRooms: positiveIntOption(10_000, 'Rooms that may exist at once.'),
   maxRoomsPerClient: positiveIntOption(50, 'Rooms one client may be in.'),
   maxPayloadSize: positiveIntOption(10 * MiB, 'Largest accepted packet (bytes), without transport framing; bigger ones are dropped with an Error packet.'),
-  maxFrameSize: positiveIntOption(10 * MiB, 'Largest transport message (bytes): a WebSocket message payload, or a TCP frame counted as its length field counts it (prefix included); bigger ones close with 1009.'),
+  maxFrameSize: positiveIntOption(
+    10 * MiB,
+    'Largest transport message (bytes): a WebSocket message payload, or a TCP frame counted as its length field counts it (prefix included); bigger ones close with 1009.',
+  ),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
@@ -228,6 +231,28 @@ export const SERVER_OPTIONS = {
       return out;
     },
     snapshot: { value: (v) => [...v.keys()] },
+  }),
+  connectionRateLimit: option({
+    description: 'New connections per remote address (token bucket); false or null turns it off.',
+    runtime: true,
+    default: { maxPoints: 50, windowMs: 10_000 } as RateLimitConfig,
+    resolve: (value, { default: d }): RateLimitConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      return validateRateLimit('connectionRateLimit', value);
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
+  rateLimitKey: option({
+    description: "What rate-limit buckets are keyed by: 'id', 'address' or a function.",
+    runtime: false,
+    default: 'id' as RateLimitKey,
+    resolve: (value, { default: d }): RateLimitKey => {
+      if (value === undefined || value === null) return d;
+      if (value === 'id' || value === 'address' || typeof value === 'function') return value as RateLimitKey;
+      throw new TypeError("rateLimitKey must be 'id', 'address' or a function");
+    },
+    snapshot: { value: (v) => (typeof v === 'function' ? 'function' : v) },
   }),
 
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),
