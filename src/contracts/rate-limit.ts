@@ -69,6 +69,22 @@ export class TokenBucketRateLimiter implements IRateLimiter {
     this.#buckets.delete(id);
   }
 
+  /**
+   * Copies `from`'s bucket to `to` when it is not full (a full bucket carries no information);
+   * when `to` has one already, the emptier of the two is kept. `move` also drops `from`.
+   */
+  carry(from: string, to: string, move: boolean): void {
+    const source = this.#buckets.get(from);
+    if (!source) return;
+    if (move) this.#buckets.delete(from);
+    const now = Date.now();
+    const tokens = Math.min(this.#capacity, source.tokens + (now - source.last) * this.#perMs);
+    if (tokens >= this.#capacity) return;
+    const target = this.#buckets.get(to);
+    const current = target ? Math.min(this.#capacity, target.tokens + (now - target.last) * this.#perMs) : this.#capacity;
+    this.#buckets.set(to, { tokens: Math.min(tokens, current), last: now });
+  }
+
   /** Drops buckets that have refilled completely: they carry no information. */
   cleanup(): void {
     const now = Date.now();

@@ -132,3 +132,9 @@ export type CustomHealthHandler = (req: IncomingMessage, res: ServerResponse, st
  * A throw or rejection answers 500 (never the stats). Liveness and readiness stay open.
  */
 export type HealthAuth = (req: IncomingMessage) => boolean | Promise<boolean>;
+
+/**
+ * What the rate-limit buckets are keyed by (`rateLimitKey`): the client id, the remote
+ * address, or your own key computed once when a client is accepted.
+ */
+export type RateLimitKey = 'id' | 'address' | ((client: { id: string; remoteAddress: string; protocol: TransportProtocol }) => string);

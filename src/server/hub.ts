@@ -15,6 +15,7 @@ import { runHook } from './hooks.js';
 import { InboundGuard } from './inbound-guard.js';
 import { IPConnectionTracker } from './ip-tracker.js';
 import type { ClientRegistry } from './lifecycle.js';
+import { ConnectionRate } from './connection-rate.js';
 import { admitConnection } from './limits.js';
 import type { ResolvedConfig } from './options.js';
 import type { RateLimits } from './rate-limiter.js';
@@ -26,6 +27,12 @@ import type { IIPTracker } from './types.js';
 
 /** How long a close may take before the sweep destroys the socket. */
 const CLOSE_GRACE_MS = 10_000;
+/**
+ * How long a refused connection (4002/4003) gets to read its Error and close before its
+ * socket is destroyed: enough for the bytes to leave, short enough that a peer at its cap
+ * cannot pile up descriptors by never answering the close.
+ */
+export const REFUSED_GRACE_MS = 1000;
 /** How often the sweep also prunes idle rate-limit buckets and the IP tracker. */
 const CLEANUP_EVERY_MS = 10_000;
 const ID_ATTEMPTS = 3;
@@ -47,8 +54,9 @@ export class Hub implements AdapterHost, ClientRegistry {
   readonly #defaultTracker: IPConnectionTracker;
   /** Admitted sessions (any state until their socket is gone), with the IP tracker that counted them. */
   readonly #sessions = new Map<Session, IIPTracker>();
-  /** Refused sessions still saying goodbye (Error packet + close in flight). */
-  readonly #refused = new Set<Session>();
+  /** Refused sessions still saying goodbye (Error packet + close in flight), with their destroy timer. */
+  readonly #refused = new Map<Session, NodeJS.Timeout>();
+  readonly #connectionRate = new ConnectionRate();
   /** Accepted clients by id: O(1) `toId`. */
   readonly #clients = new Map<string, Session>();
   /** Unfinished inbound frames: the global budget and the minimum rate. */
@@ -108,9 +116,13 @@ export class Hub implements AdapterHost, ClientRegistry {
     const session = new Session(host, this.#newId(), remoteAddress, req, makeTransport);
     this.#inbound.watch(session);
     const tracker = this.#ipTracker;
-    const refusal = admitConnection(this.#config, this.#sessions.size, tracker, remoteAddress, protocol);
+    // Every attempt is charged, refused or not: hammering a full server keeps an address out.
+    const tooFast = this.#connectionRate.admit(this.#config.connectionRateLimit, remoteAddress);
+    const refusal = admitConnection(this.#config, this.#sessions.size, tracker, remoteAddress, protocol) ?? tooFast;
     if (refusal) {
-      this.#refused.add(session);
+      const timer = setTimeout(() => session.terminate(), REFUSED_GRACE_MS);
+      timer.unref();
+      this.#refused.set(session, timer);
       session.fail(refusal);
       return session;
     }
@@ -144,7 +156,10 @@ export class Hub implements AdapterHost, ClientRegistry {
   /** A session's socket is gone. True when it had been admitted (not refused at the door). */
   closed(session: Session): boolean {
     this.#inbound.forget(session);
-    if (this.#refused.delete(session)) {
+    const timer = this.#refused.get(session);
+    if (timer) {
+      clearTimeout(timer);
+      this.#refused.delete(session);
       this.#checkIdle();
       return false;
     }
@@ -236,11 +251,11 @@ export class Hub implements AdapterHost, ClientRegistry {
         s.terminate();
       }
     }
-    for (const s of this.#refused) if (now - s.closingSince > CLOSE_GRACE_MS) s.terminate();
     this.#inbound.sweep(now);
     if (now - this.#lastCleanup >= CLEANUP_EVERY_MS) {
       this.#lastCleanup = now;
       this.#rateLimits.cleanup();
+      this.#connectionRate.cleanup();
       const tracker = this.#ipTracker;
       this.#guard(() => tracker.cleanup());
     }
@@ -252,7 +267,7 @@ export class Hub implements AdapterHost, ClientRegistry {
   }
 
   terminateAll(): void {
-    for (const s of [...this.#sessions.keys(), ...this.#refused]) s.terminate();
+    for (const s of [...this.#sessions.keys(), ...this.#refused.keys()]) s.terminate();
   }
 
   /** Resolves once no session is left (they close on their own), or after `timeoutMs`. */

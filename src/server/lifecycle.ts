@@ -93,6 +93,7 @@ export class ClientLifecycle {
     const admission = recovery?.admit(session, restored, (id) => registry.has(id)) ?? null;
     session.open(admission?.id ?? session.id);
     registry.register(session);
+    this.#p.rateLimits.bind(session.id, session.remoteAddress, session.protocol);
     counters.clientAccepted(session.protocol);
     session.sendPacket({
       type: PacketType.CONNECT,
@@ -153,6 +154,6 @@ export class ClientLifecycle {
       for (const handler of handlers.disconnect) invokeHandler(handler, ctx, c.logger, 'onDisconnect', { code, reason });
     }
     adapter.removeAll(id);
-    rateLimits.forget(id);
+    rateLimits.forget(id, session.remoteAddress);
   }
 }

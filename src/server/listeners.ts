@@ -52,7 +52,10 @@ export function createTcpListener(o: ListenerOptions, sockets: Set<Socket>, onSo
       socket.destroy();
     });
   }
-  server.on('error', (err) => o.logger.error('TCP server error:', err));
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    // Accept errors (EMFILE...) are logged once per episode by the socket gate.
+    if (err.syscall !== 'accept') o.logger.error('TCP server error:', err);
+  });
   return server;
 }
 

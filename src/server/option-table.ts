@@ -14,7 +14,7 @@ import type { TlsOptions } from 'node:tls';
 import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
-import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, ServerHooks } from './extension-types.js';
+import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -285,6 +285,28 @@ export const SERVER_OPTIONS = {
       return { maxBytes: positiveInt(`${name}.maxBytes`, v.maxBytes ?? null, 0), windowMs: positiveInt(`${name}.windowMs`, v.windowMs ?? null, 0) };
     },
     snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
+  connectionRateLimit: option({
+    description: 'New connections per remote address (token bucket); false or null turns it off.',
+    runtime: true,
+    default: { maxPoints: 50, windowMs: 10_000 } as RateLimitConfig,
+    resolve: (value, { default: d }): RateLimitConfig | null => {
+      if (value === undefined) return { ...d };
+      if (value === false || value === null) return null;
+      return validateRateLimit('connectionRateLimit', value);
+    },
+    snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
+  rateLimitKey: option({
+    description: "What rate-limit buckets are keyed by: 'id', 'address' or a function.",
+    runtime: false,
+    default: 'id' as RateLimitKey,
+    resolve: (value, { default: d }): RateLimitKey => {
+      if (value === undefined || value === null) return d;
+      if (value === 'id' || value === 'address' || typeof value === 'function') return value as RateLimitKey;
+      throw new TypeError("rateLimitKey must be 'id', 'address' or a function");
+    },
+    snapshot: { value: (v) => (typeof v === 'function' ? 'function' : v) },
   }),
 
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),

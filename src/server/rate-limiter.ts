@@ -8,7 +8,8 @@
  * given: a custom limiter replaces the built-in global bucket, it does not stack on it.
  */
 import { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from '../contracts/index.js';
-import type { RateLimitScope } from './types.js';
+import type { RateLimitKey } from './extension-types.js';
+import type { RateLimitScope, TransportProtocol } from './types.js';
 
 export { TokenBucketRateLimiter };
 
@@ -18,7 +19,12 @@ export type RateVerdict = RateLimitScope | null;
 /** Where the custom limiter is read from at each check (it can be swapped at runtime). */
 export interface CustomLimiterSource {
   readonly customRateLimiter: IRateLimiter | null;
+  /** What a client's buckets are keyed by (read when a client is accepted); absent = 'id'. */
+  readonly rateLimitKey?: RateLimitKey;
 }
+
+/** Where a departed client's unfinished bucket waits for the next client from its address. */
+const carriedKey = (address: string): string => `\0carried:${address}`;
 
 export class RateLimits {
   readonly #source: CustomLimiterSource;
@@ -31,6 +37,8 @@ export class RateLimits {
   /** Per-client overrides: one small bucket set per overridden client only. */
   #clients = new Map<string, TokenBucketRateLimiter>();
   #onAsyncError: (err: unknown) => void;
+  /** Client id -> shared bucket key, for clients keyed by something else than their id. */
+  #keys = new Map<string, string>();
 
   constructor(source: CustomLimiterSource, global: RateLimitConfig | null, events: ReadonlyMap<string, RateLimitConfig>, onAsyncError: (err: unknown) => void) {
     this.#source = source;
@@ -106,32 +114,71 @@ export class RateLimits {
     return this.#clients.size;
   }
 
+  /**
+   * A client was accepted: picks the key its global, per-event and custom buckets use
+   * (`rateLimitKey`). Keyed by id (the default), it starts from the unfinished bucket a
+   * client from the same address left behind, if one is still refilling.
+   */
+  bind(id: string, address: string, protocol: TransportProtocol): void {
+    const mode = this.#source.rateLimitKey ?? 'id';
+    if (mode === 'id') {
+      const carried = carriedKey(address);
+      this.#global?.carry(carried, id, false);
+      for (const limiter of this.#events.values()) limiter.carry(carried, id, false);
+      return;
+    }
+    let key = address;
+    if (typeof mode === 'function') {
+      try {
+        key = String(mode({ id, remoteAddress: address, protocol }));
+      } catch (err) {
+        this.#onAsyncError(err);
+        key = id;
+      }
+    }
+    if (key !== id) this.#keys.set(id, key);
+  }
+
   /** Judges one message from `id` for `event` ('' = no event-specific tier). */
   check(id: string, event: string): RateVerdict | Promise<RateVerdict> {
     const client = this.#clients.get(id);
     if (client) return client.check(id) ? null : 'client';
+    const key = this.#keys.get(id) ?? id;
     if (event) {
       const perEvent = this.#events.get(event);
-      if (perEvent) return perEvent.check(id) ? null : 'event';
+      if (perEvent) return perEvent.check(key) ? null : 'event';
     }
     const custom = this.#source.customRateLimiter;
     if (custom) {
-      const verdict = custom.check(id, 1);
+      const verdict = custom.check(key, 1);
       if (verdict instanceof Promise) return verdict.then((ok) => (ok ? null : 'custom'));
       return verdict ? null : 'custom';
     }
-    if (this.#global) return this.#global.check(id) ? null : 'global';
+    if (this.#global) return this.#global.check(key) ? null : 'global';
     return null;
   }
 
-  /** Forgets everything about a client that left. */
-  forget(id: string): void {
+  /**
+   * Forgets a client that left. A shared key's buckets stay (other clients may use them; the
+   * cleanup drops them once refilled). A client keyed by id leaves its unfinished buckets to
+   * the next client from `address`, so a reconnect does not start from a full bucket.
+   */
+  forget(id: string, address?: string): void {
     this.#clients.delete(id);
-    this.#global?.reset(id);
     this.#bytes?.reset(id);
-    for (const limiter of this.#events.values()) limiter.reset(id);
+    if (this.#keys.delete(id)) return;
+    for (const limiter of this.#builtIn()) {
+      if (address === undefined) limiter.reset(id);
+      else limiter.carry(id, carriedKey(address), true);
+    }
     const custom = this.#source.customRateLimiter;
     if (custom) this.#guard(() => custom.reset(id));
+  }
+
+  #builtIn(): TokenBucketRateLimiter[] {
+    const out = [...this.#events.values()];
+    if (this.#global) out.push(this.#global);
+    return out;
   }
 
   cleanup(): void {
@@ -164,6 +211,7 @@ export class RateLimits {
     this.#global?.clear();
     this.#bytes?.clear();
     this.#clients.clear();
+    this.#keys.clear();
     for (const limiter of this.#events.values()) limiter.clear();
   }
 

@@ -29,6 +29,7 @@ import { RoomPolicy } from './rooms.js';
 import { assertCloseCode, type SessionHost } from './session.js';
 import { createSessionHost, reportInvalid } from './session-host.js';
 import { registerShutdown, unregisterShutdown } from './shutdown.js';
+import { SocketGate } from './socket-gate.js';
 import { StatsCounters } from './stats.js';
 import { normaliseAddress, tcpTransport, wsTransport } from './transport.js';
 import type { ClientSummary, ConfigSnapshot, DefaultEvents, EventMap, RateLimitConfig, RuntimeConfig, ServerOptions, StelarStats } from './types.js';
@@ -54,6 +55,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #recovery: SessionRecovery | null;
   readonly #counters = new StatsCounters();
   readonly #hub: Hub;
+  /** Every socket our own listeners accept, counted against the connection caps from the first byte. */
+  readonly #gate: SocketGate;
   readonly #sessionHost: SessionHost;
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
@@ -81,6 +84,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#rateLimits.setByteLimit(config.byteRateLimit);
     const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits });
     this.#hub = hub;
+    this.#gate = new SocketGate(config);
     adapter.init(hub);
     // After init: a cluster adapter may build its recovery store from what init gave it.
     this.#recovery = config.recovery ? new SessionRecovery(config.recovery, adapter, config.logger) : null;
@@ -335,6 +339,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const http = c.server ? (c.server as HttpServer) : createBoundedHttpServer(c);
     this.#http = http;
     this.#ownHttp = !c.server;
+    this.#gate.measure();
+    if (this.#ownHttp) this.#gate.watch(http, 'HTTP server');
     this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
     const wss = new WebSocketServer({
       server: http,
@@ -352,6 +358,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     if (c.tcpPort !== false) {
       const tcp = createTcpListener(c, this.#tcpSockets, (socket) => this.#onTcpSocket(socket));
       this.#tcp = tcp;
+      this.#gate.watch(tcp, 'TCP server');
       listening.push(listen(tcp, c.tcpPort, c.host));
     }
     await Promise.all(listening);
@@ -386,7 +393,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   }
 
   #onTcpSocket(socket: Socket): void {
-    if (this.#refusing) {
+    // Destroyed: dropped at accept by the socket gate.
+    if (this.#refusing || socket.destroyed) {
       socket.destroy();
       return;
     }

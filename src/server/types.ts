@@ -18,7 +18,7 @@ export type DefaultEvents = Record<string, any>;
 // Shapes shared with adapters and limiters live in src/contracts; they are public types too.
 export type { ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol };
 
-import type { CustomHealthHandler, HealthAuth, IIPTracker, ServerHooks } from './extension-types.js';
+import type { CustomHealthHandler, HealthAuth, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
 
 export * from './extension-types.js';
 
@@ -88,6 +88,18 @@ export interface ServerOptions {
    * turns it off. Default 1000 per 10000 ms (a client pings once per `heartbeatInterval`).
    */
   pingLimit?: RateLimitConfig | false | null;
+  /**
+   * New connections (sessions) one remote address may open, as a token bucket; past it:
+   * `STELAR_ERR_TOO_MANY_FROM_IP`, close 4003. false disables it. Default 50 per 10,000 ms.
+   */
+  connectionRateLimit?: RateLimitConfig | false | null;
+  /**
+   * What the global, per-event and custom rate-limit buckets are keyed by. 'id' (default): one
+   * bucket per client; a client that leaves with an unfinished bucket hands it to the next
+   * client from its address until it refills. 'address': one bucket per remote address. A
+   * function: your key (e.g. a user id from the handshake).
+   */
+  rateLimitKey?: RateLimitKey;
   customRateLimiter?: IRateLimiter | null;
   customIPTracker?: IIPTracker | null;
   generateClientId?: () => string;

@@ -29,9 +29,13 @@ export function externalBytes() {
   return process.memoryUsage().external;
 }
 
-/** A started server on ephemeral ports, quiet, TCP on, no signal handling (tests share a process). */
+/**
+ * A started server on ephemeral ports, quiet, TCP on, no signal handling (tests share a process).
+ * No per-address connection rate: every case connects from 127.0.0.1, many sessions in a few
+ * seconds; that limit is tested on addresses of its own (connection-churn.test.mjs).
+ */
 export async function startServer(options = {}) {
-  const server = new StelarServer({ port: 0, host: HOST, tcpPort: 0, logger: false, gracefulShutdown: false, ...options });
+  const server = new StelarServer({ port: 0, host: HOST, tcpPort: 0, logger: false, gracefulShutdown: false, connectionRateLimit: false, ...options });
   await server.start();
   return server;
 }

@@ -16,7 +16,7 @@ function percentile(sorted, p) {
 }
 
 test(`${CLIENTS} clients reconnecting after a restart are spread out by jitter`, { timeout: 90_000 }, async () => {
-  const limits = { maxConnections: 5000, maxConnectionsPerIP: 5000, rateLimit: false };
+  const limits = { maxConnections: 5000, maxConnectionsPerIP: 5000, rateLimit: false, connectionRateLimit: false };
   const first = await startServer(limits);
   const wsPort = first.getPort();
   const tcpPort = first.getTcpPort();
