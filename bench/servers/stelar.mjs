@@ -16,11 +16,18 @@ import { stelarDist } from '../lib/targets.mjs';
  */
 const HOSTILE = { port: 0, tcpPort: 0, host: '127.0.0.1', maxConnectionsPerIP: 10_000, logger: false, gracefulShutdown: false };
 
+/**
+ * Protective limits that every bench client, coming from 127.0.0.1, would trip; turned off
+ * only where the build has them (an older build, via --stelar-dist, does not know them).
+ */
+const PER_ADDRESS_OFF = { connectionRateLimit: false };
+
 export async function start({ count, profile }) {
-  const { StelarServer } = await import(pathToFileURL(join(stelarDist(), 'index.js')).href);
+  const { StelarServer, SERVER_DEFAULTS } = await import(pathToFileURL(join(stelarDist(), 'index.js')).href);
+  const known = (extra) => Object.fromEntries(Object.entries(extra).filter(([key]) => key in SERVER_DEFAULTS));
   const server = new StelarServer(
     profile === 'hostile'
-      ? HOSTILE
+      ? { ...HOSTILE, ...known(PER_ADDRESS_OFF) }
       : {
           port: 0,
           tcpPort: 0,
@@ -32,6 +39,8 @@ export async function start({ count, profile }) {
           gracefulShutdown: false,
           heartbeatInterval: 30_000,
           heartbeatTimeout: 600_000,
+          ...known(PER_ADDRESS_OFF),
+          ...known(JSON.parse(process.env.STELAR_BENCH_OPTIONS ?? '{}')),
         },
   );
   server.on('ev', () => {

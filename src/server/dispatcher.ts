@@ -122,12 +122,8 @@ export class Dispatcher {
 
   /** Ping, Disconnect and what needs no answer: small packets, decoded whole. */
   #control(session: Session, bytes: Buffer): void {
-    let packet: Packet;
-    try {
-      packet = decodePacket(bytes, this.#p.config.maxJsonDepth);
-    } catch (err) {
-      return this.#badPacket(session, bytes, asStelarError(err));
-    }
+    const packet = this.#decode(session, bytes);
+    if (!packet) return;
     switch (packet.type) {
       case PacketType.PING:
         return this.#pong(session, packet);
@@ -184,12 +180,8 @@ export class Dispatcher {
   #route(session: Session, bytes: Buffer, event: string, verdict: RateVerdict): void {
     if (session.state !== SessionState.OPEN) return;
     if (verdict) return this.#rateLimited(session, bytes, event, verdict);
-    let packet: Packet;
-    try {
-      packet = decodePacket(bytes, this.#p.config.maxJsonDepth);
-    } catch (err) {
-      return this.#badPacket(session, bytes, asStelarError(err));
-    }
+    const packet = this.#decode(session, bytes);
+    if (!packet) return;
     switch (packet.type) {
       case PacketType.JSON:
       case PacketType.BINARY:
@@ -200,6 +192,16 @@ export class Dispatcher {
         return this.#room(session, packet.event, true);
       case PacketType.LEAVE_ROOM:
         return this.#room(session, packet.event, false);
+    }
+  }
+
+  /** The whole packet of an accepted client (JSON depth bounded); null = refused as malformed. */
+  #decode(session: Session, bytes: Buffer): Packet | null {
+    try {
+      return decodePacket(bytes, this.#p.config.maxJsonDepth);
+    } catch (err) {
+      this.#badPacket(session, bytes, asStelarError(err));
+      return null;
     }
   }
 

@@ -88,100 +88,85 @@ function onTcpFrame(this: WithSink, packet: Buffer): void {
   this[kSink]!.onPacket(packet);
 }
 
-class WsTransport implements Transport {
-  readonly protocol = 'ws' as const;
-  readonly #conn: WebSocketConnection;
+/**
+ * What both transports share: the connection classes expose the same surface by design
+ * (buffered bytes, read pausing, unfinished inbound bytes, readyState, terminate), so only
+ * framing and closing differ below.
+ */
+abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection> {
+  protected readonly conn: C;
 
-  constructor(conn: WebSocketConnection, sink: TransportSink) {
-    this.#conn = conn;
+  constructor(conn: C, sink: TransportSink) {
+    this.conn = conn;
     (conn as WithSink)[kSink] = sink;
-    conn.on('message', onWsMessage);
     conn.on('error', onConnError);
-    conn.on('ping', onWsPing);
     conn.on('close', onConnClose);
   }
 
   get socket(): Socket {
-    return this.#conn.socket as Socket;
+    return this.conn.socket as Socket;
   }
   get bufferedAmount(): number {
-    return this.#conn.bufferedAmount;
+    return this.conn.bufferedAmount;
   }
   get readsPaused(): boolean {
-    return this.#conn.readsPaused;
+    return this.conn.readsPaused;
   }
   peerTookSinceLastLook(): boolean {
-    return this.#conn.peerTookSinceLastLook();
+    return this.conn.peerTookSinceLastLook();
   }
   get inboundPending(): number {
-    return this.#conn.inboundPending;
+    return this.conn.inboundPending;
   }
   discardInbound(): void {
-    this.#conn.discardInbound();
+    this.conn.discardInbound();
   }
   get isOpen(): boolean {
-    return this.#conn.readyState === ReadyState.OPEN;
-  }
-  sendPacket(packet: Packet): boolean {
-    // Replies, events and errors: packet and frame header built in one Buffer.
-    const frame = encodeFramed(packet, false);
-    return frame ? this.#conn.sendFrame(frame) : this.#conn.send(encodePacket(packet), { binary: true });
-  }
-  sendEncoded(message: EncodedMessage): boolean {
-    return this.#conn.sendFrame(message.wsFrame());
-  }
-  close(code: number, reason: string): void {
-    this.#conn.close(code, clampReason(reason));
+    return this.conn.readyState === ReadyState.OPEN;
   }
   terminate(): void {
-    this.#conn.terminate();
+    this.conn.terminate();
   }
 }
 
-class TcpTransport implements Transport {
-  readonly protocol = 'tcp' as const;
-  readonly #conn: TcpConnection;
+class WsTransport extends ConnectionTransport<WebSocketConnection> implements Transport {
+  readonly protocol = 'ws' as const;
 
-  constructor(conn: TcpConnection, sink: TransportSink) {
-    this.#conn = conn;
-    (conn as WithSink)[kSink] = sink;
-    conn.on('frame', onTcpFrame);
-    conn.on('error', onConnError);
-    conn.on('close', onConnClose);
+  constructor(conn: WebSocketConnection, sink: TransportSink) {
+    super(conn, sink);
+    conn.on('message', onWsMessage);
+    conn.on('ping', onWsPing);
   }
 
-  get socket(): Socket {
-    return this.#conn.socket;
-  }
-  get bufferedAmount(): number {
-    return this.#conn.bufferedAmount;
-  }
-  get readsPaused(): boolean {
-    return this.#conn.readsPaused;
-  }
-  peerTookSinceLastLook(): boolean {
-    return this.#conn.peerTookSinceLastLook();
-  }
-  get inboundPending(): number {
-    return this.#conn.inboundPending;
-  }
-  discardInbound(): void {
-    this.#conn.discardInbound();
-  }
-  get isOpen(): boolean {
-    return this.#conn.readyState === ReadyState.OPEN;
-  }
   sendPacket(packet: Packet): boolean {
-    return this.#conn.send(encodeFramed(packet, true) ?? encodePacket(packet, TCP_PREFIX_SIZE));
+    // Replies, events and errors: packet and frame header built in one Buffer.
+    const frame = encodeFramed(packet, false);
+    return frame ? this.conn.sendFrame(frame) : this.conn.send(encodePacket(packet), { binary: true });
   }
   sendEncoded(message: EncodedMessage): boolean {
-    return this.#conn.send(message.tcpFrame());
+    return this.conn.sendFrame(message.wsFrame());
   }
   close(code: number, reason: string): void {
-    this.#conn.close(code, reason);
+    this.conn.close(code, clampReason(reason));
   }
-  terminate(): void {
-    this.#conn.terminate();
+}
+
+class TcpTransport extends ConnectionTransport<TcpConnection> implements Transport {
+  readonly protocol = 'tcp' as const;
+
+  constructor(conn: TcpConnection, sink: TransportSink) {
+    super(conn, sink);
+    conn.on('frame', onTcpFrame);
+  }
+
+  sendPacket(packet: Packet): boolean {
+    return this.conn.send(encodeFramed(packet, true) ?? encodePacket(packet, TCP_PREFIX_SIZE));
+  }
+  sendEncoded(message: EncodedMessage): boolean {
+    return this.conn.send(message.tcpFrame());
+  }
+  close(code: number, reason: string): void {
+    this.conn.close(code, reason);
   }
 }
 
