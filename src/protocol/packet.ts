@@ -236,8 +236,10 @@ function readU32(bytes: Uint8Array, o: number): number {
  * Decodes one packet (without the TCP prefix). Binary payloads are views into
  * `bytes` (zero-copy; a Buffer in gives Buffers out). Throws StelarError only.
  * `maxJsonDepth` bounds how deep the JSON body may nest (checked before parsing).
+ * `event`: the event name when the caller already decoded it from these very bytes
+ * (`decodeHeader`), so it is not decoded twice.
  */
-export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_MAX_JSON_DEPTH): Packet {
+export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_MAX_JSON_DEPTH, event?: string): Packet {
   if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
   // Big-endian fields are read byte by byte: a DataView per packet costs more than the reads.
   const type = bytes[0];
@@ -247,8 +249,7 @@ export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_M
   const eventLen = (bytes[1] << 8) | bytes[2];
   let o = PACKET_HEADER_SIZE + eventLen;
   if (o > bytes.length) throw truncated(`event name of ${eventLen} bytes runs past the end`);
-  const event = decodeText(bytes, PACKET_HEADER_SIZE, o, 'event name');
-  const packet: Packet = { type: type as PacketType, event };
+  const packet: Packet = { type: type as PacketType, event: event ?? decodeText(bytes, PACKET_HEADER_SIZE, o, 'event name') };
   switch (type) {
     case PacketType.BINARY:
     case PacketType.PING:
@@ -264,7 +265,7 @@ export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_M
       const nameLen = (bytes[o + 4] << 8) | bytes[o + 5];
       o += 6;
       if (o + nameLen > bytes.length) throw truncated('ACK name runs past the end');
-      packet.ackName = nameLen === 0 ? event : decodeText(bytes, o, o + nameLen, 'ACK name');
+      packet.ackName = nameLen === 0 ? packet.event : decodeText(bytes, o, o + nameLen, 'ACK name');
       o += nameLen;
       packet.data = decodeJson(bytes, o, maxJsonDepth);
       break;

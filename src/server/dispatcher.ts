@@ -180,7 +180,7 @@ export class Dispatcher {
   #route(session: Session, bytes: Buffer, event: string, verdict: RateVerdict): void {
     if (session.state !== SessionState.OPEN) return;
     if (verdict) return this.#rateLimited(session, bytes, event, verdict);
-    const packet = this.#decode(session, bytes);
+    const packet = this.#decode(session, bytes, event);
     if (!packet) return;
     switch (packet.type) {
       case PacketType.JSON:
@@ -196,9 +196,9 @@ export class Dispatcher {
   }
 
   /** The whole packet of an accepted client (JSON depth bounded); null = refused as malformed. */
-  #decode(session: Session, bytes: Buffer): Packet | null {
+  #decode(session: Session, bytes: Buffer, event?: string): Packet | null {
     try {
-      return decodePacket(bytes, this.#p.config.maxJsonDepth);
+      return decodePacket(bytes, this.#p.config.maxJsonDepth, event);
     } catch (err) {
       this.#badPacket(session, bytes, asStelarError(err));
       return null;
