@@ -218,6 +218,31 @@ function drained(s, state) {
 // The attacks. Each runs while state.running, counts what it did, and leaves cleanup to
 // attack(): every socket is in `sockets` and is destroyed at the end.
 
+/**
+ * One client (TCP, after Connect) writing `chunk` (which carries `packets` packets) as fast as
+ * the socket takes it, yielding to the event loop between writes when asked; reconnects when
+ * the server closes it, until the attack ends.
+ */
+async function tcpFlood(state, sockets, port, chunk, packets, yieldEach = false) {
+  while (state.running) {
+    const s = await dial(port, sockets, state);
+    if (!s) {
+      state.refused++;
+      continue;
+    }
+    state.connections++;
+    s.write(tcpFrame(CONNECT));
+    while (state.running && !s.destroyed) {
+      s.write(chunk);
+      state.bytes += chunk.length;
+      state.packets += packets;
+      await drained(s, state);
+      if (yieldEach) await new Promise((r) => setImmediate(r));
+    }
+    hangUp(s);
+  }
+}
+
 const ATTACKS = {
   /** (1) Unauthenticated Connect packets of 3 MiB, `[[[…]]]` nested 1.5 Mi deep; a new TCP connection each time. */
   async 'nested-connect'(state, sockets, { ports }) {
@@ -248,45 +273,14 @@ const ATTACKS = {
   /** (2) One client (TCP, after Connect) sending valid 4 MiB JSON events as fast as the socket takes them; reconnects when closed. */
   async 'big-events'(state, sockets, { ports }) {
     const frame = tcpFrame(packet(T.JSON, 'ev', JSON.stringify({ blob: 'x'.repeat(4 * MiB - 20) })));
-    while (state.running) {
-      const s = await dial(ports.tcp, sockets, state);
-      if (!s) {
-        state.refused++;
-        continue;
-      }
-      state.connections++;
-      s.write(tcpFrame(CONNECT));
-      while (state.running && !s.destroyed) {
-        s.write(frame);
-        state.bytes += frame.length;
-        state.packets++;
-        await drained(s, state);
-      }
-      hangUp(s);
-    }
+    await tcpFlood(state, sockets, ports.tcp, frame, 1);
   },
 
   /** (3) One client (TCP, after Connect) flooding 8-byte packets with an empty event name; reconnects when closed. */
   async invalid(state, sockets, { ports }) {
     const one = tcpFrame(packet(T.JSON, '', '"abc"')); // 3 + 5 = 8 bytes of packet
     const burst = Buffer.concat(Array.from({ length: 512 }, () => one));
-    while (state.running) {
-      const s = await dial(ports.tcp, sockets, state);
-      if (!s) {
-        state.refused++;
-        continue;
-      }
-      state.connections++;
-      s.write(tcpFrame(CONNECT));
-      while (state.running && !s.destroyed) {
-        s.write(burst);
-        state.bytes += burst.length;
-        state.packets += 512;
-        await drained(s, state);
-        await new Promise((r) => setImmediate(r));
-      }
-      hangUp(s);
-    }
+    await tcpFlood(state, sockets, ports.tcp, burst, 512, true);
   },
 
   /** (4) One WebSocket client (after Connect) flooding ping frames and ACK requests and never reading. */

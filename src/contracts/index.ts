@@ -17,5 +17,5 @@ export {
   resumePoint,
   type SavedSession,
 } from './recovery.js';
-export { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from './rate-limit.js';
+export { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, reconfigured, TokenBucketRateLimiter } from './rate-limit.js';
 export type { ClientSummary, ClusterStats, NodeStats, StelarStats, TransportProtocol } from './stats.js';

@@ -101,3 +101,13 @@ export class TokenBucketRateLimiter implements IRateLimiter {
     this.#buckets.clear();
   }
 }
+
+/**
+ * `limiter` set to `config` (its buckets keep their tokens, capped to the new capacity), or a
+ * new limiter when there is none yet: what every live limit change does.
+ */
+export function reconfigured(limiter: TokenBucketRateLimiter | null | undefined, config: RateLimitConfig): TokenBucketRateLimiter {
+  if (!limiter) return new TokenBucketRateLimiter(config);
+  limiter.configure(config);
+  return limiter;
+}

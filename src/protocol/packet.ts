@@ -233,6 +233,21 @@ function readU32(bytes: Uint8Array, o: number): number {
 }
 
 /**
+ * Checks the 3-byte header (a known type, an event field inside the bytes) and returns where
+ * the event field ends. Shared by `decodePacket` and `decodeHeader`. Big-endian fields are
+ * read byte by byte: a DataView per packet costs more than the reads.
+ */
+function checkHeader(bytes: Uint8Array): number {
+  if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
+  const type = bytes[0];
+  if (type > PacketType.ERROR) throw new StelarError(ErrorCode.PACKET_UNKNOWN_TYPE, `unknown packet type ${type}`);
+  const eventLen = (bytes[1] << 8) | bytes[2];
+  const end = PACKET_HEADER_SIZE + eventLen;
+  if (end > bytes.length) throw truncated(`event name of ${eventLen} bytes runs past the end`);
+  return end;
+}
+
+/**
  * Decodes one packet (without the TCP prefix). Binary payloads are views into
  * `bytes` (zero-copy; a Buffer in gives Buffers out). Throws StelarError only.
  * `maxJsonDepth` bounds how deep the JSON body may nest (checked before parsing).
@@ -240,15 +255,8 @@ function readU32(bytes: Uint8Array, o: number): number {
  * (`decodeHeader`), so it is not decoded twice.
  */
 export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_MAX_JSON_DEPTH, event?: string): Packet {
-  if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
-  // Big-endian fields are read byte by byte: a DataView per packet costs more than the reads.
+  let o = checkHeader(bytes);
   const type = bytes[0];
-  if (type > PacketType.ERROR) {
-    throw new StelarError(ErrorCode.PACKET_UNKNOWN_TYPE, `unknown packet type ${type}`);
-  }
-  const eventLen = (bytes[1] << 8) | bytes[2];
-  let o = PACKET_HEADER_SIZE + eventLen;
-  if (o > bytes.length) throw truncated(`event name of ${eventLen} bytes runs past the end`);
   const packet: Packet = { type: type as PacketType, event: event ?? decodeText(bytes, PACKET_HEADER_SIZE, o, 'event name') };
   switch (type) {
     case PacketType.BINARY:
@@ -288,12 +296,8 @@ export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_M
  * Throws StelarError like `decodePacket`.
  */
 export function decodeHeader(bytes: Uint8Array): { type: PacketType; event: string } {
-  if (bytes.length < PACKET_HEADER_SIZE) throw truncated(`${bytes.length} bytes is shorter than the 3-byte header`);
-  const type = bytes[0];
-  if (type > PacketType.ERROR) throw new StelarError(ErrorCode.PACKET_UNKNOWN_TYPE, `unknown packet type ${type}`);
-  const end = PACKET_HEADER_SIZE + ((bytes[1] << 8) | bytes[2]);
-  if (end > bytes.length) throw truncated(`event name of ${end - PACKET_HEADER_SIZE} bytes runs past the end`);
-  return { type: type as PacketType, event: decodeText(bytes, PACKET_HEADER_SIZE, end, 'event name') };
+  const end = checkHeader(bytes);
+  return { type: bytes[0] as PacketType, event: decodeText(bytes, PACKET_HEADER_SIZE, end, 'event name') };
 }
 
 // ---- header peeks ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * get cut off, reconnect" costs an attacker nothing. The buckets of addresses that have
  * refilled are dropped by `cleanup()` (the hub's sweep), so memory follows recent churn only.
  */
-import { type RateLimitConfig, TokenBucketRateLimiter } from '../contracts/index.js';
+import { type RateLimitConfig, reconfigured, type TokenBucketRateLimiter } from '../contracts/index.js';
 import { ErrorCode, StelarError } from '../protocol/index.js';
 
 export class ConnectionRate {
@@ -14,12 +14,11 @@ export class ConnectionRate {
   /** null = allowed; otherwise the error the client is told (close 4003). `config` is read each time (runtime option). */
   admit(config: RateLimitConfig | null, ip: string): StelarError | null {
     if (!config) return null;
-    if (config !== this.#config) {
+    if (config !== this.#config || !this.#limiter) {
       this.#config = config;
-      if (this.#limiter) this.#limiter.configure(config);
-      else this.#limiter = new TokenBucketRateLimiter(config);
+      this.#limiter = reconfigured(this.#limiter, config);
     }
-    if (this.#limiter?.check(ip)) return null;
+    if (this.#limiter.check(ip)) return null;
     return new StelarError(ErrorCode.TOO_MANY_FROM_IP, `too many new connections from ${ip} (${config.maxPoints} per ${config.windowMs} ms)`);
   }
 

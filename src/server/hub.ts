@@ -84,9 +84,6 @@ export class Hub implements AdapterHost, ClientRegistry {
   get #ipTracker(): IIPTracker {
     return this.#config.customIPTracker ?? this.#defaultTracker;
   }
-  get clientCount(): number {
-    return this.#clients.size;
-  }
   get sessionCount(): number {
     return this.#sessions.size + this.#refused.size;
   }

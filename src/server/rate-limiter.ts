@@ -7,7 +7,7 @@
  * The global tier is the built-in bucket (`rateLimit`), or `customRateLimiter` when one is
  * given: a custom limiter replaces the built-in global bucket, it does not stack on it.
  */
-import { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, TokenBucketRateLimiter } from '../contracts/index.js';
+import { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, reconfigured, TokenBucketRateLimiter } from '../contracts/index.js';
 import type { RateLimitKey } from './extension-types.js';
 import type { RateLimitScope, TransportProtocol } from './types.js';
 
@@ -49,19 +49,12 @@ export class RateLimits {
 
   /** The global bucket's limit; null = none (existing buckets keep their tokens, capped). */
   setGlobalLimit(global: RateLimitConfig | null): void {
-    if (!global) this.#global = null;
-    else if (this.#global) this.#global.configure(global);
-    else this.#global = new TokenBucketRateLimiter(global);
+    this.#global = global ? reconfigured(this.#global, global) : null;
   }
 
   /** The per-client byte budget; null = none. */
   setByteLimit(limit: ByteRateLimitConfig | null): void {
-    if (!limit) this.#bytes = null;
-    else {
-      const bucket = { maxPoints: limit.maxBytes, windowMs: limit.windowMs };
-      if (this.#bytes) this.#bytes.configure(bucket);
-      else this.#bytes = new TokenBucketRateLimiter(bucket);
-    }
+    this.#bytes = limit ? reconfigured(this.#bytes, { maxPoints: limit.maxBytes, windowMs: limit.windowMs }) : null;
   }
 
   /** Spends `n` bytes of `id`'s byte budget; false = over it (the packet is refused). */
@@ -77,11 +70,7 @@ export class RateLimits {
 
   #syncEvents(): void {
     for (const event of this.#events.keys()) if (!this.#eventLimits.has(event)) this.#events.delete(event);
-    for (const [event, cfg] of this.#eventLimits) {
-      const existing = this.#events.get(event);
-      if (existing) existing.configure(cfg);
-      else this.#events.set(event, new TokenBucketRateLimiter(cfg));
-    }
+    for (const [event, cfg] of this.#eventLimits) this.#events.set(event, reconfigured(this.#events.get(event), cfg));
   }
 
   setEventLimit(event: string, config: RateLimitConfig): void {
@@ -101,9 +90,7 @@ export class RateLimits {
   }
 
   setClientLimit(id: string, config: RateLimitConfig): void {
-    const existing = this.#clients.get(id);
-    if (existing) existing.configure(config);
-    else this.#clients.set(id, new TokenBucketRateLimiter(config));
+    this.#clients.set(id, reconfigured(this.#clients.get(id), config));
   }
 
   removeClientLimit(id: string): boolean {

@@ -15,7 +15,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AdapterClient, EncodedMessage, RateLimitConfig, TransportProtocol } from '../contracts/index.js';
-import { CloseCode, ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
+import { CloseCode, ErrorCode, type Packet, PacketType, peekPacketType, StelarError } from '../protocol/index.js';
 import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
 
@@ -282,7 +282,7 @@ export class Session implements TransportSink, AdapterClient {
   onPacket(bytes: Buffer): void {
     this.#lastSeen = Date.now();
     if (this.#state >= SessionState.CLOSING) return;
-    if (bytes[0] === PacketType.PING && this.#overPingBudget()) return;
+    if (peekPacketType(bytes) === PacketType.PING && this.#overPingBudget()) return;
     // During the handshake nothing but Pings is allowed, and those are answered at once
     // (the dispatcher refuses anything else): only an accepted session queues.
     if (this.#queue && this.#state !== SessionState.HANDSHAKE) {

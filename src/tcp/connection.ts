@@ -27,7 +27,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { CloseCode, decodePacket, encodePacket, type Packet, PacketType, type StelarError } from '../protocol/index.js';
+import { CloseCode, decodePacket, encodePacket, type Packet, PacketType, peekPacketType, type StelarError } from '../protocol/index.js';
 import { ReadyState } from '../net/ready-state.js';
 import { OutboundQueue } from '../net/write-batcher.js';
 import { DEFAULT_MAX_FRAME_SIZE, TcpFrameParser, type TcpFrameParserOptions } from './frame-parser.js';
@@ -234,7 +234,7 @@ export class TcpConnection extends EventEmitter {
 
   #onFrame(packet: Buffer): void {
     if (this.#peerClosed || this.#state === TcpReadyState.CLOSED) return;
-    if (packet[0] === PacketType.DISCONNECT) {
+    if (peekPacketType(packet) === PacketType.DISCONNECT) {
       this.#peerClosed = true;
       // While we are closing already, our own Disconnect went first and its code stands.
       if (this.#state === TcpReadyState.OPEN) {

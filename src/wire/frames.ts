@@ -28,13 +28,6 @@ export function allocTcpFrame(packetSize: number): Uint8Array {
   return frame;
 }
 
-/** The unmasked WebSocket binary frame carrying one packet (copied behind the header). */
-export function wsFrameOf(packet: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(frameHeaderSize(packet.length, false) + packet.length);
-  out.set(packet, writeFrameHeader(out, Opcode.BINARY, packet.length, true, null));
-  return out;
-}
-
 /**
  * The framed packet, or null for the types this fast path does not handle (binary
  * payloads, ACK requests, rooms): the caller then uses `encodePacket`.

@@ -19,7 +19,8 @@ import {
   peekEventLength,
   TCP_PREFIX_SIZE,
 } from '../protocol/index.js';
-import { allocTcpFrame, wsFrameOf } from './frames.js';
+import { buildFrame, Opcode } from '../websocket/index.js';
+import { allocTcpFrame } from './frames.js';
 
 /** A message encoded once and written as the same bytes to every recipient. */
 export interface EncodedMessage {
@@ -80,7 +81,7 @@ export class WireMessage implements EncodedMessage {
 
   wsFrame(): Buffer {
     // An unmasked server frame is identical for every socket, so it is built once.
-    return (this.#ws ??= wsFrameOf(this.bytes));
+    return (this.#ws ??= buildFrame(Opcode.BINARY, this.bytes));
   }
 
   tcpFrame(): Uint8Array {

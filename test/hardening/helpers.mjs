@@ -1,10 +1,12 @@
 // Hostile peers for the hardening suite. Everything here talks to the server over raw `net`
 // sockets and builds its bytes by hand (frames, lengths, handshakes), so a case can send
 // exactly what an attacker would, including what no well-behaved library can produce.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import v8 from 'node:v8';
+import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { StelarServer } from '../../dist/index.js';
 import { decodePacket, encodePacket, PacketType } from '../../dist/protocol/index.js';
@@ -431,3 +433,36 @@ export function clientsDrop(server, n = 0) {
 }
 
 export { selfSignedCert } from '../support/tls.mjs';
+
+const SHUTDOWN_FIXTURE = fileURLToPath(new URL('./fixtures/shutdown-server.mjs', import.meta.url));
+
+/**
+ * Starts the shutdown fixture (a StelarServer in its own process, for real signals); resolves
+ * once it listens. `lines` collects its JSON output, `exited` its exit. A fixture that never
+ * gets ready is killed before the error is thrown.
+ */
+export async function shutdownServerProcess(opts = {}) {
+  const child = spawn(process.execPath, [SHUTDOWN_FIXTURE, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = [];
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) !== -1) {
+      lines.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  try {
+    const ready = await guard(
+      until(() => lines.find((l) => l.type === 'ready'), 'ready'),
+      'the server process',
+    );
+    return { child, lines, exited, ...ready };
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  }
+}

@@ -5,12 +5,9 @@
 // case against the shutdown fixture in a child process.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { StelarClient } from '../../dist/index.js';
-import { guard, HOST, PacketType, rawTcp, rawWs, startServer, until } from './helpers.mjs';
+import { guard, HOST, PacketType, rawTcp, rawWs, shutdownServerProcess, startServer, until } from './helpers.mjs';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/shutdown-server.mjs', import.meta.url));
 const HANDLER_MS = 500;
 
 /** A connected StelarClient that does not reconnect (the server is going away). */
@@ -124,24 +121,9 @@ describe('graceful shutdown finishes the requests it accepted', { concurrency: t
 
   test('SIGTERM with slow requests in flight: each is answered before the 1001, then the process ends', async () => {
     const shutdownTimeout = 5000;
-    const child = spawn(process.execPath, [FIXTURE, JSON.stringify({ shutdownTimeout, slowMs: HANDLER_MS })], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = [];
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) !== -1) {
-        lines.push(JSON.parse(buf.slice(0, i)));
-        buf = buf.slice(i + 1);
-      }
-    });
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+    const { child, lines, exited, ...ready } = await shutdownServerProcess({ shutdownTimeout, slowMs: HANDLER_MS });
     const peers = [];
     try {
-      const ready = await guard(
-        until(() => lines.find((l) => l.type === 'ready'), 'ready'),
-        'the server process',
-      );
       for (let i = 0; i < 10; i++) peers.push(i % 2 ? await rawTcp(ready.tcpPort) : await rawWs(ready.port));
       await Promise.all(peers.map((p) => p.connect()));
       // Each peer records, in order, its answers and the close.

@@ -4,32 +4,7 @@
 // shutdownTimeout with the status the signal asks for (or as the application decides).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { guard, PacketType, rawTcp, rawWs, until } from './helpers.mjs';
-
-const FIXTURE = fileURLToPath(new URL('./fixtures/shutdown-server.mjs', import.meta.url));
-
-/** Starts the fixture; resolves once it listens. `lines` collects its JSON output. */
-async function serverProcess(opts = {}) {
-  const child = spawn(process.execPath, [FIXTURE, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = [];
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) !== -1) {
-      lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
-  const ready = await guard(
-    until(() => lines.find((l) => l.type === 'ready'), 'ready'),
-    'the server process',
-  );
-  return { child, lines, exited, ...ready };
-}
+import { guard, PacketType, rawTcp, rawWs, shutdownServerProcess as serverProcess, until } from './helpers.mjs';
 
 /** Keeps `depth` ACK requests in flight on `peer` until it closes; returns the acked keys. */
 function load(peer, name, depth = 8) {
