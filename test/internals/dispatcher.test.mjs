@@ -24,7 +24,7 @@ function fakeSession(state = SessionState.OPEN, id = 'c1') {
     id,
     state,
     protocol: 'ws',
-    remoteAddress: '10.0.0.7',
+    remoteAddress: '127.0.0.7',
     socket: null,
     req: null,
     metadata: new Map(),
@@ -369,7 +369,7 @@ test('over the global rate limit: onRateLimitExceeded runs, the message is dropp
   dispatcher.handle(session, json('e', 2));
   assert.equal(ran, 1);
   assert.equal(counters.messagesReceived, 2);
-  assert.deepEqual(seen, [{ clientId: 'c1', event: 'e', protocol: 'ws', ip: '10.0.0.7', scope: 'global' }]);
+  assert.deepEqual(seen, [{ clientId: 'c1', event: 'e', protocol: 'ws', ip: '127.0.0.7', scope: 'global' }]);
   assert.equal(session.failed.length, 1);
   assert.equal(session.failed[0].err.code, ErrorCode.RATE_LIMITED);
   assert.equal(session.failed[0].err.closeCode, CloseCode.RATE_LIMITED);

@@ -26,17 +26,17 @@ test('carry: a full bucket carries nothing, a drained one is copied or moved, th
 
 test("'id': the next client from the same address starts from the bucket the last one left", () => {
   const r = limits('id');
-  r.bind('a', '10.0.0.1', 'ws');
+  r.bind('a', '127.0.0.1', 'ws');
   for (let i = 0; i < 3; i++) assert.equal(r.check('a', ''), null);
   assert.equal(r.check('a', ''), 'global');
-  r.forget('a', '10.0.0.1');
-  r.bind('b', '10.0.0.1', 'ws');
+  r.forget('a', '127.0.0.1');
+  r.bind('b', '127.0.0.1', 'ws');
   assert.equal(r.check('b', ''), 'global', 'reconnect does not reset the limit');
-  r.bind('c', '10.0.0.2', 'ws');
+  r.bind('c', '127.0.0.2', 'ws');
   assert.equal(r.check('c', ''), null, 'another address is not affected');
   // forget without an address (the old call) still resets.
   r.forget('c');
-  r.bind('c2', '10.0.0.2', 'ws');
+  r.bind('c2', '127.0.0.2', 'ws');
   assert.equal(r.check('c2', ''), null);
 });
 
@@ -44,18 +44,18 @@ test('a function key: clients with the same key share one bucket, which outlives
   const seen = [];
   const custom = { check: (k) => (seen.push(k), true), reset: (k) => seen.push(`reset:${k}`), cleanup() {}, size: () => 0 };
   const r = limits(({ id }) => id.split('-')[0], null);
-  r.bind('u1-a', '10.0.0.1', 'tcp');
-  r.bind('u1-b', '10.0.0.9', 'ws');
+  r.bind('u1-a', '127.0.0.1', 'tcp');
+  r.bind('u1-b', '127.0.0.9', 'ws');
   assert.equal(r.check('u1-a', ''), null);
   assert.equal(r.check('u1-b', ''), null);
   assert.equal(r.check('u1-a', ''), null);
   assert.equal(r.check('u1-b', ''), 'global', 'one bucket for key u1');
-  r.forget('u1-a', '10.0.0.1');
-  r.bind('u1-c', '10.0.0.1', 'tcp');
+  r.forget('u1-a', '127.0.0.1');
+  r.bind('u1-c', '127.0.0.1', 'tcp');
   assert.equal(r.check('u1-c', ''), 'global', 'the shared bucket was not reset on leave');
   const withCustom = limits('address', custom);
-  withCustom.bind('x', '10.0.0.5', 'ws');
+  withCustom.bind('x', '127.0.0.5', 'ws');
   withCustom.check('x', '');
-  withCustom.forget('x', '10.0.0.5');
-  assert.deepEqual(seen, ['10.0.0.5'], 'checked by address, not reset on leave');
+  withCustom.forget('x', '127.0.0.5');
+  assert.deepEqual(seen, ['127.0.0.5'], 'checked by address, not reset on leave');
 });

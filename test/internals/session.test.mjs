@@ -58,7 +58,7 @@ function makeTransport() {
 function makeSession({ maxBufferedBytes, req = null, id = 'tmp-1' } = {}) {
   const host = makeHost(maxBufferedBytes);
   const transport = makeTransport();
-  const session = new Session(host, id, '10.0.0.1', req, (sink) => {
+  const session = new Session(host, id, '127.0.0.1', req, (sink) => {
     transport.sink = sink;
     return transport;
   });
@@ -96,7 +96,7 @@ test('a new session is AWAITING_CONNECT, is the transport sink, and exposes the 
   assert.equal(transport.sink, session);
   assert.equal(session.transport, transport);
   assert.equal(session.protocol, 'ws');
-  assert.equal(session.remoteAddress, '10.0.0.1');
+  assert.equal(session.remoteAddress, '127.0.0.1');
   assert.equal(session.id, 'tmp-1');
   assert.equal(session.connectedAt, 0);
   assert.equal(session.closingSince, 0);
