@@ -111,6 +111,10 @@ export class Hub implements AdapterHost, ClientRegistry {
     makeTransport: (sink: TransportSink) => Transport,
   ): Session {
     const session = new Session(host, this.#newId(), remoteAddress, req, makeTransport);
+    // Until accepted, a peer is held to the Connect's limit at the framing layer too: a frame
+    // announcing more is refused from its header, not buffered first (lifecycle lifts it).
+    const c = this.#config;
+    session.transport.limitInbound(c.maxFrameSize, Math.min(c.maxPayloadSize, c.maxHandshakePayloadSize));
     this.#inbound.watch(session);
     const tracker = this.#ipTracker;
     // Every attempt is charged, refused or not: hammering a full server keeps an address out.

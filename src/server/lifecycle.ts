@@ -92,6 +92,7 @@ export class ClientLifecycle {
     // Synchronous from here on: a recovered session's replay cannot be overtaken by live messages.
     const admission = recovery?.admit(session, restored, (id) => registry.has(id)) ?? null;
     session.open(admission?.id ?? session.id);
+    session.transport.limitInbound(c.maxFrameSize);
     registry.register(session);
     this.#p.rateLimits.bind(session.id, session.remoteAddress, session.protocol);
     counters.clientAccepted(session.protocol);

@@ -37,6 +37,12 @@ export interface Transport {
   readonly inboundPending: number;
   /** Drops the unfinished inbound frame and reads nothing more into it. */
   discardInbound(): void;
+  /**
+   * Sets the largest frame the peer may send (`maxFrameSize`'s meaning: a WebSocket payload,
+   * or a TCP frame with its prefix), lowered further to fit `maxPacketSize` when given. The
+   * framing layer refuses a bigger frame from its header, before buffering any of it.
+   */
+  limitInbound(maxFrameSize: number, maxPacketSize?: number): void;
   readonly isOpen: boolean;
   sendPacket(packet: Packet): boolean;
   sendEncoded(message: EncodedMessage): boolean;
@@ -132,6 +138,10 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
 class WsTransport extends ConnectionTransport<WebSocketConnection> implements Transport {
   readonly protocol = 'ws' as const;
 
+  limitInbound(maxFrameSize: number, maxPacketSize = maxFrameSize): void {
+    this.conn.maxPayload = Math.min(maxFrameSize, maxPacketSize);
+  }
+
   constructor(conn: WebSocketConnection, sink: TransportSink) {
     super(conn, sink);
     conn.on('message', onWsMessage);
@@ -153,6 +163,10 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
 
 class TcpTransport extends ConnectionTransport<TcpConnection> implements Transport {
   readonly protocol = 'tcp' as const;
+
+  limitInbound(maxFrameSize: number, maxPacketSize = maxFrameSize): void {
+    this.conn.maxFrameSize = Math.min(maxFrameSize, maxPacketSize + TCP_PREFIX_SIZE);
+  }
 
   constructor(conn: TcpConnection, sink: TransportSink) {
     super(conn, sink);

@@ -193,9 +193,12 @@ export class TcpConnection extends EventEmitter {
     this.#parser.stop();
   }
 
-  /** Maximum inbound frame size this connection accepts. */
+  /** Maximum inbound frame size this connection accepts (a frame past it closes the connection). */
   get maxFrameSize(): number {
     return this.#parser.maxFrameSize;
+  }
+  set maxFrameSize(value: number) {
+    this.#parser.maxFrameSize = value;
   }
 
   /**

@@ -33,8 +33,15 @@ const GET_PACKET = 1;
 const FAILED = 2;
 type State = typeof GET_LENGTH | typeof GET_PACKET | typeof FAILED;
 
+function checkedFrameSize(max: number): number {
+  if (!Number.isInteger(max) || max < MIN_FRAME_SIZE || max > 0xffffffff) {
+    throw new RangeError(`maxFrameSize must be an integer between ${MIN_FRAME_SIZE} and 4294967295, got ${max}`);
+  }
+  return max;
+}
+
 export class TcpFrameParser {
-  readonly maxFrameSize: number;
+  #maxFrameSize: number;
   /** Called as methods, so a connection can pass one hooks object instead of two closures. */
   readonly #hooks: TcpFrameParserOptions;
   readonly #input = new ByteQueue();
@@ -44,12 +51,16 @@ export class TcpFrameParser {
   #looping = false;
 
   constructor(options: TcpFrameParserOptions) {
-    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    if (!Number.isInteger(max) || max < MIN_FRAME_SIZE || max > 0xffffffff) {
-      throw new RangeError(`maxFrameSize must be an integer between ${MIN_FRAME_SIZE} and 4294967295, got ${max}`);
-    }
-    this.maxFrameSize = max;
+    this.#maxFrameSize = checkedFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
     this.#hooks = options;
+  }
+
+  /** Largest frame accepted. Changeable: a server holds unaccepted peers to a smaller one. */
+  get maxFrameSize(): number {
+    return this.#maxFrameSize;
+  }
+  set maxFrameSize(value: number) {
+    this.#maxFrameSize = checkedFrameSize(value);
   }
 
   /** Bytes received but not yet handed up (at most one partial frame once push returns). */
@@ -95,8 +106,8 @@ export class TcpFrameParser {
           );
           return;
         }
-        if (total > this.maxFrameSize) {
-          this.#fail(new StelarError(ErrorCode.TCP_FRAME_TOO_LARGE, `TCP frame length ${total} exceeds maxFrameSize of ${this.maxFrameSize} bytes`));
+        if (total > this.#maxFrameSize) {
+          this.#fail(new StelarError(ErrorCode.TCP_FRAME_TOO_LARGE, `TCP frame length ${total} exceeds the frame limit of ${this.#maxFrameSize} bytes`));
           return;
         }
         this.#packetLength = total - TCP_PREFIX_SIZE;

@@ -206,6 +206,14 @@ export class WebSocketConnection extends EventEmitter {
     return this.#queue.readsPaused;
   }
 
+  /** Largest inbound message accepted (a bigger one closes 1009). Changeable at any time. */
+  get maxPayload(): number {
+    return this.#receiver.maxPayload;
+  }
+  set maxPayload(value: number) {
+    this.#receiver.maxPayload = value;
+  }
+
   /** Bytes held for the inbound message in progress (unparsed input + reassembled fragments; 0 between messages). */
   get inboundPending(): number {
     return this.#receiver.pendingBytes;
@@ -326,7 +334,8 @@ export class WebSocketConnection extends EventEmitter {
   #onProtocolError(err: StelarError): void {
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#readyState = ReadyState.CLOSING;
-    if (!this.#closeFrameSent) this.#sendClose(closePayload(err.closeCode));
+    // The reason says which limit or rule was broken, when it fits the 123 bytes a close allows.
+    if (!this.#closeFrameSent) this.#sendClose(closePayload(err.closeCode, Buffer.byteLength(err.message) <= 123 ? err.message : ''));
     this.#end();
     this.#armCloseTimer();
     // A misbehaving peer must not be able to crash a process that did not listen for errors.

@@ -81,9 +81,9 @@ type State = (typeof State)[keyof typeof State];
 const EMPTY = Buffer.alloc(0);
 export class Receiver {
   readonly #isServer: boolean;
-  readonly #maxPayload: number;
+  #maxPayload: number;
   readonly #maxFragments: number;
-  readonly #budget: number;
+  #budget: number;
   readonly #opts: ReceiverOptions;
 
   readonly #input = new ByteQueue();
@@ -117,6 +117,16 @@ export class Receiver {
     this.#maxPayload = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.#maxFragments = opts.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.#budget = fragmentBudget(this.#maxPayload);
+  }
+
+  /** Largest message accepted. Changeable: a server holds unaccepted peers to a smaller one. */
+  get maxPayload(): number {
+    return this.#maxPayload;
+  }
+  set maxPayload(value: number) {
+    if (!Number.isInteger(value) || value <= 0) throw new RangeError(`maxPayload must be a positive integer, got ${value}`);
+    this.#maxPayload = value;
+    this.#budget = fragmentBudget(value);
   }
 
   /**
@@ -247,7 +257,7 @@ export class Receiver {
   #haveLength(length: number): void {
     if (!isControlOpcode(this.#opcode)) {
       if (this.#messageLength + length > this.#maxPayload) {
-        return this.#fail(ErrorCode.WS_MESSAGE_TOO_BIG, `message larger than maxPayload (${this.#maxPayload} bytes)`);
+        return this.#fail(ErrorCode.WS_MESSAGE_TOO_BIG, `message larger than the limit of ${this.#maxPayload} bytes`);
       }
       // A lone FIN frame (the common case) is never charged; the first frame of a fragmented
       // message, and every one after it, is.

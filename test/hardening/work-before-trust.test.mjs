@@ -37,7 +37,7 @@ test('jsonNestsDeeper: finds the depth in one pass, skips strings and escapes, n
 });
 
 for (const protocol of ['ws', 'tcp']) {
-  test(`${protocol}: a 4 MiB Connect nested a million levels deep is refused (1009) without parsing it, and the event loop stays free`, async () => {
+  test(`${protocol}: a 4 MiB Connect nested a million levels deep is refused (1009) from its frame header, and the event loop stays free`, async () => {
     const server = await startServer({ maxFrameSize: 8 * 1024 * 1024 });
     let middlewareRan = false;
     server.use((_ctx, next) => {
@@ -53,14 +53,43 @@ for (const protocol of ['ws', 'tcp']) {
       const head = Buffer.from([PacketType.CONNECT, 0, 0]);
       const packet = Buffer.concat([head, body]);
       hostile.write(protocol === 'tcp' ? tcp(packet) : wsFrame(packet));
-      const err = await hostile.next(PacketType.ERROR);
-      assert.equal(err.event, ErrorCode.PAYLOAD_TOO_LARGE);
+      // A framing-level refusal: the close (WebSocket close frame or TCP Disconnect) names the limit.
       assert.equal(await hostile.closeCode(), 1009);
+      const reason = protocol === 'tcp' ? hostile.disconnect.reason : hostile.closeFrame.reason;
+      assert.match(reason, protocol === 'tcp' ? /frame limit of 65540 bytes/ : /65536 bytes/);
       delay.disable();
       assert.equal(middlewareRan, false, 'middleware never saw it');
       // Refused by its length: no stall anywhere near a JSON.parse of it (which takes seconds).
       assert.ok(delay.max < 1e9, `event loop blocked ${Math.round(delay.max / 1e6)} ms`);
       await hostile.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test(`${protocol}: before acceptance a frame header announcing more than maxHandshakePayloadSize closes at once (1009), nothing buffered`, async () => {
+    const server = await startServer({ maxHandshakePayloadSize: 1024 });
+    try {
+      const hostile = protocol === 'tcp' ? await rawTcp(server.getTcpPort()) : await rawWs(server.getPort());
+      // Only the header of a 1 MiB frame and a few bytes of it: the rest never comes.
+      const announced = 1024 * 1024;
+      if (protocol === 'tcp') {
+        const prefix = Buffer.alloc(7);
+        prefix.writeUInt32BE(announced, 0);
+        prefix[4] = PacketType.CONNECT;
+        hostile.write(prefix);
+      } else {
+        hostile.write(frame({ opcode: Op.BINARY, payload: Buffer.alloc(16), length: announced }));
+      }
+      assert.equal(await hostile.closeCode(2000), 1009, 'refused from the header, not after a stall');
+      await hostile.destroy();
+
+      // The limit is lifted on acceptance: an accepted client may send a packet far above it.
+      const peer = await session(server, protocol);
+      const got = new Promise((resolve) => server.on('big', (ctx) => resolve(ctx.data.length)));
+      peer.send({ type: PacketType.JSON, event: 'big', data: 'x'.repeat(200_000) });
+      assert.equal(await got, 200_000);
+      await peer.destroy();
     } finally {
       await server.stop();
     }

@@ -198,7 +198,7 @@ describe('WebSocketConnection', () => {
       const closed = once(ws, 'close');
       c.write(cf(Opcode.TEXT, 'more than ten bytes'));
       await peer.ended;
-      assert.deepEqual(peer.frames, [{ type: 'close', code: 1009, reason: '' }]);
+      assert.deepEqual(peer.frames, [{ type: 'close', code: 1009, reason: 'message larger than the limit of 10 bytes' }]);
       assert.deepEqual(errors, listen ? [['STELAR_ERR_WS_MESSAGE_TOO_BIG', 1009]] : []);
       c.end();
       assert.equal((await closed)[0], 1006);
