@@ -100,6 +100,25 @@ function summary(cases, medians) {
   return lines.join('\n');
 }
 
+/** The "## Summary" section (markdown), or null when no scenario with a headline number ran. */
+export function renderSummary(mode, cases, medians) {
+  const summaryTable = summary(cases, medians);
+  if (!summaryTable) return null;
+  return [
+    '## Summary',
+    '',
+    'The headline number of each scenario, taken from the tables above; the best value of each row is in bold. ' +
+      'On a machine with few cores the rates depend on the load generator as much as on the server, so compare the ' +
+      'CPU and memory rows first.' +
+      (mode === 'quick'
+        ? ' This was a quick run (small counts, one run each): it shows that every target works, and its numbers are ' +
+          'not fit for comparison. Run `npm run bench` for those.'
+        : ''),
+    '',
+    summaryTable,
+  ].join('\n');
+}
+
 export function renderMarkdown({ env, cases, results, medians, params }) {
   const out = [];
   out.push('# Benchmark results');
@@ -146,23 +165,8 @@ export function renderMarkdown({ env, cases, results, medians, params }) {
     out.push('');
     return out.join('\n');
   }
-  const summaryTable = summary(cases, medians);
-  if (summaryTable) {
-    out.push('');
-    out.push('## Summary');
-    out.push('');
-    out.push(
-      'The headline number of each scenario, taken from the tables above; the best value of each row is in bold. ' +
-        'On a machine with few cores the rates depend on the load generator as much as on the server, so compare the ' +
-        'CPU and memory rows first.' +
-        (env.mode === 'quick'
-          ? ' This was a quick run (small counts, one run each): it shows that every target works, and its numbers are ' +
-            'not fit for comparison. Run `npm run bench` for those.'
-          : ''),
-    );
-    out.push('');
-    out.push(summaryTable);
-  }
+  const summaryLines = renderSummary(env.mode, cases, medians);
+  if (summaryLines) out.push('', summaryLines);
   const skipped = results.filter((r) => r.status === 'skip');
   if (skipped.length) {
     out.push('');
