@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The benchmark suite: `npm run bench` (full: 3 runs per scenario per target, medians)
- * or `npm run bench -- --quick` (smoke run: small counts, 1 run).
+ * The benchmark suite: `npm run bench` (full: 3 runs per scenario per target, medians; about
+ * 6 minutes on 2 cores) or `npm run bench -- --quick` (smoke run: small counts, 1 run; 1.5 to
+ * 3 minutes, for checking that every target runs, not for comparing numbers).
  *
  *   --only stelar-ws,ws        targets to run (stelar-tcp, stelar-ws, ws, socket.io, uws, stelar-mixed)
  *   --scenario broadcast,echo  scenarios (idle, echo, broadcast, throughput, mixed, hostile (opt-in); or a case id like echo-50)
@@ -13,7 +14,8 @@
  *   --out FILE                 where the markdown goes (default: bench/RESULTS.md for a full
  *                              unfiltered run, bench/RESULTS.last.md otherwise)
  *
- * Each run prints one JSON line; the medians table is printed at the end and written out.
+ * Each run prints one JSON line; the medians tables and a summary of each scenario's headline
+ * number are printed at the end and written out.
  * Servers and load generators are separate processes on 127.0.0.1 (see lib/session.mjs).
  */
 import { execSync } from 'node:child_process';
