@@ -1,7 +1,7 @@
 // Build: TypeScript -> dist/ (ESM + .d.ts), then the browser bundles of the client.
 // Runs on `npm install` (prepare) and before `npm test`, so a fresh clone is always usable.
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,4 +33,10 @@ if (existsSync(browserEntry)) {
   const common = { entryPoints: [browserEntry], bundle: true, platform: 'browser', target: 'es2020', logLevel: 'warning' };
   await esbuild.build({ ...common, format: 'esm', outfile: join(root, 'dist', 'browser', 'stelar-client.mjs') });
   await esbuild.build({ ...common, format: 'iife', globalName: 'Stelar', outfile: join(root, 'dist', 'browser', 'stelar-client.global.js') });
+  // The bundle's declarations, next to it (package.json points the browser `types` here): the
+  // ones tsc emitted for its entry, which reference no Node types (test/docs/types.test.mjs).
+  writeFileSync(
+    join(root, 'dist', 'browser', 'stelar-client.d.mts'),
+    "// Declarations of stelar-client.mjs, the browser build of the client (src/client/browser.ts).\nexport * from '../client/browser.js';\n",
+  );
 }

@@ -10,9 +10,12 @@ export { StelarClient } from './client/index.js';
 export type {
   AckCallback,
   AckInfo,
+  ClientError,
   ClientHooks,
   ClientReservedEvents,
   ClientState,
+  ConnectCallback,
+  ConnectInfo as ClientConnectInfo,
   DisconnectInfo as ClientDisconnectEvent,
   EmitOptions,
   ErrorContext as ClientErrorContext,

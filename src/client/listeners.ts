@@ -3,6 +3,7 @@
  * per ack name, plus the dispatch of server messages to them. A listener that throws is
  * reported through `report` and never stops the others (or the socket's packet loop).
  */
+import type { StelarError } from '../protocol/index.js';
 import { Emitter, type ListenerErrorHandler } from './emitter.js';
 
 export interface DisconnectInfo {
@@ -10,19 +11,27 @@ export interface DisconnectInfo {
   reason: string;
 }
 
-/** Events the client itself emits; server events with these names reach only `onAll`. */
 /** The `connect` event's argument. */
 export interface ConnectInfo {
   /** True when the server resumed the previous session (connection-state recovery). */
   recovered: boolean;
 }
 
+/**
+ * What an `error` listener (and `getLastError()`) gets: a `StelarError` for the library's own
+ * errors (a refusal or Error packet from the server, a timeout, a protocol fault), otherwise the
+ * Error as it was raised: a Node socket error (its `code` a string such as 'ECONNREFUSED') or
+ * what a listener threw. Narrow with `isStelarError(err)` to read `err.code` as an `ErrorCode`.
+ */
+export type ClientError = StelarError | (Error & { code?: unknown });
+
+/** Events the client itself emits; server events with these names reach only `onAll`. */
 export interface ClientReservedEvents {
   connect: (info: ConnectInfo) => void;
   disconnect: (info: DisconnectInfo) => void;
   reconnecting: (attempt: number) => void;
   reconnect_failed: () => void;
-  error: (error: Error) => void;
+  error: (error: ClientError) => void;
   /** The server confirmed a join (the echo of Join Room). */
   room_joined: (room: string) => void;
   /** The server confirmed a leave, or removed this client from a room. */

@@ -14,7 +14,7 @@ import { PacketType } from '../protocol/index.js';
 import { ClientContext } from './context.js';
 import type { Listener } from './emitter.js';
 import { Inbound } from './inbound.js';
-import type { AckInfo, AckListener, AnyListener, ClientReservedEvents, DisconnectInfo } from './listeners.js';
+import type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo } from './listeners.js';
 import { type ClientState, copyOptions, type ResolvedClientOptions, type StelarClientOptions } from './options.js';
 import { type EmitOptions, Outbound, type RequestOptions } from './outbound.js';
 import { Recovery } from './recovery.js';
@@ -27,8 +27,21 @@ import type { UrlInput } from './url.js';
 export type EventMap = Record<string, any>;
 export type DefaultEventMap = EventMap;
 export type EventNames<M extends EventMap> = keyof M & string;
+/**
+ * A listener for `event`: the client's own events (`ClientReservedEvents`) have their fixed
+ * arguments whatever the map says (a server event with such a name reaches only `onAll`);
+ * other events get their payload from the map `M`.
+ */
+export type EventHandler<M extends EventMap, K> = K extends keyof ClientReservedEvents ? ClientReservedEvents[K] : (data: M[K & keyof M]) => void;
 
-export type { AckInfo, AckListener, AnyListener, ClientReservedEvents, DisconnectInfo };
+export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo };
+
+/**
+ * `connect(callback)`'s callback. It is called with no argument (the `connect` event carries
+ * `{ recovered }`), and typed so that a one-parameter function that accepts `undefined` fits too,
+ * as in `await new Promise((resolve) => client.connect(resolve))`.
+ */
+export type ConnectCallback = (value?: undefined) => void;
 export type { AckCallback, EmitOptions, RequestOptions } from './outbound.js';
 
 export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends EventMap = DefaultEventMap> {
@@ -61,22 +74,19 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
 
   // ---------------------------------------------------------------- listeners
 
-  on<K extends keyof ClientReservedEvents>(event: K, handler: ClientReservedEvents[K]): this;
-  on<K extends EventNames<S>>(event: K, handler: (data: S[K]) => void): this;
+  on<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
   on(event: string, handler: Listener): this {
     this.#ctx.listeners.events.on(event, handler);
     return this;
   }
 
-  once<K extends keyof ClientReservedEvents>(event: K, handler: ClientReservedEvents[K]): this;
-  once<K extends EventNames<S>>(event: K, handler: (data: S[K]) => void): this;
+  once<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
   once(event: string, handler: Listener): this {
     this.#ctx.listeners.events.once(event, handler);
     return this;
   }
 
-  off<K extends keyof ClientReservedEvents>(event: K, handler: ClientReservedEvents[K]): this;
-  off<K extends EventNames<S>>(event: K, handler: (data: S[K]) => void): this;
+  off<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
   off(event: string, handler: Listener): this {
     this.#ctx.listeners.events.off(event, handler);
     return this;
@@ -196,7 +206,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   // ---------------------------------------------------------------- lifecycle
 
   /** Starts connecting (no-op if already under way). `callback` runs once, on the next successful connection. */
-  connect(callback?: () => void): this {
+  connect(callback?: ConnectCallback): this {
     this.#session.connect(callback);
     return this;
   }
@@ -248,7 +258,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this.#inbound.received;
   }
 
-  getLastError(): Error | null {
+  getLastError(): ClientError | null {
     return this.#ctx.lastError;
   }
 
