@@ -88,6 +88,28 @@ export class ByteQueue {
     return out;
   }
 
+  /**
+   * Views of the queued bytes `from` to `to` (counted from the read position), without taking
+   * them: one per chunk they span. Writing through a view changes what `take` returns later.
+   */
+  peek(from: number, to: number): Buffer[] {
+    const out: Buffer[] = [];
+    let skip = this.#offset + from;
+    let want = to - from;
+    for (const chunk of this.#chunks) {
+      if (want <= 0) break;
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      const end = Math.min(chunk.length, skip + want);
+      out.push(chunk.subarray(skip, end));
+      want -= end - skip;
+      skip = 0;
+    }
+    return out;
+  }
+
   /** Lets an emptied queue drop its grown chunk list (call after a parsing pass). */
   release(): void {
     if (this.#length === 0) this.clear();

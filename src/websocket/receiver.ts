@@ -17,6 +17,11 @@
  * the bytes of the message (a view would pin its whole socket chunk). After an error or a
  * close frame the receiver drops its buffers and ignores all further input.
  *
+ * Text is validated as it arrives, not only once a frame is complete: when a read ends in
+ * the middle of a text frame's payload, the bytes in so far are unmasked in place and fed to
+ * the message's UTF-8 validator, so invalid text is refused (1007) at the read that makes it
+ * invalid rather than when the frame ends (Autobahn 6.4.3/6.4.4).
+ *
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  */
 import { ByteQueue } from '../net/byte-queue.js';
@@ -79,6 +84,13 @@ const State = {
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = Buffer.alloc(0);
+
+/** The masking key as seen from payload offset `offset` (the key rotated by offset mod 4 bytes). */
+function maskAt(key: number, offset: number): number {
+  const shift = (offset & 3) * 8;
+  return shift === 0 ? key : (key << shift) | (key >>> (32 - shift));
+}
+
 export class Receiver {
   readonly #isServer: boolean;
   #maxPayload: number;
@@ -108,8 +120,13 @@ export class Receiver {
   /** Where short fragments are copied (its first #blockUsed bytes are message bytes). */
   #block: Buffer | null = null;
   #blockUsed = 0;
-  /** Created for a fragmented text message only (single frames are checked in one pass). */
+  /**
+   * Created for a fragmented text message, or a text frame arriving over several reads
+   * (a single frame that arrived whole is checked in one pass).
+   */
   #utf8: Utf8Validator | null = null;
+  /** Payload bytes of the current text frame already unmasked and validated while it was arriving. */
+  #checked = 0;
 
   constructor(opts: ReceiverOptions) {
     this.#opts = opts;
@@ -167,6 +184,7 @@ export class Receiver {
   /** Drops everything and ignores further input (the connection is going away). */
   stop(): void {
     this.#state = State.STOPPED;
+    this.#checked = 0;
     this.#input.clear();
     this.#resetMessage();
   }
@@ -192,7 +210,11 @@ export class Receiver {
           this.#state = State.GET_DATA;
           break;
         case State.GET_DATA:
-          if (this.#input.length < this.#payloadLength) return;
+          if (this.#input.length < this.#payloadLength) {
+            // Fail fast on invalid text: do not wait for the rest of the frame to refuse it.
+            if (this.#input.length > this.#checked && this.#isTextFrame()) this.#checkPartialText();
+            return;
+          }
           this.#getData();
           break;
         default:
@@ -275,10 +297,36 @@ export class Receiver {
     this.#state = this.#masked ? State.GET_MASK : State.GET_DATA;
   }
 
+  /** A data frame of a text message: TEXT, or a continuation of one. */
+  #isTextFrame(): boolean {
+    return this.#opcode === Opcode.TEXT || (this.#opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT);
+  }
+
+  /**
+   * The current text frame is incomplete: unmask in place and validate the payload bytes that
+   * arrived since the last look (all queued bytes belong to this frame), so a peer cannot hold
+   * invalid text open until the frame ends. `#getData` skips what was done here.
+   */
+  #checkPartialText(): void {
+    const from = this.#checked;
+    const to = this.#input.length;
+    const utf8 = (this.#utf8 ??= new Utf8Validator());
+    let at = from;
+    for (const view of this.#input.peek(from, to)) {
+      if (this.#masked) applyMask(view, maskAt(this.#mask, at));
+      at += view.length;
+      if (!utf8.write(view)) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
+    }
+    this.#checked = to;
+  }
+
   #getData(): void {
     const length = this.#payloadLength;
     const data = length === 0 ? EMPTY : this.#input.take(length);
-    if (this.#masked && length > 0) applyMask(data, this.#mask);
+    // Bytes before `checked` were unmasked and validated by #checkPartialText already.
+    const checked = this.#checked;
+    this.#checked = 0;
+    if (this.#masked && length > checked) applyMask(checked === 0 ? data : data.subarray(checked), maskAt(this.#mask, checked));
     this.#state = State.GET_INFO;
 
     if (isControlOpcode(this.#opcode)) return this.#control(data);
@@ -287,13 +335,14 @@ export class Receiver {
     if (this.#fin && this.#fragmentCount === 1) {
       // The common case, a message in one frame: no reassembly state at all.
       const isBinary = this.#messageOpcode === Opcode.BINARY;
-      if (!isBinary && !isValidUtf8(data)) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
+      const valid = isBinary || (checked === 0 ? isValidUtf8(data) : this.#utf8!.write(data.subarray(checked)) && this.#utf8!.end());
+      if (!valid) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
       this.#resetMessage();
       this.#opts.onMessage(data, isBinary);
       return;
     }
     if (this.#messageOpcode === Opcode.TEXT) {
-      if (!(this.#utf8 ??= new Utf8Validator()).write(data)) {
+      if (!(this.#utf8 ??= new Utf8Validator()).write(checked === 0 ? data : data.subarray(checked))) {
         return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
       }
     }

@@ -230,3 +230,36 @@ test('take(0) on an empty queue returns an empty Buffer (length >= n holds for n
   assert.equal(empty.length, 0);
   assert.equal(q.length, 0);
 });
+
+test('peek(from, to) gives views of the queued bytes without taking them, and writes through them show in take', () => {
+  const sizes = [600, 513, 700, 20, 9];
+  const data = bytes(
+    sizes.reduce((a, b) => a + b),
+    11,
+  );
+  for (const consumed of [0, 1, 599, 600, 1113]) {
+    const q = new ByteQueue();
+    let at = 0;
+    for (const s of sizes) {
+      q.push(own(data.subarray(at, at + s)));
+      at += s;
+    }
+    q.take(consumed);
+    const left = data.length - consumed;
+    for (const [from, to] of [
+      [0, left],
+      [0, 1],
+      [5, 700],
+      [left - 3, left],
+      [7, 7],
+    ]) {
+      const views = q.peek(from, to);
+      assert.ok(Buffer.concat(views).equals(data.subarray(consumed + from, consumed + to)), `consumed ${consumed}, peek ${from}-${to}`);
+      assert.equal(q.length, left, 'nothing taken');
+    }
+    for (const view of q.peek(2, left)) view.fill(0xaa);
+    const rest = q.take(left);
+    assert.ok(rest.subarray(0, 2).equals(data.subarray(consumed, consumed + 2)));
+    assert.ok(rest.subarray(2).equals(Buffer.alloc(left - 2, 0xaa)), 'writes through the views are what take returns');
+  }
+});

@@ -281,6 +281,45 @@ describe('Receiver: UTF-8 (1007)', () => {
   it('does not check binary messages', () => {
     expectEvents(cf(Opcode.BINARY, hex('ff c0 80')), {}, [['message', 'ffc080', true]]);
   });
+
+  // Autobahn 6.4.3/6.4.4 (test/websocket/autobahn-cases.test.mjs): a text frame still arriving
+  // is refused at the read that makes it invalid, not when its last byte comes in.
+  it('refuses invalid text inside a frame that has not fully arrived (single frame and continuation)', () => {
+    const text = Buffer.concat([Buffer.from('κόσμε'), hex('f4 90 80 80'), Buffer.from('edited')]);
+    const bad = Buffer.from('κόσμε').length + 1; // the 0x90
+    for (const [role, frame, opts] of [
+      ['server', rawFrame({ opcode: Opcode.TEXT, payload: text, mask: hex('a1 b2 c3 d4') }), {}],
+      ['client', sf(Opcode.TEXT, text), { isServer: false }],
+    ]) {
+      const head = frame.length - text.length;
+      const { receiver, events } = recorder(opts);
+      receiver.write(Buffer.from(frame.subarray(0, head + bad)));
+      assert.deepEqual(events, [], `${role}: the valid prefix (ending inside a code point) is not refused`);
+      receiver.write(Buffer.from(frame.subarray(head + bad, head + bad + 1)));
+      assert.deepEqual(events, [E('INVALID_UTF8', 1007)], `${role}: refused at the bad byte`);
+      assert.equal(receiver.stopped, true);
+    }
+    // the same inside a continuation frame of an open text message
+    const { receiver, events } = recorder();
+    receiver.write(cf(Opcode.TEXT, 'ok', { fin: false }));
+    const cont = cf(Opcode.CONTINUATION, text);
+    receiver.write(Buffer.from(cont.subarray(0, cont.length - text.length + bad + 1)));
+    assert.deepEqual(events, [E('INVALID_UTF8', 1007)]);
+  });
+
+  it('a valid text frame read in pieces, unmasked piecewise at every offset, is delivered whole', () => {
+    const text = 'a€😀é'.repeat(9);
+    const frame = rawFrame({ opcode: Opcode.TEXT, payload: Buffer.from(text), mask: hex('9c 3e 05 7b') });
+    for (let size = 1; size <= 7; size++) {
+      const pieces = [];
+      for (let at = 0; at < frame.length; at += size) pieces.push(frame.subarray(at, at + size));
+      assert.deepEqual(feed(pieces), [['message', text, false]], `pieces of ${size}`);
+    }
+    // and as the last fragment of a message (the validator carries over from earlier frames)
+    const first = cf(Opcode.TEXT, hex('61 e2'), { fin: false });
+    const last = rawFrame({ opcode: Opcode.CONTINUATION, payload: hex('82 ac 62'), mask: hex('01 02 03 04') });
+    expectEvents(Buffer.concat([first, last]), {}, [['message', 'a€b', false]]);
+  });
 });
 
 describe('Receiver: close frame payload', () => {
