@@ -88,3 +88,11 @@ test('health: bad urls are usage errors, a TCP url is pointed at the right port'
   await assertUsageError(['health', 'tcp://127.0.0.1:1'], /served on the WebSocket\/HTTP port, not over TCP/, 'health');
   await assertUsageError(['health', 'ftp://127.0.0.1:1'], /bad url "ftp:\/\/127.0.0.1:1": expected http/, 'health');
 });
+
+test('serve --redis: a Redis that cannot be reached is one line, exit 1', async () => {
+  const port = await closedPort();
+  const res = await run(['serve', '--port', '0', '--tcp-port', 'off', '--host', '127.0.0.1', '--redis', `redis://127.0.0.1:${port}`]);
+  assert.equal(res.code, 1, res.stdout + res.stderr);
+  assert.match(res.stderr, new RegExp(`^stelar: cannot reach Redis at redis://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
+  assertNoStack(res.stderr);
+});
