@@ -53,8 +53,9 @@ export function createTcpListener(o: ListenerOptions, sockets: Set<Socket>, onSo
     });
   }
   server.on('error', (err: NodeJS.ErrnoException) => {
-    // Accept errors (EMFILE...) are logged once per episode by the socket gate.
-    if (err.syscall !== 'accept') o.logger.error('TCP server error:', err);
+    // Accept errors (EMFILE...) are logged once per episode by the socket gate; a listen error
+    // (EADDRINUSE...) is start()'s rejection, not a log line as well.
+    if (err.syscall !== 'accept' && err.syscall !== 'listen') o.logger.error('TCP server error:', err);
   });
   return server;
 }

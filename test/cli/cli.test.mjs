@@ -3,30 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-
-const BIN = fileURLToPath(new URL('../../bin/stelar.mjs', import.meta.url));
-
-function run(args, { input, timeout = 15_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`stelar ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeout);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (input) child.stdin.write(input);
-    else child.stdin.end();
-  });
-}
+import { BIN, closedPort, run } from './cli-helpers.mjs';
 
 async function startServe() {
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--tcp-port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -49,15 +26,6 @@ async function startServe() {
 async function stopServe(child) {
   child.kill('SIGTERM');
   await once(child, 'exit');
-}
-
-function closedPort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 test('serve + health: the JSON of /health, exit 0', async () => {

@@ -1,0 +1,102 @@
+// `stelar serve`: a StelarServer that echoes `echo` events and answers `ping` requests.
+import { fail, loadLibrary, usageError } from './args.mjs';
+
+const SYNOPSIS = 'usage: stelar serve [--port 3000] [--tcp-port 3001|off] [--host 0.0.0.0] [--redis redis://host:6379]\n';
+
+/** What a usage error prints after its message. */
+export const synopsis = `${SYNOPSIS}(stelar serve --help for details)\n`;
+
+export const usage = `${SYNOPSIS}
+Runs a server: WebSocket (and GET /health) on --port, stelar's binary TCP protocol on
+--tcp-port. It echoes \`echo\` events and answers \`ping\` requests: enough to smoke-test a
+deployment. Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully.
+
+  --port <port>       WebSocket/HTTP port (default: $PORT, else 3000; 0 picks a free one)
+  --tcp-port <port>   TCP port, or "off" (default: $TCP_PORT, else 3001)
+  --host <address>    address to listen on (default: every address)
+  --redis <url>       redis:// or rediss:// url: share rooms and broadcasts with other
+                      instances (needs the \`redis\` package)
+  -h, --help          this help
+`;
+
+export const spec = {
+  usage,
+  synopsis,
+  options: { port: { type: 'string' }, 'tcp-port': { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' } },
+  positionals: [],
+};
+
+/** An option's value, or the environment variable standing in for it, as a port number. */
+function portOf(values, option, envName, fallback) {
+  const fromOption = values[option] !== undefined;
+  const text = fromOption ? values[option] : (process.env[envName] ?? fallback);
+  if (option === 'tcp-port' && text === 'off') return false;
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n > 65535) {
+    const name = fromOption ? `--${option}` : `${envName} (from the environment)`;
+    const range = option === 'tcp-port' ? 'a port number (0-65535) or "off"' : 'a port number (0-65535)';
+    usageError(`${name} must be ${range}, got "${text}"`, synopsis);
+  }
+  return n;
+}
+
+function checkRedisUrl(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {}
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    usageError(`--redis must be a redis:// or rediss:// url (redis://host:6379), got "${text}"`, synopsis);
+  }
+}
+
+async function redisAdapter(url) {
+  let redisModule;
+  try {
+    redisModule = await import('../../dist/adapter/redis/index.js');
+  } catch {
+    fail('--redis needs the Redis adapter (stelar-time-real/redis), which this build does not include');
+  }
+  const { createClient } = await import('redis').catch(() => fail('--redis needs the `redis` package: npm install redis'));
+  let pub;
+  try {
+    pub = createClient({ url });
+  } catch (err) {
+    fail(`--redis ${url}: ${err.message}`, 2);
+  }
+  await pub.connect().catch((err) => fail(`cannot reach Redis at ${url}: ${err.message}`));
+  return new redisModule.RedisAdapter({ client: pub });
+}
+
+/** One line for a failed start; a port in use names the option that chose it. */
+function listenFailure(err, options) {
+  if (err?.code === 'EADDRINUSE' && err.syscall === 'listen') {
+    const which = err.port === options.tcpPort ? 'TCP port (--tcp-port)' : 'WebSocket port (--port)';
+    return `the ${which} ${err.port} is already in use: stop what listens there or choose another port`;
+  }
+  return err?.message ?? String(err);
+}
+
+export async function run({ values }) {
+  const options = {
+    port: portOf(values, 'port', 'PORT', '3000'),
+    tcpPort: portOf(values, 'tcp-port', 'TCP_PORT', '3001'),
+    logger: 'info',
+    gracefulShutdown: true,
+  };
+  if (options.port !== 0 && options.port === options.tcpPort)
+    usageError(`--port and --tcp-port are both ${options.port}: they need two different ports`, synopsis);
+  if (values.host !== undefined) {
+    if (values.host.trim() === '') usageError('--host must not be empty', synopsis);
+    options.host = values.host;
+  }
+  if (values.redis !== undefined) checkRedisUrl(values.redis);
+  const { StelarServer } = await loadLibrary();
+  if (values.redis !== undefined) options.adapter = await redisAdapter(values.redis);
+  const server = new StelarServer(options);
+  server.on('echo', (ctx) => ctx.emit('echo', ctx.data));
+  server.onAck('ping', () => ({ pong: Date.now() }));
+  const port = await server.start().catch((err) => fail(listenFailure(err, options)));
+  const tcp = options.tcpPort === false ? '' : `, TCP on :${server.getTcpPort()}`;
+  console.log(`stelar serving WebSocket on :${port}${tcp}`);
+}
