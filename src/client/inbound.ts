@@ -153,8 +153,8 @@ export class Inbound {
     const error = new StelarError((code || ErrorCode.ACK_FAILED) as ErrorCode, message, 0);
     const room = (data as { room?: unknown } | null)?.room;
     if (typeof room === 'string') {
-      // A refused join is forgotten, so it is not retried on every reconnection.
-      this.#rooms.delete(room);
+      // A refused join is forgotten (not retried on every reconnection); a refused leave is kept.
+      this.#rooms.refused(room);
       this.#session.settleRoom(room);
     }
     this.#ctx.report(error, 'server');

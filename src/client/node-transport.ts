@@ -17,6 +17,18 @@ function caOf(value: unknown): Ca | undefined {
   return Array.isArray(value) ? value.map(one) : one(value);
 }
 
+/**
+ * The close code a failed opening is reported with: a server that refused the Origin will
+ * refuse it again (1008: no retry), one shutting down is backed off from (1001); anything
+ * else is an abnormal close, retried as usual.
+ */
+function refusalCloseCode(err: unknown): number {
+  const code = err instanceof StelarError ? err.code : undefined;
+  if (code === ErrorCode.ORIGIN_NOT_ALLOWED) return CloseCode.POLICY_VIOLATION;
+  if (code === ErrorCode.SHUTTING_DOWN) return CloseCode.GOING_AWAY;
+  return CloseCode.ABNORMAL;
+}
+
 class NodeTransport implements ClientTransport {
   readonly framePrefix: 0 | 4;
   #handlers: TransportHandlers;
@@ -59,7 +71,7 @@ class NodeTransport implements ClientTransport {
       (err: unknown) => {
         if (this.#finished) return;
         this.#handlers.onError(err instanceof Error ? err : new StelarError(ErrorCode.CONNECTION_CLOSED, String(err)));
-        this.#finish(CloseCode.ABNORMAL, '');
+        this.#finish(refusalCloseCode(err), err instanceof Error ? err.message : '');
       },
     );
   }

@@ -10,7 +10,7 @@
  * Order matters in one place: an entry's `resolve` sees the options resolved before it
  * (`maxReconnectionDelay` is raised to `reconnectionDelay`).
  */
-import type { LoggerOption } from '../logger.js';
+import { checkLoggerOption, type LoggerOption } from '../logger.js';
 import type { CustomReconnectDelay } from './backoff.js';
 import type { AuthOption, ClientHooks, ClientTlsOptions } from './option-types.js';
 import type { ClientMode } from './url.js';
@@ -184,7 +184,7 @@ export const CLIENT_OPTIONS = {
     description: 'Level name, a logger object, or false.',
     runtime: true,
     default: 'warn',
-    resolve: (value, { current }): LoggerOption => given(value, current) as LoggerOption,
+    resolve: (value, { name, current }): LoggerOption => checkLoggerOption(given(value, current), name),
   }),
   hooks: option({
     description: 'Client hooks; merged at runtime, undefined removes one.',

@@ -106,6 +106,12 @@ export class Session implements OutboundLink, InboundSession {
     return this.#state === 'connected' ? this.#transport : null;
   }
 
+  /** The heartbeat interval in effect: the user's when set, else the one the server announced, else the default. */
+  get heartbeatInterval(): number {
+    const own = this.#ctx.options.heartbeatInterval;
+    return this.#heartbeatFromUser ? own : (this.#serverHeartbeat ?? own);
+  }
+
   get serverMaxPayload(): number | undefined {
     return this.#serverMaxPayload;
   }
@@ -306,6 +312,7 @@ export class Session implements OutboundLink, InboundSession {
     this.#transport = null;
     this.#open = false;
     this.#rooms.stopWaiting();
+    this.#rooms.dropLeaving();
     this.#clearTimers();
     // The session is gone, so no answer can come: fail what was sent, keep what is still queued.
     this.#parts.failInFlight(code);
@@ -353,8 +360,7 @@ export class Session implements OutboundLink, InboundSession {
   #startHeartbeat(): void {
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    const options = this.#ctx.options;
-    const interval = this.#heartbeatFromUser ? options.heartbeatInterval : (this.#serverHeartbeat ?? options.heartbeatInterval);
+    const interval = this.heartbeatInterval;
     if (!(interval > 0)) return;
     this.#lastInbound = Date.now();
     this.#heartbeat = startInterval(() => {

@@ -184,15 +184,15 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   /** Joins now if connected, else at the next connection; remembered and re-joined after every reconnect. */
   joinRoom(room: string): this {
     this.#checkRoom(room);
-    if (this.#rooms.has(room)) return this;
-    this.#rooms.add(room);
+    if (!this.#rooms.join(room)) return this;
     if (this.#session.isOpen) this.#session.control({ type: PacketType.JOIN_ROOM, event: room });
     return this;
   }
 
   leaveRoom(room: string): this {
     this.#checkRoom(room);
-    this.#rooms.delete(room);
+    // Listed until the server confirms: it may refuse the leave (onClientLeaveRoom).
+    this.#rooms.leave(room, this.#session.isOpen);
     if (this.#session.isOpen) this.#session.control({ type: PacketType.LEAVE_ROOM, event: room });
     this.#session.settleRoom(room);
     return this;
@@ -287,9 +287,9 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this;
   }
 
-  /** A copy of the current options (changing it changes nothing). */
+  /** A copy of the options in effect (changing it changes nothing); heartbeatInterval is the one in use. */
   getOptions(): ResolvedClientOptions {
-    return copyOptions(this.#ctx.options);
+    return { ...copyOptions(this.#ctx.options), heartbeatInterval: this.#session.heartbeatInterval };
   }
 
   // ---------------------------------------------------------------- argument checks

@@ -31,6 +31,44 @@ export interface ContextHost {
   getClients(room?: string): ClientSummary[];
 }
 
+/**
+ * `ctx.clientInfo`: the spec's shape and nothing more (id, protocol, remoteAddress, rooms,
+ * metadata, connectedAt), read live from the session through getters. Frozen; the session
+ * itself (its state machine, transport, close methods) is not reachable from it.
+ */
+class ClientInfoView implements ClientInfo {
+  readonly #session: Session;
+  constructor(session: Session) {
+    this.#session = session;
+    Object.freeze(this);
+  }
+  get id(): string {
+    return this.#session.id;
+  }
+  get protocol(): TransportProtocol {
+    return this.#session.protocol;
+  }
+  get remoteAddress(): string {
+    return this.#session.remoteAddress;
+  }
+  /** A copy of the client's rooms at the moment it is read (join and leave through the context). */
+  get rooms(): Set<string> {
+    return this.#session.rooms;
+  }
+  /** The live metadata Map (`ctx.setMetadata` writes here). */
+  get metadata(): Map<string, unknown> {
+    return this.#session.metadata;
+  }
+  get connectedAt(): number {
+    return this.#session.connectedAt;
+  }
+  toJSON(): { id: string; protocol: TransportProtocol; remoteAddress: string; rooms: string[]; metadata: Record<string, unknown>; connectedAt: number } {
+    const s = this.#session;
+    return { id: s.id, protocol: s.protocol, remoteAddress: s.remoteAddress, rooms: [...s.rooms], metadata: s.metadataObject(), connectedAt: s.connectedAt };
+  }
+}
+Object.freeze(ClientInfoView.prototype);
+
 export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   /** The message's payload (a Buffer for binary events; the Connect `auth` in middleware). */
   readonly data: TData;
@@ -42,6 +80,7 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   readonly #ackId: number;
   readonly #ackName: string;
   #answered = false;
+  #clientInfo: ClientInfoView | null = null;
   /** Told once when the ACK response is sent (the server's in-flight count). */
   #onAnswered: (() => void) | null = null;
 
@@ -69,7 +108,7 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     return this.#session.req;
   }
   get clientInfo(): ClientInfo {
-    return this.#session;
+    return (this.#clientInfo ??= new ClientInfoView(this.#session));
   }
   get protocol(): TransportProtocol {
     return this.#session.protocol;

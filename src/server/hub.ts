@@ -242,7 +242,8 @@ export class Hub implements AdapterHost, ClientRegistry {
     for (const s of this.#sessions.keys()) {
       if (s.state < SessionState.OPEN) {
         if (now - s.openedAt > c.connectTimeout) {
-          s.fail(new StelarError(ErrorCode.CONNECT_TIMEOUT, `no Connect within ${c.connectTimeout} ms`));
+          const what = s.state === SessionState.AWAITING_CONNECT ? 'no Connect' : 'handshake (middleware) not finished';
+          s.fail(new StelarError(ErrorCode.CONNECT_TIMEOUT, `${what} within ${c.connectTimeout} ms`));
         }
       } else if (s.state === SessionState.OPEN) {
         if (now - s.lastSeen > c.heartbeatTimeout) {

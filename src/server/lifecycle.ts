@@ -65,7 +65,13 @@ export class ClientLifecycle {
     const ctx = new StelarContext(contextHost, session, 'connection', isObject ? data.auth : undefined);
     const chain = handlers.middleware;
     if (chain.length === 0) return this.#accept(session, ctx);
-    const verdict = runMiddleware(chain, ctx, () => session.state !== SessionState.HANDSHAKE);
+    const { connectTimeout, logger } = this.#p.config;
+    // A next() called later is waited for, within what is left of the connection's connectTimeout.
+    const verdict = runMiddleware(chain, ctx, () => session.state !== SessionState.HANDSHAKE, {
+      deadline: session.openedAt + connectTimeout,
+      connectTimeout,
+      logger,
+    });
     const finish = (v: true | StelarError): void => {
       if (session.state !== SessionState.HANDSHAKE) return; // closed meanwhile
       if (v === true) void this.#accept(session, ctx);

@@ -1,11 +1,16 @@
 /**
  * The connection middleware chain. Each middleware gets `(ctx, next)` and accepts the
- * connection by calling `next()`. The rule is strict so a forgotten `next()` can never
- * leave a connection hanging half-accepted:
- * - it returns (or its returned promise settles) without having called `next()`: rejected;
- * - it calls `next(err)` or throws/rejects: rejected with that error's message;
+ * connection by calling `next()`, at once or later (from a callback, after an await):
+ * - `next()` has been called and the middleware returned (its returned promise, if any,
+ *   settled): the next middleware runs, or the client is accepted after the last one;
+ * - `next(err)`, a throw or a rejected promise: rejected with that error's message, at once;
+ * - `next()` never called: the handshake fails with STELAR_ERR_CONNECT_TIMEOUT once the
+ *   connection's `connectTimeout` is spent (counted from the socket's arrival);
+ * - a second `next()` is ignored (and logged once per middleware);
  * - the connection closed meanwhile (e.g. `ctx.socket.destroy()`): the chain stops.
+ * A chain whose middleware all call `next()` synchronously runs synchronously.
  */
+import type { LoggerLike } from '../logger.js';
 import { ErrorCode, StelarError } from '../protocol/index.js';
 import type { StelarContext } from './context.js';
 import type { DefaultEvents, EventMap } from './types.js';
@@ -16,7 +21,19 @@ export type Middleware<SE extends EventMap = DefaultEvents> = (ctx: StelarContex
 /** true = accepted; a StelarError = rejected (its message goes to the client). */
 export type MiddlewareVerdict = true | StelarError;
 
+export interface MiddlewareRunOptions {
+  /** Date.now() after which a middleware that has not called next() fails the handshake; default: never. */
+  deadline?: number;
+  /** The connectTimeout the deadline comes from (for the error message). */
+  connectTimeout?: number;
+  /** Told (once per middleware function) about a next() called twice. */
+  logger?: Pick<LoggerLike, 'warn' | 'debug'>;
+}
+
 const REJECTED = 'connection rejected by middleware';
+
+/** Middleware already reported for calling next() twice: warned once, then debug. */
+const warnedTwice = new WeakSet<object>();
 
 function rejection(err?: unknown): StelarError {
   if (err instanceof StelarError && err.code === ErrorCode.MIDDLEWARE_REJECTED) return err;
@@ -28,11 +45,14 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-/** Runs the chain; synchronous while every middleware is, a Promise from the first async one. */
+const failed = (err: unknown): boolean => err !== undefined && err !== null;
+
+/** Runs the chain; synchronous while every middleware is, a Promise from the first that is not. */
 export function runMiddleware(
   chain: readonly Middleware<any>[],
   ctx: StelarContext<any, any>,
   isGone: () => boolean,
+  options: MiddlewareRunOptions = {},
 ): MiddlewareVerdict | Promise<MiddlewareVerdict> {
   // Snapshot: a `use()` during a handshake applies to the next connection, not this one.
   const list = chain.slice();
@@ -41,18 +61,20 @@ export function runMiddleware(
   const run = (): MiddlewareVerdict | Promise<MiddlewareVerdict> => {
     while (index < list.length) {
       if (isGone()) return rejection();
+      const position = index;
       const mw = list[index++];
+      // What the step knows so far; `wake` is set once it waits (then every change calls it).
       let called = false;
       let failure: unknown;
+      let wake: (() => void) | null = null;
       const next: NextFunction = (err) => {
-        if (called) return;
+        if (called) {
+          reportTwice(mw, position, options.logger);
+          return;
+        }
         called = true;
         failure = err;
-      };
-      const judge = (): MiddlewareVerdict | null => {
-        if (!called) return rejection();
-        if (failure !== undefined && failure !== null) return rejection(failure);
-        return null;
+        wake?.();
       };
       let result: unknown;
       try {
@@ -60,16 +82,63 @@ export function runMiddleware(
       } catch (err) {
         return rejection(err);
       }
-      if (isThenable(result)) {
-        return Promise.resolve(result).then(
-          () => judge() ?? (isGone() ? rejection() : run()),
-          (err: unknown) => rejection(err),
-        );
+      const thenable = isThenable(result);
+      if (!thenable && called) {
+        if (failed(failure)) return rejection(failure);
+        continue;
       }
-      const verdict = judge();
-      if (verdict) return verdict;
+      // Waits for next() and, for a returned promise, for it to settle; a failure ends it at once.
+      return new Promise<MiddlewareVerdict | null>((resolve) => {
+        let settled = !thenable;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const finish = (verdict: MiddlewareVerdict | null): void => {
+          if (timer !== undefined) clearTimeout(timer);
+          wake = null;
+          resolve(verdict);
+        };
+        wake = () => {
+          if (called && failed(failure)) finish(rejection(failure));
+          else if (called && settled) finish(null);
+        };
+        if (thenable) {
+          (result as PromiseLike<unknown>).then(
+            () => {
+              settled = true;
+              wake?.();
+            },
+            (err: unknown) => {
+              if (wake) finish(rejection(err));
+            },
+          );
+        }
+        wake();
+        if (wake !== null && options.deadline !== undefined) {
+          timer = setTimeout(
+            () => {
+              if (!wake) return;
+              const within = options.connectTimeout !== undefined ? ` within connectTimeout (${options.connectTimeout} ms)` : ' in time';
+              const what = called ? 'did not settle the promise it returned' : 'did not call next()';
+              finish(new StelarError(ErrorCode.CONNECT_TIMEOUT, `middleware ${position + 1} ${what}${within}`));
+            },
+            Math.max(0, options.deadline - Date.now()),
+          );
+          // A pending handshake never keeps the process alive on its own.
+          timer.unref?.();
+        }
+      }).then((verdict) => verdict ?? (isGone() ? rejection() : run()));
     }
     return isGone() ? rejection() : true;
   };
   return run();
+}
+
+function reportTwice(mw: Middleware<any>, position: number, logger: MiddlewareRunOptions['logger']): void {
+  if (!logger) return;
+  const message = `middleware ${position + 1}${mw.name ? ` (${mw.name})` : ''} called next() more than once; the extra call was ignored`;
+  if (warnedTwice.has(mw)) {
+    logger.debug(message);
+    return;
+  }
+  warnedTwice.add(mw);
+  logger.warn(message);
 }

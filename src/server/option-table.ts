@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
-import { createLogger, type LoggerLike, type LoggerOption } from '../logger.js';
+import { checkLoggerOption, createLogger, type LoggerLike } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
 import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
@@ -399,7 +399,7 @@ export const SERVER_OPTIONS = {
     runtime: true,
     default: 'info',
     defaultsKey: 'logLevel',
-    resolve: (value, { default: d }): LoggerLike => createLogger(value as LoggerOption, d, '[stelar]'),
+    resolve: (value, { name, default: d }): LoggerLike => createLogger(checkLoggerOption(value, name), d, '[stelar]'),
   }),
   adapter: option({
     description: 'Where rooms live and how broadcasts fan out.',

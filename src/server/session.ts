@@ -196,10 +196,9 @@ export class Session implements TransportSink, AdapterClient {
     this.#req = { method: req.method, url: req.url, headers, httpVersion: req.httpVersion };
   }
 
-  /** The rooms this client is in (a fresh empty Set when none: nothing shared to mutate). */
-  get rooms(): ReadonlySet<string> {
-    const rooms = this.#host.roomsOf(this.#id);
-    return rooms.size ? rooms : new Set<string>();
+  /** The rooms this client is in: a copy, so nobody outside can change the adapter's membership. */
+  get rooms(): Set<string> {
+    return new Set(this.#host.roomsOf(this.#id));
   }
 
   /** Created on first access: clients that never use metadata never pay for a Map. */

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
 import type { Adapter, ClusterStats } from '../contracts/index.js';
-import { CloseCode } from '../protocol/index.js';
+import { CloseCode, ErrorCode } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
@@ -65,6 +65,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
   #shuttingDown = false;
+  /** The graceful shutdown under way: a second shutdown() (another signal) waits for the same one. */
+  #shutdown: Promise<void> | null = null;
   #http: HttpServer | null = null;
   #ownHttp = false;
   #detachHttp: (() => void) | null = null;
@@ -377,9 +379,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return this.#shuttingDown || this.#state === 'stopping' || this.#state === 'idle';
   }
 
-  #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string } {
-    if (this.#refusing) return { status: 503, message: 'Server is shutting down' };
-    if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) return { status: 403, message: 'Origin not allowed' };
+  /** A refused upgrade says why in `X-Stelar-Error` too, so a Node client reports that code. */
+  #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string; headers: Record<string, string> } {
+    if (this.#refusing) return { status: 503, message: 'Server is shutting down', headers: { 'X-Stelar-Error': ErrorCode.SHUTTING_DOWN } };
+    if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) {
+      return { status: 403, message: 'Origin not allowed', headers: { 'X-Stelar-Error': ErrorCode.ORIGIN_NOT_ALLOWED } };
+    }
     return true;
   }
 
@@ -474,9 +479,19 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
    * and `onShutdown` runs. The whole of it fits in `shutdownTimeout` (plus the adapter's own
    * close): a handler that never settles only delays the 1001 until that budget is spent.
    */
-  async shutdown(signal = 'manual'): Promise<void> {
-    if (this.#shuttingDown || this.#state !== 'running') return this.#stopping ?? undefined;
+  shutdown(signal = 'manual'): Promise<void> {
+    if (this.#shutdown) return this.#shutdown;
+    if (this.#state !== 'running') return this.#stopping ?? Promise.resolve();
     this.#shuttingDown = true;
+    const run = this.#runShutdown(signal).finally(() => {
+      this.#shuttingDown = false;
+      this.#shutdown = null;
+    });
+    this.#shutdown = run;
+    return run;
+  }
+
+  async #runShutdown(signal: string): Promise<void> {
     const c = this.#config;
     const budget = c.shutdownTimeout;
     const reserve = Math.min(SHUTDOWN_TEARDOWN_MS, Math.floor(budget / 5));
@@ -499,7 +514,11 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return this.#config.shutdownTimeout;
   }
 
-  /** True from the start of a graceful shutdown until the server is stopped. */
+  /**
+   * True while a graceful shutdown is under way: from `shutdown()` (or the signal) until the
+   * promise it returned resolves (the server stopped and `onShutdown` ran). False before and
+   * after, and during a plain `stop()`.
+   */
   get isShuttingDown(): boolean {
     return this.#shuttingDown;
   }

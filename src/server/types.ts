@@ -178,7 +178,7 @@ export interface ClientInfo {
   readonly id: string;
   readonly protocol: TransportProtocol;
   readonly remoteAddress: string;
-  /** The rooms it is in (read-only view; join and leave through the context). */
+  /** The rooms it is in: a copy made when read (join and leave through the context). */
   readonly rooms: ReadonlySet<string>;
   /** Free-form per-client data (`setMetadata` writes here). */
   readonly metadata: Map<string, unknown>;

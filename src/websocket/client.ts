@@ -32,8 +32,15 @@ export interface ConnectWebSocketOptions {
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
-function fail(message: string, cause?: unknown): StelarError {
-  const err = new StelarError(ErrorCode.WS_HANDSHAKE_FAILED, message);
+/**
+ * A refused upgrade may say why in this response header (a stelar server does): the codes a
+ * client can act on are kept, anything else stays WS_HANDSHAKE_FAILED.
+ */
+const REFUSAL_HEADER = 'x-stelar-error';
+const REFUSAL_CODES: ReadonlySet<string> = new Set([ErrorCode.ORIGIN_NOT_ALLOWED, ErrorCode.SHUTTING_DOWN]);
+
+function fail(message: string, cause?: unknown, code: ErrorCode = ErrorCode.WS_HANDSHAKE_FAILED): StelarError {
+  const err = new StelarError(code, message);
   if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, enumerable: false });
   return err;
 }
@@ -106,7 +113,9 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
     req.on('response', (res: IncomingMessage) => {
       res.resume();
       req.destroy();
-      settle(fail(`WebSocket handshake failed: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim()));
+      const told = res.headers[REFUSAL_HEADER];
+      const code = typeof told === 'string' && REFUSAL_CODES.has(told) ? (told as ErrorCode) : ErrorCode.WS_HANDSHAKE_FAILED;
+      settle(fail(`WebSocket handshake failed: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim(), undefined, code));
     });
     req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (settled) {

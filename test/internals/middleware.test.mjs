@@ -46,11 +46,14 @@ test('an empty chain accepts', () => {
   assert.equal(runMiddleware([], {}, alive), true);
 });
 
-test('a middleware that returns without calling next() rejects, and the rest of the chain does not run', () => {
+test('a middleware that returns without calling next() waits for it; the rest of the chain runs only after it', async () => {
   let later = false;
+  let resume;
   const verdict = runMiddleware(
     [
-      () => {},
+      (_c, next) => {
+        resume = next;
+      },
       (_c, next) => {
         later = true;
         next();
@@ -58,16 +61,69 @@ test('a middleware that returns without calling next() rejects, and the rest of 
     ],
     {},
     alive,
+    { deadline: Date.now() + 5000 },
   );
-  assertRejected(verdict, DEFAULT_MESSAGE);
-  assert.equal(later, false);
+  assert.ok(isPromise(verdict), 'a pending next() makes the verdict a Promise');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(later, false, 'the next middleware ran before next()');
+  resume();
+  assert.equal(await verdict, true);
+  assert.equal(later, true);
 });
 
-test('next() called later (after returning synchronously) is too late: rejected', async () => {
+test('next() called later from a callback accepts (verify(token, () => next()))', async () => {
+  const verify = (_token, cb) => setTimeout(cb, 10);
+  const verdict = runMiddleware([(_c, next) => verify('t', () => next())], {}, alive, { deadline: Date.now() + 5000 });
+  assert.equal(await verdict, true);
+});
+
+test('next(err) called later from a callback rejects with its message', async () => {
+  const verdict = runMiddleware([(_c, next) => void setTimeout(() => next(new Error('bad later')), 10)], {}, alive, {
+    deadline: Date.now() + 5000,
+  });
+  assertRejected(await verdict, 'bad later');
+});
+
+test('next() never called: the handshake fails with STELAR_ERR_CONNECT_TIMEOUT at the deadline; a later next() changes nothing', async () => {
   let late;
-  const verdict = runMiddleware([(_c, next) => void (late = next)], {}, alive);
-  assertRejected(verdict, DEFAULT_MESSAGE);
+  const started = Date.now();
+  const verdict = runMiddleware([(_c, next) => void (late = next)], {}, alive, { deadline: started + 60, connectTimeout: 60 });
+  // The deadline timer is unref'd (a pending handshake never holds a process): keep this one up.
+  const keepAlive = setTimeout(() => {}, 5000);
+  const v = await verdict;
+  clearTimeout(keepAlive);
+  assert.ok(v instanceof StelarError);
+  assert.equal(v.code, ErrorCode.CONNECT_TIMEOUT);
+  assert.match(v.message, /middleware 1 did not call next\(\) within connectTimeout \(60 ms\)/);
+  assert.ok(Date.now() - started >= 50, 'rejected before the deadline');
   late(); // must not throw nor change anything
+});
+
+test('next() called twice: the second call is ignored and logged once (warn), not per connection', async () => {
+  const warned = [];
+  const debugged = [];
+  const logger = { warn: (m) => warned.push(m), debug: (m) => debugged.push(m) };
+  let entered = 0;
+  function twice(_c, next) {
+    next();
+    next(new Error('ignored'));
+  }
+  const chain = [
+    twice,
+    (_c, next) => {
+      entered++;
+      next();
+    },
+  ];
+  assert.equal(runMiddleware(chain, {}, alive, { logger }), true);
+  assert.equal(entered, 1, 'the second next() ran the rest of the chain again');
+  assert.equal(runMiddleware(chain, {}, alive, { logger }), true);
+  assert.equal(warned.length, 1);
+  assert.match(warned[0], /middleware 1 \(twice\) called next\(\) more than once/);
+  assert.equal(debugged.length, 1);
+  // Late and twice: still accepted once.
+  const v = runMiddleware([(_c, next) => void setTimeout(() => (next(), next()), 5)], {}, alive, { deadline: Date.now() + 5000, logger });
+  assert.equal(await v, true);
 });
 
 test('next(err) rejects with the error message; next(string) with the string; next(null) accepts', () => {
@@ -124,10 +180,22 @@ test('an async middleware that rejects: the verdict Promise resolves (never reje
   assertRejected(await result, 'async boom');
 });
 
-test('an async middleware that settles without calling next() rejects', async () => {
-  const result = runMiddleware([async () => {}], {}, alive);
+test('an async middleware that settles without calling next() waits for a later next() (returned promise + callback)', async () => {
+  let resume;
+  const result = runMiddleware(
+    [
+      async (_c, next) => {
+        resume = next;
+      },
+    ],
+    {},
+    alive,
+    { deadline: Date.now() + 5000 },
+  );
   assert.ok(isPromise(result));
-  assertRejected(await result, DEFAULT_MESSAGE);
+  await new Promise((r) => setTimeout(r, 10));
+  resume();
+  assert.equal(await result, true);
 });
 
 test('an async middleware that calls next(err) rejects with its message', async () => {

@@ -8,19 +8,21 @@ async function open(server, protocol, opts) {
 }
 
 for (const protocol of ['ws', 'tcp']) {
-  test(`${protocol}: a middleware that returns without next() rejects: Error packet then close 4001`, async () => {
-    const server = await startServer();
+  test(`${protocol}: a middleware that never calls next() fails the handshake at connectTimeout: Error CONNECT_TIMEOUT then close 4004`, async () => {
+    const server = await startServer({ connectTimeout: 300 });
     let connected = 0;
     server.onConnection(() => connected++);
     server.use((ctx, next) => {
       if (ctx.data?.token === 'good') next();
     });
+    const started = Date.now();
     const bad = await open(server, protocol);
     bad.sendConnect({ token: 'bad' });
     const err = await bad.next(PacketType.ERROR);
-    assert.equal(err.event, ErrorCode.MIDDLEWARE_REJECTED);
+    assert.equal(err.event, ErrorCode.CONNECT_TIMEOUT);
     assert.equal(typeof err.data.message, 'string');
-    assert.equal((await bad.closed).code, 4001);
+    assert.ok(Date.now() - started >= 250, 'refused before connectTimeout');
+    assert.equal((await bad.closed).code, 4004);
     assert.equal(
       bad.has((p) => p.type === PacketType.CONNECT),
       false,
@@ -33,10 +35,31 @@ for (const protocol of ['ws', 'tcp']) {
     await server.stop();
   });
 
-  test(`${protocol}: ctx.ack('error', ...) in middleware sends an ACK response with id 0 before the rejection`, async () => {
+  test(`${protocol}: next() called later from a callback (verify(token, cb)) accepts; next(err) from a callback rejects (4001)`, async () => {
+    const server = await startServer({ connectTimeout: 2000 });
+    const verify = (token, cb) => setTimeout(() => cb(token === 'good' ? null : new Error('bad token')), 30);
+    server.use((ctx, next) => {
+      verify(ctx.data?.token, (err) => (err ? next(err) : next()));
+    });
+    const good = await connect(server, protocol, { auth: { token: 'good' } });
+    assert.ok(good.id);
+    const bad = await open(server, protocol);
+    bad.sendConnect({ token: 'nope' });
+    const err = await bad.next(PacketType.ERROR);
+    assert.equal(err.event, ErrorCode.MIDDLEWARE_REJECTED);
+    assert.equal(err.data.message, 'bad token');
+    assert.equal((await bad.closed).code, 4001);
+    await closeAll(good);
+    await server.stop();
+  });
+
+  test(`${protocol}: ctx.ack('error', ...) in middleware sends an ACK response with id 0; next(err) then refuses at once`, async () => {
     const server = await startServer();
     server.use((ctx, next) => {
-      if (!ctx.data?.token) return ctx.ack('error', { message: 'Token required' });
+      if (!ctx.data?.token) {
+        ctx.ack('error', { message: 'Token required' });
+        return next(new Error('Token required'));
+      }
       next();
     });
     const client = await open(server, protocol);
