@@ -4,8 +4,9 @@
  * - `next()` has been called and the middleware returned (its returned promise, if any,
  *   settled): the next middleware runs, or the client is accepted after the last one;
  * - `next(err)`, a throw or a rejected promise: rejected with that error's message, at once;
- * - `next()` never called: the handshake fails with STELAR_ERR_CONNECT_TIMEOUT once the
- *   connection's `connectTimeout` is spent (counted from the socket's arrival);
+ * - `next()` never called: rejected (STELAR_ERR_MIDDLEWARE_REJECTED, 4001) once the
+ *   connection's `connectTimeout` is spent (counted from the socket's arrival); called, but
+ *   the returned promise still pending then: STELAR_ERR_CONNECT_TIMEOUT (4004);
  * - a second `next()` is ignored (and logged once per middleware);
  * - the connection closed meanwhile (e.g. `ctx.socket.destroy()`): the chain stops.
  * A chain whose middleware all call `next()` synchronously runs synchronously.
@@ -117,8 +118,10 @@ export function runMiddleware(
             () => {
               if (!wake) return;
               const within = options.connectTimeout !== undefined ? ` within connectTimeout (${options.connectTimeout} ms)` : ' in time';
-              const what = called ? 'did not settle the promise it returned' : 'did not call next()';
-              finish(new StelarError(ErrorCode.CONNECT_TIMEOUT, `middleware ${position + 1} ${what}${within}`));
+              // Never calling next() is a refusal (the 3.2 contract: 4001, the client stops);
+              // a next() whose promise is still pending is slowness on our side (4004, retry).
+              if (!called) finish(new StelarError(ErrorCode.MIDDLEWARE_REJECTED, `middleware ${position + 1} did not call next()${within}`));
+              else finish(new StelarError(ErrorCode.CONNECT_TIMEOUT, `middleware ${position + 1} did not settle the promise it returned${within}`));
             },
             Math.max(0, options.deadline - Date.now()),
           );

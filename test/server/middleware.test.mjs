@@ -8,7 +8,7 @@ async function open(server, protocol, opts) {
 }
 
 for (const protocol of ['ws', 'tcp']) {
-  test(`${protocol}: a middleware that never calls next() fails the handshake at connectTimeout: Error CONNECT_TIMEOUT then close 4004`, async () => {
+  test(`${protocol}: a middleware that never calls next() refuses the client at connectTimeout: Error MIDDLEWARE_REJECTED then close 4001 (the 3.2 contract)`, async () => {
     const server = await startServer({ connectTimeout: 300 });
     let connected = 0;
     server.onConnection(() => connected++);
@@ -19,10 +19,10 @@ for (const protocol of ['ws', 'tcp']) {
     const bad = await open(server, protocol);
     bad.sendConnect({ token: 'bad' });
     const err = await bad.next(PacketType.ERROR);
-    assert.equal(err.event, ErrorCode.CONNECT_TIMEOUT);
-    assert.equal(typeof err.data.message, 'string');
+    assert.equal(err.event, ErrorCode.MIDDLEWARE_REJECTED);
+    assert.match(err.data.message, /did not call next\(\)/);
     assert.ok(Date.now() - started >= 250, 'refused before connectTimeout');
-    assert.equal((await bad.closed).code, 4004);
+    assert.equal((await bad.closed).code, 4001);
     assert.equal(
       bad.has((p) => p.type === PacketType.CONNECT),
       false,
