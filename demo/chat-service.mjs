@@ -12,9 +12,8 @@ const FILE_MAX = 8 * 1024 * 1024;
 /** The name a client gave, or '' when it gave none worth showing (whitespace and control characters do not count). */
 export function cleanName(raw) {
   if (typeof raw !== 'string') return '';
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   return raw
-    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(/\p{Cc}/gu, '')
     .trim()
     .slice(0, NAME_MAX)
     .trim();
