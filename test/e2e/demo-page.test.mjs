@@ -46,7 +46,7 @@ async function nodeClient(auth) {
   return client;
 }
 
-test('the login screen shows no chat, loads without 404 or console error, and refuses a whitespace-only name', { skip }, async () => {
+test('the login screen shows no chat, loads without 404 or console error, and refuses a whitespace-only name', { skip, timeout: 60_000 }, async () => {
   const page = await chat(undefined);
   assert.equal(await page.isVisible('#chat'), false, 'the chat panel is hidden behind the login form');
   await page.fill('#name', '    ');
@@ -61,7 +61,7 @@ test('the login screen shows no chat, loads without 404 or console error, and re
   assert.deepEqual(page.problems, [], 'no failed request (favicon) and no console error (pattern)');
 });
 
-test('the server refuses a connection without a usable name', { skip }, async () => {
+test('the server refuses a connection without a usable name', { skip, timeout: 60_000 }, async () => {
   for (const auth of [undefined, { name: '   ' }, { name: 42 }]) {
     const client = await nodeClient(auth);
     const refused = new Promise((resolve) => client.once('error', resolve));
@@ -72,11 +72,11 @@ test('the server refuses a connection without a usable name', { skip }, async ()
   }
 });
 
-test('a long unbroken word wraps: the page stays as wide as the window, the sidebar on screen', { skip }, async () => {
+test('a long unbroken word wraps: the page stays as wide as the window, the sidebar on screen', { skip, timeout: 60_000 }, async () => {
   const page = await chat('wrapper', { viewport: { width: 1280, height: 800 } });
   await page.fill('#text', 'x'.repeat(2000));
   await page.press('#text', 'Enter');
-  await page.waitForSelector('#messages li:not(.pending) .text');
+  await messageIn(page, 'x'.repeat(100));
   const size = await page.evaluate(() => ({
     width: document.documentElement.scrollWidth,
     window: window.innerWidth,
@@ -86,7 +86,7 @@ test('a long unbroken word wraps: the page stays as wide as the window, the side
   assert.ok(size.aside <= size.window && size.aside > 0, 'the sidebar is on screen');
 });
 
-test('a bad room name is caught by the page, the pattern is valid, and the server refuses it too', { skip }, async () => {
+test('a bad room name is caught by the page, the pattern is valid, and the server refuses it too', { skip, timeout: 60_000 }, async () => {
   const page = await chat('roomer');
   await page.fill('#join-room', 'bad room!');
   assert.equal(await page.$eval('#join-room', (i) => i.validity.patternMismatch), true, 'the pattern compiles and rejects it');
@@ -109,7 +109,7 @@ test('a bad room name is caught by the page, the pattern is valid, and the serve
   assert.deepEqual(page.problems, []);
 });
 
-test('a rate-limited send is shown: a notice, and the line marked not sent', { skip }, async () => {
+test('a rate-limited send is shown: a notice, and the line marked not sent', { skip, timeout: 60_000 }, async () => {
   const page = await chat('speedy');
   for (let i = 1; i <= 6; i++) {
     await page.fill('#text', `fast ${i}`);
@@ -122,7 +122,7 @@ test('a rate-limited send is shown: a notice, and the line marked not sent', { s
   assert.equal(await page.$$eval('#messages li.pending', (lis) => lis.length), 0, 'nothing left hanging as pending');
 });
 
-test('"is typing…" goes away when that user’s message arrives; lines carry a time', { skip }, async () => {
+test('"is typing…" goes away when that user’s message arrives; lines carry a time', { skip, timeout: 60_000 }, async () => {
   const ann = await chat('ann');
   const ben = await nodeClient({ name: 'ben' });
   await new Promise((resolve) => ben.connect(resolve));
@@ -137,7 +137,7 @@ test('"is typing…" goes away when that user’s message arrives; lines carry a
   assert.ok(Math.abs(Date.parse(time.iso) - Date.now()) < 60_000);
 });
 
-test('at 390 px wide the chat fits the screen and can be used', { skip }, async () => {
+test('at 390 px wide the chat fits the screen and can be used', { skip, timeout: 60_000 }, async () => {
   const page = await chat('phone', { viewport: { width: 390, height: 844 } });
   const layout = await page.evaluate(() => {
     const box = (sel) => document.querySelector(sel).getBoundingClientRect();
@@ -153,7 +153,7 @@ test('at 390 px wide the chat fits the screen and can be used', { skip }, async 
   await page.screenshot({ path: 'test-artifacts/e2e/phone-390.png' });
 });
 
-test('a short outage is recovered: same session, and the message sent meanwhile is replayed', { skip }, async () => {
+test('a short outage is recovered: same session, and the message sent meanwhile is replayed', { skip, timeout: 60_000 }, async () => {
   const page = await chat('recoverer');
   const id = await page.evaluate(() => window.stelarClient.getId());
   const other = await nodeClient({ name: 'teller' });
