@@ -224,7 +224,9 @@ async function main() {
     for (const name of names) {
       const res = await runRow(name, count, inflight);
       results[name].push(res);
-      console.log(`  run ${r + 1} ${name.padEnd(10)} wall ${res.wallMs.toFixed(0)} ms  server cpu ${res.serverCpu.toFixed(0)} ms  client cpu ${res.clientCpu.toFixed(0)} ms`);
+      console.log(
+        `  run ${r + 1} ${name.padEnd(10)} wall ${res.wallMs.toFixed(0)} ms  server cpu ${res.serverCpu.toFixed(0)} ms  client cpu ${res.clientCpu.toFixed(0)} ms`,
+      );
     }
   }
   console.log('');
