@@ -3,7 +3,7 @@
  * client (src/tcp) for mode 'tcp', fs for `sendFile(path)`, Buffers for received binary.
  */
 import { readFile } from 'node:fs/promises';
-import { CloseCode, ErrorCode, StelarError } from '../protocol/index.js';
+import { CloseCode, CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { connectTcp, type TcpConnection } from '../tcp/index.js';
 import { connectWebSocket, type WebSocketConnection } from '../websocket/index.js';
 import { bytesOf, type ClientPlatform, type ClientTransport, type TransportHandlers, type TransportOptions } from './transport.js';
@@ -22,6 +22,12 @@ function caOf(value: unknown): Ca | undefined {
  * refuse it again (1008: no retry), one shutting down is backed off from (1001); anything
  * else is an abnormal close, retried as usual.
  */
+/**
+ * The largest Connect carried in the upgrade request (raw bytes, before base64): well under
+ * any server's request-head limit. A bigger one (a large auth value) goes as the first frame.
+ */
+const MAX_CONNECT_IN_UPGRADE = 4096;
+
 function refusalCloseCode(err: unknown): number {
   const code = err instanceof StelarError ? err.code : undefined;
   if (code === ErrorCode.ORIGIN_NOT_ALLOWED) return CloseCode.POLICY_VIOLATION;
@@ -38,6 +44,8 @@ class NodeTransport implements ClientTransport {
   #finished = false;
   /** Close code of a protocol error we failed the connection for (the peer never answers it). */
   #failedWith = 0;
+  /** The server's 101 said it took the Connect we put in the upgrade request. */
+  #connectSent = false;
 
   constructor(options: TransportOptions, handlers: TransportHandlers) {
     this.#handlers = handlers;
@@ -59,7 +67,10 @@ class NodeTransport implements ClientTransport {
             timeout: options.connectTimeout,
           })
         : connectWebSocket(`${target.secure ? 'wss' : 'ws'}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}${target.path}`, {
-            headers: options.headers,
+            headers: this.#upgradeHeaders(options),
+            onResponse: (headers) => {
+              this.#connectSent = this.#connectSent && headers[CONNECT_HEADER] === '1';
+            },
             maxPayload: options.maxFrameSize,
             handshakeTimeout: options.connectTimeout,
             rejectUnauthorized: options.rejectUnauthorized,
@@ -74,6 +85,19 @@ class NodeTransport implements ClientTransport {
         this.#finish(refusalCloseCode(err), err instanceof Error ? err.message : '');
       },
     );
+  }
+
+  /** The user's headers, plus the Connect when it fits (the 101 then says whether the server took it). */
+  #upgradeHeaders(options: TransportOptions): Record<string, string> {
+    let packet: Uint8Array | undefined;
+    try {
+      packet = options.connect?.();
+    } catch {
+      // Cannot be encoded: the first frame fails the same way, where it always did.
+    }
+    if (packet === undefined || packet.length > MAX_CONNECT_IN_UPGRADE) return options.headers;
+    this.#connectSent = true;
+    return { ...options.headers, [CONNECT_HEADER]: Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength).toString('base64') };
   }
 
   sendPacketBytes(bytes: Uint8Array): boolean {
@@ -121,7 +145,7 @@ class NodeTransport implements ClientTransport {
     // After failing the connection the receiver stops reading, so no close frame is seen (1006):
     // report the code we closed with, or a server breaking the protocol would be retried at once.
     conn.once('close', (code: number, reason: string) => this.#finish(code === CloseCode.ABNORMAL && this.#failedWith ? this.#failedWith : code, reason));
-    h.onOpen();
+    h.onOpen(this.#connectSent);
   }
 
   #finish(code: number, reason: string): void {

@@ -241,9 +241,11 @@ export class Session implements OutboundLink, InboundSession {
           rejectUnauthorized: options.rejectUnauthorized,
           headers: options.headers,
           logger: ctx.logger,
+          // Built up front only when nothing has to run first (an auth callback runs at open).
+          connect: typeof options.auth === 'function' ? undefined : () => encodePacket(this.#connectPacket(options.auth)),
         },
         {
-          onOpen: () => live() && this.#sendConnect(generation),
+          onOpen: (connectSent) => live() && !connectSent && this.#sendConnect(generation),
           onData: (bytes) => live() && this.#parts.onPacket(bytes),
           onError: (err) => live() && ctx.report(err, 'transport'),
           onClose: (code, reason) => live() && this.#onTransportClose(code, reason),
@@ -259,12 +261,7 @@ export class Session implements OutboundLink, InboundSession {
   #sendConnect(generation: number): void {
     const auth = this.#ctx.options.auth;
     const send = (value: unknown): void => {
-      if (generation !== this.#generation) return;
-      const data: { v: number; auth?: unknown; recovery?: unknown } = { v: PROTOCOL_VERSION };
-      if (value !== undefined) data.auth = value;
-      const recovery = this.#recovery.connectField(this.#ctx.options.recovery);
-      if (recovery !== undefined) data.recovery = recovery;
-      this.control({ type: PacketType.CONNECT, event: '', data });
+      if (generation === this.#generation) this.control(this.#connectPacket(value));
     };
     if (typeof auth !== 'function') return send(auth);
     // A function runs on every (re)connection, so a refreshed token is sent each time.
@@ -276,6 +273,15 @@ export class Session implements OutboundLink, InboundSession {
         // Our own close with 1000: the advice is 'stop', an auth callback failing is not retried.
         this.#transport?.close(CloseCode.NORMAL, 'auth callback failed');
       });
+  }
+
+  /** The client's Connect: `{ v, auth?, recovery? }`. */
+  #connectPacket(auth: unknown): Packet {
+    const data: { v: number; auth?: unknown; recovery?: unknown } = { v: PROTOCOL_VERSION };
+    if (auth !== undefined) data.auth = auth;
+    const recovery = this.#recovery.connectField(this.#ctx.options.recovery);
+    if (recovery !== undefined) data.recovery = recovery;
+    return { type: PacketType.CONNECT, event: '', data };
   }
 
   #finishConnect(): void {

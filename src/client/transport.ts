@@ -14,7 +14,8 @@ import type { ClientTlsOptions } from './options.js';
 import type { ClientMode, ClientTarget } from './url.js';
 
 export interface TransportHandlers {
-  onOpen(): void;
+  /** `connectSent`: the Connect from `TransportOptions.connect` went with the opening and the server took it. */
+  onOpen(connectSent?: boolean): void;
   onData(packet: Uint8Array): void;
   onClose(code: number, reason: string): void;
   onError(error: Error): void;
@@ -39,6 +40,12 @@ export interface TransportOptions {
   rejectUnauthorized: boolean;
   headers: Record<string, string>;
   logger: LoggerLike;
+  /**
+   * The client's Connect packet (unframed), for a transport that can carry it in its opening
+   * (Node WebSocket: the upgrade request, docs/PROTOCOL.md "Connect in the upgrade"), saving
+   * a round trip. Absent when it cannot be built up front (an auth callback).
+   */
+  connect?: () => Uint8Array;
 }
 
 /** What the core needs from the platform it runs on. */

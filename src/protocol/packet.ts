@@ -11,6 +11,12 @@ import { ErrorCode } from './codes.js';
 import { StelarError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
+/**
+ * WebSocket only, optional (docs/PROTOCOL.md, "Connect in the upgrade"): the client's Connect
+ * packet, base64, in the upgrade request; a server that takes it from there answers with this
+ * header set to `1` in its 101, and the client then sends no Connect frame.
+ */
+export const CONNECT_HEADER = 'x-stelar-connect';
 
 export const PacketType = {
   JSON: 0,

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Adapter, AdapterHost, ClientSummary, StelarStats, TransportProtocol } from '../contracts/index.js';
-import { ErrorCode, StelarError } from '../protocol/index.js';
+import { CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { eventMessage, eventPacketType } from '../wire/index.js';
 import type { SendOptions } from './context.js';
 import { runHook } from './hooks.js';
@@ -36,6 +36,15 @@ export const REFUSED_GRACE_MS = 1000;
 /** How often the sweep also prunes idle rate-limit buckets and the IP tracker. */
 const CLEANUP_EVERY_MS = 10_000;
 const ID_ATTEMPTS = 3;
+
+function isBase64(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x3d;
+    if (!ok) return false;
+  }
+  return true;
+}
 
 export interface HubParts {
   config: ResolvedConfig;
@@ -102,6 +111,21 @@ export class Hub implements AdapterHost, ClientRegistry {
 
   // ---- admission and the registry ---------------------------------------------------------
 
+  /**
+   * The client's Connect carried in its upgrade request (docs/PROTOCOL.md, "Connect in the
+   * upgrade"), when it is usable: base64 only, within the limit a Connect frame has before
+   * acceptance (checked on the encoded length, before decoding). null = none, or not taken:
+   * the client then sends it as its first frame, as any client may.
+   */
+  upgradeConnect(req: IncomingMessage | null): string | null {
+    const value = req?.headers[CONNECT_HEADER];
+    if (typeof value !== 'string' || value.length === 0) return null;
+    const c = this.#config;
+    const max = Math.min(c.maxPayloadSize, c.maxHandshakePayloadSize);
+    if (value.length > Math.ceil(max / 3) * 4 || !isBase64(value)) return null;
+    return value;
+  }
+
   /** Wraps a freshly opened transport in a session and admits it (or refuses it, politely). */
   open(
     protocol: TransportProtocol,
@@ -129,6 +153,9 @@ export class Hub implements AdapterHost, ClientRegistry {
     }
     this.#sessions.set(session, tracker);
     this.#guard(() => tracker.add(remoteAddress));
+    // Its Connect came with the upgrade: handled now, as if it were the first frame.
+    const connect = this.upgradeConnect(req);
+    if (connect !== null) session.onPacket(Buffer.from(connect, 'base64'));
     return session;
   }
 

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
 import type { Adapter, ClusterStats } from '../contracts/index.js';
-import { CloseCode, ErrorCode } from '../protocol/index.js';
+import { CloseCode, CONNECT_HEADER, ErrorCode } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
@@ -45,6 +45,8 @@ export interface DisconnectInfo {
   code: number;
   reason: string;
 }
+
+const CONNECT_TAKEN: Readonly<Record<string, string>> = Object.freeze({ [CONNECT_HEADER]: '1' });
 
 export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventMap = DefaultEvents> {
   // What this server owns, built once here and handed to the parts that need them.
@@ -349,6 +351,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       path: c.namespace,
       maxPayload: c.maxFrameSize,
       verifyClient: (req) => this.#verifyUpgrade(req),
+      // The client's Connect came with the upgrade: say so, and it sends no Connect frame.
+      acceptHeaders: (req) => (this.#hub.upgradeConnect(req) === null ? undefined : CONNECT_TAKEN),
     });
     this.#wss = wss;
     wss.on('connection', (ws: WebSocketConnection, req: IncomingMessage) => this.#onWebSocket(ws, req));

@@ -1,11 +1,15 @@
 /**
  * The client role's opening handshake (RFC 6455 section 4.1), Node only: ws:// and wss://.
  * Resolves with an open WebSocketConnection once the server's 101 response checks out.
+ *
+ * The upgrade is written and read here on a plain (or TLS) socket, not through Node's HTTP
+ * client: one request and one response head is all a handshake is, and a ClientRequest,
+ * its agent plumbing and an HTTP parser per connection cost more than the rest of opening
+ * a connection. The response head is bounded (MAX_RESPONSE_HEAD) and read with plain loops.
  */
-import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { Duplex } from 'node:stream';
+import { randomFillSync } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { WebSocketConnection } from './connection.js';
@@ -28,9 +32,13 @@ export interface ConnectWebSocketOptions {
   rejectUnauthorized?: boolean;
   ca?: string | Buffer | Array<string | Buffer>;
   servername?: string;
+  /** Called with the 101's headers (lower-case names) once it checked out, before the promise resolves. */
+  onResponse?(headers: Readonly<Record<string, string>>): void;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+/** Largest response head accepted (Node's HTTP client default, 16 KiB). */
+const MAX_RESPONSE_HEAD = 16 * 1024;
 
 /**
  * A refused upgrade may say why in this response header (a stelar server does): the codes a
@@ -43,6 +51,109 @@ function fail(message: string, cause?: unknown, code: ErrorCode = ErrorCode.WS_H
   const err = new StelarError(code, message);
   if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, enumerable: false });
   return err;
+}
+
+/**
+ * Sec-WebSocket-Key nonces, drawn from the CSPRNG in batches: one call per KEY_BATCH keys
+ * instead of one per connection (the key only has to be unpredictable, RFC 6455 4.1).
+ */
+const KEY_BATCH = 64;
+const keyPool = Buffer.alloc(16 * KEY_BATCH);
+let keyNext = KEY_BATCH;
+
+function newKey(): string {
+  if (keyNext === KEY_BATCH) {
+    randomFillSync(keyPool);
+    keyNext = 0;
+  }
+  const start = 16 * keyNext++;
+  return keyPool.toString('base64', start, start + 16);
+}
+
+/** What the server answered: status, reason phrase, headers by lower-case name (repeats joined with ", "). */
+interface ResponseHead {
+  status: number;
+  reason: string;
+  headers: Record<string, string>;
+}
+
+/** A response head (without its final CRLF CRLF), or why it is not one. Plain loops, no regular expressions. */
+function parseResponseHead(text: string): ResponseHead | string {
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  // HTTP-version SP status-code SP [reason-phrase]
+  const statusLine = text.slice(0, lineEnd);
+  if (!statusLine.startsWith('HTTP/1.') || statusLine.length < 12 || statusLine[8] !== ' ') return 'invalid HTTP status line';
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const c = statusLine.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return 'invalid HTTP status line';
+    status = status * 10 + c;
+  }
+  if (statusLine.length > 12 && statusLine[12] !== ' ') return 'invalid HTTP status line';
+  const reason = statusLine.slice(13);
+  const headers: Record<string, string> = Object.create(null);
+  let start = lineEnd + 2;
+  while (start < text.length) {
+    let end = text.indexOf('\r\n', start);
+    if (end === -1) end = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon === -1 || colon >= end) return 'invalid HTTP header line';
+    const name = text.slice(start, colon);
+    if (!isToken(name)) return 'invalid HTTP header name';
+    let a = colon + 1;
+    let b = end;
+    while (a < b && (text.charCodeAt(a) === 0x20 || text.charCodeAt(a) === 0x09)) a++;
+    while (b > a && (text.charCodeAt(b - 1) === 0x20 || text.charCodeAt(b - 1) === 0x09)) b--;
+    const key = name.toLowerCase();
+    const value = text.slice(a, b);
+    const seen = headers[key];
+    headers[key] = seen === undefined ? value : `${seen}, ${value}`;
+    start = end + 2;
+  }
+  return { status, reason, headers };
+}
+
+/** A header value Node's HTTP client would refuse to send (CR, LF, other controls). */
+function badHeaderValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return true;
+  }
+  return false;
+}
+
+/** `Host:` as Node's HTTP client writes it: IPv6 in brackets, the port unless it is the scheme's default. */
+function hostHeader(hostname: string, port: number, secure: boolean): string {
+  const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+  return port === (secure ? 443 : 80) ? host : `${host}:${port}`;
+}
+
+/** The request head, or a TypeError for a header that cannot be sent (as Node's client throws). */
+function requestHead(path: string, host: string, key: string, protocols: string[], extra: Record<string, string> | undefined): string | TypeError {
+  const ours: Record<string, string> = {
+    connection: 'Connection: Upgrade',
+    upgrade: 'Upgrade: websocket',
+    'sec-websocket-key': `Sec-WebSocket-Key: ${key}`,
+    'sec-websocket-version': 'Sec-WebSocket-Version: 13',
+  };
+  if (protocols.length > 0) ours['sec-websocket-protocol'] = `Sec-WebSocket-Protocol: ${protocols.join(', ')}`;
+  let head = `GET ${path} HTTP/1.1\r\n`;
+  let hostGiven = false;
+  if (extra) {
+    for (const name in extra) {
+      const lower = name.toLowerCase();
+      if (lower in ours) continue; // ours win, as they did over the caller's through setHeader
+      const value = String(extra[name]);
+      if (!isToken(name)) return new TypeError(`Header name must be a valid HTTP token ["${name}"]`);
+      if (badHeaderValue(value)) return new TypeError(`Invalid character in header content ["${name}"]`);
+      if (lower === 'host') hostGiven = true;
+      head += `${name}: ${value}\r\n`;
+    }
+  }
+  if (!hostGiven) head += `Host: ${host}\r\n`;
+  for (const line of Object.values(ours)) head += `${line}\r\n`;
+  return `${head}\r\n`;
 }
 
 export function connectWebSocket(url: string | URL, options: ConnectWebSocketOptions = {}): Promise<WebSocketConnection> {
@@ -65,72 +176,74 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
       return;
     }
 
-    const key = randomBytes(16).toString('base64');
-    const headers: OutgoingHttpHeaders = {
-      ...options.headers,
-      Connection: 'Upgrade',
-      Upgrade: 'websocket',
-      'Sec-WebSocket-Key': key,
-      'Sec-WebSocket-Version': '13',
-    };
-    if (protocols.length > 0) headers['Sec-WebSocket-Protocol'] = protocols.join(', ');
+    const key = newKey();
+    const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+    const port = target.port ? Number(target.port) : secure ? 443 : 80;
+    const head = requestHead((target.pathname || '/') + target.search, hostHeader(hostname, port, secure), key, protocols, options.headers);
+    if (head instanceof TypeError) {
+      reject(head);
+      return;
+    }
 
-    const requestOptions = {
-      method: 'GET',
-      hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
-      port: target.port || (secure ? 443 : 80),
-      path: (target.pathname || '/') + target.search,
-      headers,
-      // A fresh socket: an upgraded connection never goes back to a keep-alive pool.
-      agent: false as const,
-      ...(secure
-        ? {
-            rejectUnauthorized: options.rejectUnauthorized ?? true,
-            ca: options.ca,
-            servername: options.servername ?? (isIp(target.hostname) ? undefined : target.hostname),
-          }
-        : {}),
-    };
+    // A fresh socket: an upgraded connection never goes back to a keep-alive pool. Written at
+    // once: the socket holds the request until it is connected (and, for wss, secured).
+    const socket: Socket = secure
+      ? tlsConnect({
+          host: hostname,
+          port,
+          rejectUnauthorized: options.rejectUnauthorized ?? true,
+          ca: options.ca,
+          servername: options.servername ?? (isIp(hostname) ? undefined : hostname),
+        })
+      : netConnect({ host: hostname, port });
+    socket.setNoDelay(true);
 
     let settled = false;
-    let req: ClientRequest;
+    let received: Buffer | null = null;
     const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      req.destroy();
-      reject(new StelarError(ErrorCode.WS_HANDSHAKE_TIMEOUT, 'WebSocket handshake timed out'));
+      settle(fail('WebSocket handshake timed out', undefined, ErrorCode.WS_HANDSHAKE_TIMEOUT));
+      socket.destroy();
     }, options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
-    const settle = (err: StelarError | null, ws?: WebSocketConnection): void => {
-      clearTimeout(timer);
+    function settle(err: StelarError | null, ws?: WebSocketConnection): void {
       if (settled) return;
       settled = true;
-      if (err) reject(err);
-      else resolve(ws!);
-    };
-
-    req = (secure ? httpsRequest : httpRequest)(requestOptions);
-    req.on('error', (err) => settle(fail(`WebSocket connection failed: ${err.message}`, err)));
-    req.on('response', (res: IncomingMessage) => {
-      res.resume();
-      req.destroy();
-      const told = res.headers[REFUSAL_HEADER];
-      const code = typeof told === 'string' && REFUSAL_CODES.has(told) ? (told as ErrorCode) : ErrorCode.WS_HANDSHAKE_FAILED;
-      settle(fail(`WebSocket handshake failed: HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim(), undefined, code));
-    });
-    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (settled) {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (err) {
+        socket.on('error', () => {}); // a late error from the dying socket must not crash anyone
         socket.destroy();
+        reject(err);
+      } else resolve(ws!);
+    }
+    function onError(err: Error): void {
+      settle(fail(`WebSocket connection failed: ${err.message}`, err));
+    }
+    function onClose(): void {
+      settle(fail('WebSocket connection failed: socket hang up'));
+    }
+    function onData(chunk: Buffer): void {
+      const from = received ? Math.max(0, received.length - 3) : 0;
+      received = received ? Buffer.concat([received, chunk]) : chunk;
+      const end = received.indexOf('\r\n\r\n', from, 'latin1');
+      if (end === -1) {
+        if (received.length > MAX_RESPONSE_HEAD) settle(fail('WebSocket handshake failed: response head too large'));
         return;
+      }
+      if (end > MAX_RESPONSE_HEAD) return settle(fail('WebSocket handshake failed: response head too large'));
+      const res = parseResponseHead(received.toString('latin1', 0, end));
+      if (typeof res === 'string') return settle(fail(`WebSocket connection failed: ${res}`));
+      if (res.status !== 101) {
+        const told = res.headers[REFUSAL_HEADER];
+        const code = told !== undefined && REFUSAL_CODES.has(told) ? (told as ErrorCode) : ErrorCode.WS_HANDSHAKE_FAILED;
+        return settle(fail(`WebSocket handshake failed: HTTP ${res.status} ${res.reason}`.trim(), undefined, code));
       }
       const problem = checkResponse(res, key, protocols);
-      if (problem) {
-        socket.destroy();
-        settle(fail(`WebSocket handshake failed: HTTP ${res.statusCode}: ${problem}`));
-        return;
-      }
-      const protocol = res.headers['sec-websocket-protocol'] ?? '';
+      if (problem) return settle(fail(`WebSocket handshake failed: HTTP ${res.status}: ${problem}`));
       // Hold reading until the caller's `await` has resumed and could attach listeners:
-      // frames sent right behind the 101 (head) would otherwise be emitted to nobody.
+      // frames sent right behind the 101 (the rest of this chunk) would otherwise be emitted to nobody.
+      socket.off('data', onData);
       socket.pause();
       setImmediate(() => socket.resume());
       const ws = new WebSocketConnection(socket, {
@@ -138,18 +251,21 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
         maxPayload: options.maxPayload,
         maxFragments: options.maxFragments,
         closeTimeout: options.closeTimeout,
-        head,
-        protocol,
+        head: received.subarray(end + 4),
+        protocol: res.headers['sec-websocket-protocol'] ?? '',
       });
+      options.onResponse?.(res.headers);
       settle(null, ws);
-    });
-    req.end();
+    }
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.write(head, 'latin1');
   });
 }
 
 /** Why the server's 101 response is not acceptable (section 4.1, client requirements), or ''. */
-function checkResponse(res: IncomingMessage, key: string, offered: string[]): string {
-  if (res.statusCode !== 101) return 'expected 101 Switching Protocols';
+function checkResponse(res: ResponseHead, key: string, offered: string[]): string {
   const upgrade = res.headers.upgrade;
   if (upgrade?.toLowerCase() !== 'websocket') return 'missing or invalid Upgrade header';
   const connection = splitList(res.headers.connection ?? '', true);
@@ -162,5 +278,5 @@ function checkResponse(res: IncomingMessage, key: string, offered: string[]): st
 }
 
 function isIp(host: string): boolean {
-  return host.startsWith('[') || /^[0-9.]+$/.test(host);
+  return host.startsWith('[') || /^[0-9.]+$/.test(host) || host.includes(':');
 }

@@ -5,14 +5,19 @@
  * Header lists are parsed with plain loops (no regular expressions over attacker
  * controlled text, so nothing can backtrack).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WS_GUID } from './opcodes.js';
 
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+
 /** `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (section 4.2.2 step 5.4). */
 export function acceptKey(key: string): string {
-  return createHash('sha1')
+  // crypto.hash (Node >= 20.12) is one call with no Hash object; createHash where it is missing.
+  if (oneShot) return oneShot('sha1', key + WS_GUID, 'base64');
+  return crypto
+    .createHash('sha1')
     .update(key + WS_GUID)
     .digest('base64');
 }
@@ -120,11 +125,18 @@ export function checkUpgradeRequest(req: IncomingMessage): HandshakeCheck {
   return { ok: true, key, protocols };
 }
 
-/** The 101 response that completes the handshake. */
-export function switchingProtocols(key: string, protocol?: string): string {
-  let head = 'HTTP/1.1 101 Switching Protocols\r\n' + 'Upgrade: websocket\r\n' + 'Connection: Upgrade\r\n' + `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
+/** The 101 response that completes the handshake; `extra` are further header lines, each ending in CRLF. */
+export function switchingProtocols(key: string, protocol?: string, extra = ''): string {
+  let head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
   if (protocol) head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
-  return head + '\r\n';
+  return `${head}${extra}\r\n`;
+}
+
+/** Header lines (`Name: value\r\n`) for a response; names that are not tokens are skipped, values lose CR/LF. */
+export function headerLines(headers: Record<string, string | number> | undefined): string {
+  let out = '';
+  if (headers) for (const name in headers) if (isToken(name)) out += `${name}: ${clean(String(headers[name]))}\r\n`;
+  return out;
 }
 
 /** Strips CR/LF so a user-supplied header or message cannot inject response lines. */

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { boundedHttpOptions } from '../net/http-limits.js';
 import { WebSocketConnection } from './connection.js';
-import { abortHandshake, checkUpgradeRequest, switchingProtocols } from './handshake.js';
+import { abortHandshake, checkUpgradeRequest, headerLines, switchingProtocols } from './handshake.js';
 import { attach, detach, pathnameOf } from './router.js';
 
 export type VerifyClientResult = true | false | { status: number; message?: string; headers?: Record<string, string> };
@@ -40,6 +40,8 @@ export interface WebSocketServerOptions {
   closeTimeout?: number;
   /** Return true to accept, or the HTTP response that refuses (e.g. 403 for a bad Origin). */
   verifyClient?(req: IncomingMessage): VerifyClientResult;
+  /** Extra headers for the 101 answer to this request (called after verifyClient accepted it). */
+  acceptHeaders?(req: IncomingMessage): Record<string, string> | undefined;
   /** Pick one of the offered subprotocols, or false for none. */
   handleProtocols?(protocols: string[], req: IncomingMessage): string | false;
 }
@@ -138,7 +140,8 @@ export class WebSocketServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    socket.write(switchingProtocols(check.key, protocol));
+    const extra = this.#opts.acceptHeaders ? headerLines(this.#opts.acceptHeaders(req)) : '';
+    socket.write(switchingProtocols(check.key, protocol, extra));
     socket.off('error', onHandshakeError);
 
     const ws = new WebSocketConnection(socket, {
