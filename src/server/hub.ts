@@ -155,7 +155,10 @@ export class Hub implements AdapterHost, ClientRegistry {
     this.#guard(() => tracker.add(remoteAddress));
     // Its Connect came with the upgrade: handled now, as if it were the first frame.
     const connect = this.upgradeConnect(req);
-    if (connect !== null) session.onPacket(Buffer.from(connect, 'base64'));
+    if (connect !== null) {
+      session.onPacket(Buffer.from(connect, 'base64'));
+      session.connectTakenFromUpgrade();
+    }
     return session;
   }
 

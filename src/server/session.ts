@@ -95,6 +95,11 @@ export class Session implements TransportSink, AdapterClient {
   /** Ping budget: pings counted in the window that started at `#pingWindowStart`. */
   #pings = 0;
   #pingWindowStart = 0;
+  /**
+   * The Connect came in the upgrade request. A proxy that drops our 101's acknowledgement
+   * makes the client send it again as its first frame: that repeat is ignored, once.
+   */
+  #repeatConnectPossible = false;
 
   constructor(host: SessionHost, id: string, remoteAddress: string, req: IncomingMessage | null, makeTransport: TransportFactory) {
     this.#host = host;
@@ -278,9 +283,18 @@ export class Session implements TransportSink, AdapterClient {
 
   // ---- TransportSink ----------------------------------------------------------------------
 
+  /** The upgrade request carried this client's Connect, which was handled already. */
+  connectTakenFromUpgrade(): void {
+    this.#repeatConnectPossible = true;
+  }
+
   onPacket(bytes: Buffer): void {
     this.#lastSeen = Date.now();
     if (this.#state >= SessionState.CLOSING) return;
+    if (this.#repeatConnectPossible) {
+      this.#repeatConnectPossible = false;
+      if (peekPacketType(bytes) === PacketType.CONNECT) return;
+    }
     if (peekPacketType(bytes) === PacketType.PING && this.#overPingBudget()) return;
     // During the handshake nothing but Pings is allowed, and those are answered at once
     // (the dispatcher refuses anything else): only an accepted session queues.

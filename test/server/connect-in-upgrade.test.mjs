@@ -55,6 +55,29 @@ describe('Connect in the WebSocket upgrade', () => {
     c.ws.close();
   });
 
+  it('a client that did not see the acknowledgement (a proxy dropped it) repeats its Connect as a frame: ignored once, the session goes on', async () => {
+    const server = await startServer();
+    servers.push(server);
+    let middlewareRuns = 0;
+    // A slow middleware: the repeat arrives while the handshake is still running.
+    server.use((_ctx, next) => {
+      middlewareRuns++;
+      setTimeout(() => next(), 100);
+    });
+    server.onAck('echo', (ctx) => ctx.data);
+    const header = connectHeader({ v: 1 });
+    const c = await rawClient(server.getPort(), { 'X-Stelar-Connect': header });
+    // What a client behind such a proxy does: it sends the same Connect again as its first frame.
+    c.ws.send(Buffer.from(header, 'base64'));
+    await waitPacket(c.inbox, PacketType.CONNECT);
+    c.ws.send(encodePacket({ type: PacketType.ACK_REQUEST, event: 'echo', ackId: 1, data: 'still here' }));
+    const reply = await waitPacket(c.inbox, PacketType.ACK_RESPONSE);
+    assert.equal(reply.data, 'still here');
+    assert.equal(middlewareRuns, 1);
+    assert.equal(c.inbox.filter((p) => p.type === PacketType.ERROR).length, 0, 'no error for the repeat');
+    c.ws.close();
+  });
+
   it('is refused like a Connect frame: an unsupported version gets the Error and 1002', async () => {
     const server = await startServer();
     servers.push(server);
