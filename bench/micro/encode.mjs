@@ -1,18 +1,68 @@
 #!/usr/bin/env node
 /**
- * Micro-benchmark behind a FINDINGS.md proposal: the server's reply path (ACK response
- * over WebSocket) as it is — encodePacket (TextEncoder, one allocation) then buildFrame
- * (a second allocation and copy) — against one Node-only encoder that writes the frame
- * header, packet header, event and JSON into a single Buffer.allocUnsafe.
- * `node bench/micro/encode.mjs` — single process, for relative numbers only.
+ * Encoding micro-benchmarks, single process, for relative numbers only.
+ *
+ * 1. `encodePacket` of a ~100-byte JSON event (what `client.emit` encodes), next to
+ *    JSON.stringify of the same data alone (the floor: no encoder can be cheaper) and, with
+ *    `--base DIR` (or ENCODE_BASE=DIR), the `encodePacket` of another build's dist/.
+ *    Medians of 5 rounds.
+ * 2. The server's reply path (ACK response over WebSocket) behind a FINDINGS.md proposal:
+ *    encodePacket then buildFrame (a second allocation and copy) against one Node-only
+ *    encoder that writes the frame header, packet header, event and JSON into a single
+ *    Buffer.allocUnsafe.
+ *
+ * `node bench/micro/encode.mjs [--base /tmp/old-checkout/dist]`
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { ROOT } from '../lib/targets.mjs';
 
 const dist = (p) => import(pathToFileURL(join(ROOT, 'dist', p)).href);
 const { encodePacket, decodePacket, PacketType } = await dist('protocol/index.js');
 const { buildFrame, Opcode } = await dist('websocket/index.js');
+
+const { values: flags } = parseArgs({ options: { base: { type: 'string', default: process.env.ENCODE_BASE } } });
+const base = flags.base ? await import(pathToFileURL(join(resolve(flags.base), 'protocol', 'index.js')).href) : null;
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+/** ns per call of fn(i), median of `rounds` timed loops after a warm-up. */
+function nsPerCall(fn, n = 500_000, rounds = 5) {
+  let sink = 0;
+  for (let i = 0; i < 100_000; i++) sink += fn(i).length;
+  const times = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) sink += fn(i).length;
+    times.push(Number(process.hrtime.bigint() - t0) / n);
+  }
+  if (sink <= 0) throw new Error('nothing encoded');
+  return median(times);
+}
+
+{
+  // About 100 bytes of JSON, like a cursor or presence update (the client-send bench's event).
+  const event = { type: 'cursor', text: 'cursor moved', user: 'user-0042', room: 'lobby', x: 1234, y: 567, n: 0 };
+  const packet = (i) => {
+    event.n = i;
+    return { type: PacketType.JSON, event: 'ev', data: event };
+  };
+  console.log(`encodePacket, JSON event of ${encodePacket(packet(123456)).length} bytes (median of 5):`);
+  const floor = nsPerCall((i) => JSON.stringify(packet(i).data));
+  const rows = [['JSON.stringify alone (floor)', floor]];
+  rows.push(['encodePacket (this dist)', nsPerCall((i) => encodePacket(packet(i)))]);
+  rows.push(['encodePacket + TCP prefix (this dist)', nsPerCall((i) => encodePacket(packet(i), 4))]);
+  if (base) {
+    rows.push(['encodePacket (base)', nsPerCall((i) => base.encodePacket(packet(i)))]);
+    rows.push(['encodePacket + TCP prefix (base)', nsPerCall((i) => base.encodePacket(packet(i), 4))]);
+  }
+  for (const [name, ns] of rows) console.log(`  ${name.padEnd(40)} ${ns.toFixed(0).padStart(5)} ns  ${(ns / floor).toFixed(2)}x stringify`);
+  console.log();
+}
 
 /** ACK response as one unmasked binary WebSocket frame, one allocation, no TextEncoder. */
 function ackResponseFrame(event, ackId, ok, data) {

@@ -5,7 +5,7 @@
  * `data.buffer` is the payload and nothing else.
  */
 import { CloseCode, ErrorCode, StelarError } from '../protocol/index.js';
-import { bytesOf, type ClientPlatform, type ClientTransport, type TransportHandlers, type TransportOptions } from './transport.js';
+import { bytesOf, type ClientPlatform, type ClientTransport, PLAIN_LAYOUT, type TransportHandlers, type TransportOptions } from './transport.js';
 
 /** Above this many unsent bytes, sendPacketBytes reports backpressure (it still sends). */
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -16,7 +16,7 @@ function allowedCloseCode(code: number): number {
 }
 
 class BrowserTransport implements ClientTransport {
-  readonly framePrefix = 0 as const;
+  readonly layout = PLAIN_LAYOUT;
   #ws: WebSocket | null = null;
   #handlers: TransportHandlers;
   #finished = false;
@@ -90,6 +90,7 @@ export const browserPlatform: ClientPlatform = {
   name: 'browser',
   modes: ['ws'],
   createTransport: (options, handlers) => new BrowserTransport(options, handlers),
+  layout: () => PLAIN_LAYOUT,
   readFile: readBrowserFile,
   binary: (view) => view.slice(),
 };

@@ -5,10 +5,19 @@
 import { readFile } from 'node:fs/promises';
 import { CloseCode, CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { connectTcp, type TcpConnection } from '../tcp/index.js';
-import { connectWebSocket, type WebSocketConnection } from '../websocket/index.js';
-import { bytesOf, type ClientPlatform, type ClientTransport, type TransportHandlers, type TransportOptions } from './transport.js';
+import { connectWebSocket, MASKED_HEADER_ROOM, maskFrameInPlace, Opcode, type WebSocketConnection } from '../websocket/index.js';
+import type { ClientMode } from './url.js';
+import { bytesOf, type ClientPlatform, type ClientTransport, type FrameLayout, type TransportHandlers, type TransportOptions } from './transport.js';
 
 type Connection = WebSocketConnection | TcpConnection;
+
+/**
+ * One allocation per frame: TCP packets come with their length prefix, WebSocket packets with
+ * room for the masked frame header, which `maskFrameInPlace` writes before masking the packet.
+ */
+const TCP_LAYOUT: FrameLayout = { prefix: 4, room: 0 };
+const WS_LAYOUT: FrameLayout = { prefix: 0, room: MASKED_HEADER_ROOM };
+const layoutOf = (mode: ClientMode): FrameLayout => (mode === 'tcp' ? TCP_LAYOUT : WS_LAYOUT);
 type Ca = string | Buffer | Array<string | Buffer>;
 
 function caOf(value: unknown): Ca | undefined {
@@ -36,7 +45,8 @@ function refusalCloseCode(err: unknown): number {
 }
 
 class NodeTransport implements ClientTransport {
-  readonly framePrefix: 0 | 4;
+  readonly layout: FrameLayout;
+  readonly #tcp: boolean;
   #handlers: TransportHandlers;
   #conn: Connection | null = null;
   /** close()/terminate() came before the connection existed. */
@@ -50,7 +60,8 @@ class NodeTransport implements ClientTransport {
   constructor(options: TransportOptions, handlers: TransportHandlers) {
     this.#handlers = handlers;
     const { target } = options;
-    this.framePrefix = target.mode === 'tcp' ? 4 : 0;
+    this.layout = layoutOf(target.mode);
+    this.#tcp = target.mode === 'tcp';
     const tlsObject = typeof options.tls === 'object' ? options.tls : {};
     const ca = caOf(tlsObject.ca);
     const servername = tlsObject.servername;
@@ -103,7 +114,8 @@ class NodeTransport implements ClientTransport {
   sendPacketBytes(bytes: Uint8Array): boolean {
     const conn = this.#conn;
     if (!conn) return false;
-    return this.framePrefix === 4 ? (conn as TcpConnection).send(bytes) : (conn as WebSocketConnection).send(bytes, { binary: true });
+    if (this.#tcp) return (conn as TcpConnection).send(bytes);
+    return (conn as WebSocketConnection).sendFrame(maskFrameInPlace(Opcode.BINARY, bytes, MASKED_HEADER_ROOM));
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
@@ -130,7 +142,7 @@ class NodeTransport implements ClientTransport {
     }
     this.#conn = conn;
     const h = this.#handlers;
-    if (this.framePrefix === 4) {
+    if (this.#tcp) {
       conn.on('frame', (packet: Buffer) => h.onData(packet));
     } else {
       conn.on('message', (data: Buffer, isBinary: boolean) => {
@@ -174,6 +186,7 @@ export const nodePlatform: ClientPlatform = {
   name: 'node',
   modes: ['ws', 'tcp'],
   createTransport: (options, handlers) => new NodeTransport(options, handlers),
+  layout: layoutOf,
   readFile: readNodeFile,
   binary: asBuffer,
 };

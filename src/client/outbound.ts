@@ -11,7 +11,7 @@ import { AckTracker, type PendingAck } from './acks.js';
 import type { ClientContext } from './context.js';
 import { BoundedQueue } from './queue.js';
 import { startTimer } from './timers.js';
-import { bytesOf, type ClientTransport } from './transport.js';
+import { bytesOf, type ClientTransport, type FrameLayout, sameLayout } from './transport.js';
 
 export type AckCallback = (error: StelarError | null, data?: unknown) => void;
 export interface EmitOptions {
@@ -37,9 +37,9 @@ export interface OutboundLink {
 interface QueueEntry {
   event: string;
   packet: Packet;
-  /** Encoded once when queued (the size check needs it); re-encoded only if the prefix differs. */
+  /** Encoded once when queued (the size check needs it); re-encoded only if the transport's layout differs. */
   bytes: Uint8Array;
-  prefix: 0 | 4;
+  layout: FrameLayout;
   pending: PendingAck | undefined;
 }
 
@@ -125,10 +125,11 @@ export class Outbound {
   /** The session is ready: the offline queue goes out in order on `transport`. Returns how many entries it held. */
   flush(transport: ClientTransport | null): number {
     const entries = this.#queue.drain();
-    const prefix = transport?.framePrefix ?? 0;
     for (const entry of entries) {
       if (entry.pending) entry.pending.queued = undefined;
-      this.#write(transport, entry.prefix === prefix ? entry.bytes : encodePacket(entry.packet, prefix));
+      if (!transport) continue;
+      const layout = transport.layout;
+      this.#write(transport, sameLayout(entry.layout, layout) ? entry.bytes : encodePacket(entry.packet, layout.prefix, layout.room));
     }
     return entries.length;
   }
@@ -157,16 +158,17 @@ export class Outbound {
   #send(packet: Packet, hookData: unknown, isBinary: boolean, pending: PendingAck | undefined, timeout = 0): boolean {
     const ctx = this.#ctx;
     const event = packet.event;
-    if (ctx.hook('onBeforeEmit', { event, data: hookData, isBinary }) === false) {
+    // The hook's argument is only built when there is a hook to read it.
+    if (ctx.options.hooks.onBeforeEmit && ctx.hook('onBeforeEmit', { event, data: hookData, isBinary }) === false) {
       pending?.reject(new StelarError(ErrorCode.ACK_FAILED, `request "${event}" cancelled by the onBeforeEmit hook`));
       return false;
     }
     const online = this.#link.online;
-    // Encoded once, with the prefix of the transport it will most likely go out on.
-    const prefix: 0 | 4 = online ? online.framePrefix : ctx.options.mode === 'tcp' ? 4 : 0;
-    const bytes = encodePacket(packet, prefix);
+    // Encoded once, laid out for the transport it will most likely go out on (framed in place there).
+    const layout = online ? online.layout : ctx.platform.layout(ctx.options.mode);
+    const bytes = encodePacket(packet, layout.prefix, layout.room);
     const limit = Math.min(ctx.options.maxPayloadSize, this.#link.serverMaxPayload ?? Infinity);
-    const size = bytes.length - prefix;
+    const size = bytes.length - layout.prefix - layout.room;
     if (size > limit) {
       const err = new StelarError(ErrorCode.PAYLOAD_TOO_LARGE, `"${event}" is ${size} bytes encoded, above the ${limit}-byte limit`);
       if (pending) pending.reject(err);
@@ -181,7 +183,7 @@ export class Outbound {
       this.#write(online, bytes);
       return true;
     }
-    const entry: QueueEntry = { event, packet, bytes, prefix, pending };
+    const entry: QueueEntry = { event, packet, bytes, layout, pending };
     if (pending) pending.queued = entry;
     const dropped = this.#queue.push(entry);
     if (dropped.length === 1 && dropped[0] === entry) {

@@ -171,7 +171,7 @@ export class Session implements OutboundLink, InboundSession {
   /** Session packets (Connect, Ping/Pong, rooms): never queued, never counted as messages. */
   control(packet: Packet): void {
     const transport = this.#transport;
-    if (transport) transport.sendPacketBytes(encodePacket(packet, transport.framePrefix));
+    if (transport) transport.sendPacketBytes(encodePacket(packet, transport.layout.prefix, transport.layout.room));
   }
 
   close(code: number, reason: string): void {

@@ -21,10 +21,32 @@ export interface TransportHandlers {
   onError(error: Error): void;
 }
 
+/**
+ * How a transport wants the packets it is handed laid out: the core encodes them with
+ * `encodePacket(p, prefix, room)`, so a transport frames a packet in the allocation that holds
+ * it. `prefix` 4: the TCP length prefix (written by the encoder). `room`: free bytes in front,
+ * where the transport writes its own header in place (the Node WebSocket client's masked frame
+ * header); 0 when it needs none.
+ */
+export interface FrameLayout {
+  readonly prefix: 0 | 4;
+  readonly room: number;
+}
+
+export const PLAIN_LAYOUT: FrameLayout = { prefix: 0, room: 0 };
+
+export function sameLayout(a: FrameLayout, b: FrameLayout): boolean {
+  return a === b || (a.prefix === b.prefix && a.room === b.room);
+}
+
 export interface ClientTransport {
-  /** Bytes the core reserves in front of each packet: 4 on TCP (length prefix), 0 on WebSocket. */
-  readonly framePrefix: 0 | 4;
-  /** Writes one packet encoded with `encodePacket(p, framePrefix)`; false = buffered above the high-water mark (still sent). */
+  /** What `sendPacketBytes` takes: the platform's `layout(mode)` for this transport's mode. */
+  readonly layout: FrameLayout;
+  /**
+   * Writes one packet encoded with `encodePacket(p, layout.prefix, layout.room)` (the transport
+   * may write into the room in front of it, and mask it in place: hand it over once); false =
+   * buffered above the high-water mark (still sent).
+   */
   sendPacketBytes(bytes: Uint8Array): boolean;
   /** Orderly close with a code (WebSocket close frame / TCP Disconnect packet). */
   close(code?: number, reason?: string): void;
@@ -53,6 +75,8 @@ export interface ClientPlatform {
   readonly name: 'node' | 'browser';
   readonly modes: readonly ClientMode[];
   createTransport(options: TransportOptions, handlers: TransportHandlers): ClientTransport;
+  /** The layout a transport of `mode` takes packets in (known before it exists: the offline queue encodes with it). */
+  layout(mode: ClientMode): FrameLayout;
   /** `sendFile` / `sendImage` input to bytes (Node: Buffer, path, Blob; browser: Blob/File). */
   readFile(file: unknown): Promise<Uint8Array>;
   /** A received binary payload as handed to the application (Buffer in Node, own-buffer Uint8Array in browsers). */

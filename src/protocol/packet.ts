@@ -60,15 +60,69 @@ const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
-function utf8(text: string): Uint8Array {
-  return text.length === 0 ? EMPTY : encoder.encode(text);
+// ---- encoding ------------------------------------------------------------------------------
+// A small packet costs its fixed steps, not its bytes: `new Uint8Array(n)` is an allocation
+// outside the JS heap (a backing store of its own that the GC tracks), and `encode()` is a call
+// out of JS that allocates its result, copied once more into the packet. So small outputs are
+// carved out of a shared slab (as Node's Buffer pool does), a JSON body is written straight
+// into it with `encodeInto`, and short ASCII names, which are their own UTF-8, are copied by a
+// plain loop. TextEncoder turns lone surrogates into U+FFFD on every path.
+
+/** Outputs up to this many bytes (counting a JSON body at its worst, 3 bytes per UTF-16 unit) are views into a shared slab. */
+const POOLED_MAX = 4096;
+const SLAB_SIZE = 16 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/** Where in the slab up to `max` bytes may be written (a fresh slab when the rest is too small). */
+function reserve(max: number): number {
+  if (slabUsed + max > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  return slabUsed;
 }
 
-function jsonBytes(value: unknown): Uint8Array {
-  if (value === undefined) return EMPTY;
-  const text = JSON.stringify(value);
+/** The `size` bytes at `at` become an output; nothing else is ever handed that part of the slab. */
+function commit(at: number, size: number): Uint8Array {
+  slabUsed = at + ((size + 7) & ~7); // 8-byte steps keep every view aligned, as Node's pool does
+  return new Uint8Array(slab, at, size);
+}
+
+/** `size` zeroed bytes that nothing else uses. */
+function allocate(size: number): Uint8Array {
+  return size > POOLED_MAX ? new Uint8Array(size) : commit(reserve(size), size);
+}
+
+/** Names up to this length are checked and copied in JS when ASCII; a longer one is cheaper through TextEncoder. */
+const ASCII_LOOP_MAX = 64;
+
+/** A name ready to be written: the string itself when it is short ASCII (1 byte per char), else its UTF-8 bytes. */
+type Utf8 = string | Uint8Array;
+
+function utf8(text: string): Utf8 {
+  const n = text.length;
+  if (n > ASCII_LOOP_MAX) return encoder.encode(text);
+  for (let i = 0; i < n; i++) if (text.charCodeAt(i) >= 0x80) return encoder.encode(text);
+  return text;
+}
+
+/** Writes a name or payload at `o` and returns where it ends. */
+function put(out: Uint8Array, o: number, field: Utf8): number {
+  const n = field.length;
+  if (typeof field === 'string') {
+    for (let i = 0; i < n; i++) out[o + i] = field.charCodeAt(i);
+  } else if (n > 0) {
+    out.set(field, o);
+  }
+  return o + n;
+}
+
+/** The JSON text of a body ('' for none). */
+function jsonText(value: unknown): string {
+  if (value === undefined) return '';
   // JSON.stringify returns undefined for functions/symbols: send "no data" rather than the string "undefined".
-  return text === undefined ? EMPTY : encoder.encode(text);
+  return JSON.stringify(value) ?? '';
 }
 
 function toBytes(value: unknown): Uint8Array {
@@ -79,17 +133,38 @@ function toBytes(value: unknown): Uint8Array {
   throw new TypeError('binary packet data must be a Uint8Array, Buffer, ArrayBuffer or view');
 }
 
+function checkAckId(ackId: number): void {
+  // Written as a u32, it would silently wrap (2^32 -> 0, i.e. "unsolicited").
+  if (!Number.isInteger(ackId) || ackId < 0 || ackId > MAX_ACK_ID) {
+    throw new RangeError(`ackId must be an integer from 0 to ${MAX_ACK_ID}, got ${ackId}`);
+  }
+}
+
+function writeU32(out: Uint8Array, o: number, value: number): void {
+  out[o] = value >>> 24;
+  out[o + 1] = (value >>> 16) & 0xff;
+  out[o + 2] = (value >>> 8) & 0xff;
+  out[o + 3] = value & 0xff;
+}
+
 /**
  * Encodes a packet. With `prefix = 4` the TCP length prefix is written in the same
- * allocation, so the TCP transport never copies a packet to frame it.
+ * allocation, so the TCP transport never copies a packet to frame it. `room` bytes are left
+ * zeroed in front of it all, for a frame header the caller writes in place (the client's
+ * masked WebSocket frames): the prefix, or the packet, starts at `room`.
+ *
+ * Small results are views into a shared slab (like Node's pooled Buffers): use their
+ * `byteOffset` and `byteLength`, not their whole `buffer`.
  */
-export function encodePacket(packet: Packet, prefix: 0 | 4 = 0): Uint8Array {
-  const eventBytes = utf8(packet.event);
-  if (eventBytes.length > MAX_EVENT_NAME_BYTES) throw new RangeError('event name longer than 65535 bytes');
+export function encodePacket(packet: Packet, prefix: 0 | 4 = 0, room = 0): Uint8Array {
+  const type = packet.type;
+  const event = utf8(packet.event);
+  if (event.length > MAX_EVENT_NAME_BYTES) throw new RangeError('event name longer than 65535 bytes');
   let head = 0; // fixed body fields before the payload
-  let extra: Uint8Array = EMPTY; // ACK_REQUEST: the ack name
-  let payload: Uint8Array;
-  switch (packet.type) {
+  let name: Utf8 = ''; // ACK_REQUEST: the ack name ('' = the event)
+  let payload: Uint8Array = EMPTY; // BINARY, PING, PONG
+  let json = ''; // the other bodies, as text
+  switch (type) {
     case PacketType.BINARY:
     case PacketType.PING:
     case PacketType.PONG:
@@ -97,57 +172,59 @@ export function encodePacket(packet: Packet, prefix: 0 | 4 = 0): Uint8Array {
       break;
     case PacketType.JOIN_ROOM:
     case PacketType.LEAVE_ROOM:
-      payload = EMPTY;
       break;
     case PacketType.ACK_REQUEST:
-      extra = packet.ackName && packet.ackName !== packet.event ? utf8(packet.ackName) : EMPTY;
-      if (extra.length > MAX_EVENT_NAME_BYTES) throw new RangeError('ack name longer than 65535 bytes');
+      name = packet.ackName && packet.ackName !== packet.event ? utf8(packet.ackName) : '';
+      if (name.length > MAX_EVENT_NAME_BYTES) throw new RangeError('ack name longer than 65535 bytes');
       head = 6;
-      payload = jsonBytes(packet.data);
+      json = jsonText(packet.data);
+      checkAckId(packet.ackId ?? 0);
       break;
     case PacketType.ACK_RESPONSE:
       head = 5;
-      payload = jsonBytes(packet.data);
+      json = jsonText(packet.data);
+      checkAckId(packet.ackId ?? 0);
       break;
     case PacketType.JSON:
     case PacketType.CONNECT:
     case PacketType.DISCONNECT:
     case PacketType.ERROR:
-      payload = jsonBytes(packet.data);
+      json = jsonText(packet.data);
       break;
     default:
-      throw new RangeError(`unknown packet type ${String(packet.type)}`);
+      throw new RangeError(`unknown packet type ${String(type)}`);
   }
-  const total = prefix + PACKET_HEADER_SIZE + eventBytes.length + head + extra.length + payload.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  let o = 0;
+  // Everything up to the body; the body comes last, so its UTF-8 length may be learnt by writing it.
+  const fixed = room + prefix + PACKET_HEADER_SIZE + event.length + head + name.length;
+  let out: Uint8Array;
+  const worst = fixed + json.length * 3;
+  if (json.length > 0 && worst <= POOLED_MAX) {
+    const at = reserve(worst);
+    const { written } = encoder.encodeInto(json, new Uint8Array(slab, at + fixed, json.length * 3));
+    out = commit(at, fixed + written);
+  } else {
+    if (json.length > 0) payload = encoder.encode(json);
+    out = allocate(fixed + payload.length);
+    put(out, fixed, payload);
+  }
+  let o = room;
   if (prefix) {
-    view.setUint32(0, total);
-    o = 4;
+    writeU32(out, o, out.length - room);
+    o += TCP_PREFIX_SIZE;
   }
-  out[o] = packet.type;
-  view.setUint16(o + 1, eventBytes.length);
-  o += PACKET_HEADER_SIZE;
-  out.set(eventBytes, o);
-  o += eventBytes.length;
-  const ackId = packet.ackId ?? 0;
-  if ((packet.type === PacketType.ACK_REQUEST || packet.type === PacketType.ACK_RESPONSE) && (!Number.isInteger(ackId) || ackId < 0 || ackId > MAX_ACK_ID)) {
-    // setUint32 would silently wrap it (2^32 -> 0, i.e. "unsolicited").
-    throw new RangeError(`ackId must be an integer from 0 to ${MAX_ACK_ID}, got ${ackId}`);
-  }
-  if (packet.type === PacketType.ACK_REQUEST) {
-    view.setUint32(o, ackId);
-    view.setUint16(o + 4, extra.length);
-    o += 6;
-    out.set(extra, o);
-    o += extra.length;
-  } else if (packet.type === PacketType.ACK_RESPONSE) {
-    view.setUint32(o, ackId);
+  out[o] = type;
+  out[o + 1] = event.length >>> 8;
+  out[o + 2] = event.length & 0xff;
+  o = put(out, o + PACKET_HEADER_SIZE, event);
+  if (type === PacketType.ACK_REQUEST) {
+    writeU32(out, o, packet.ackId ?? 0);
+    out[o + 4] = name.length >>> 8;
+    out[o + 5] = name.length & 0xff;
+    put(out, o + 6, name);
+  } else if (type === PacketType.ACK_RESPONSE) {
+    writeU32(out, o, packet.ackId ?? 0);
     out[o + 4] = packet.ok === false ? 1 : 0;
-    o += 5;
   }
-  out.set(payload, o);
   return out;
 }
 

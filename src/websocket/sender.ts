@@ -31,15 +31,26 @@ const POOL_SIZE = 8192;
 let keyPool: Buffer = Buffer.alloc(0);
 let keyOffset = 0;
 
+function refillKeys(): void {
+  keyPool = randomFillSync(Buffer.allocUnsafe(POOL_SIZE));
+  keyOffset = 0;
+}
+
 /** A fresh random masking key (a view into the pool: use it before the next call). */
 export function randomMaskKey(): Buffer {
-  if (keyOffset + 4 > keyPool.length) {
-    keyPool = randomFillSync(Buffer.allocUnsafe(POOL_SIZE));
-    keyOffset = 0;
-  }
+  if (keyOffset + 4 > keyPool.length) refillKeys();
   const key = keyPool.subarray(keyOffset, keyOffset + 4);
   keyOffset += 4;
   return key;
+}
+
+/** A fresh random masking key as one big-endian int (no view allocated). */
+function nextMaskKey(): number {
+  if (keyOffset + 4 > keyPool.length) refillKeys();
+  const p = keyPool;
+  const o = keyOffset;
+  keyOffset += 4;
+  return (p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!;
 }
 
 /** Bytes of the header of a frame carrying `length` payload bytes. */
@@ -53,31 +64,66 @@ export function frameHeaderSize(length: number, masked: boolean): number {
  * place that lays out a header: the sender here and the server's one-allocation packet
  * framing (src/wire/frames.ts) both use it.
  */
-export function writeFrameHeader(out: Buffer, opcode: number, length: number, fin: boolean, key: Uint8Array | null): number {
-  out[0] = (fin ? 0x80 : 0) | opcode;
-  const maskBit = key ? 0x80 : 0;
-  let offset: number;
+export function writeFrameHeader(out: Uint8Array, opcode: number, length: number, fin: boolean, key: Uint8Array | null): number {
+  return writeHeader(out, 0, opcode, length, fin, key !== null, key ? (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]! : 0);
+}
+
+/** The header at `out[at]`, the masking key (when `masked`) given as one big-endian int; returns where the payload starts. */
+function writeHeader(out: Uint8Array, at: number, opcode: number, length: number, fin: boolean, masked: boolean, key: number): number {
+  out[at] = (fin ? 0x80 : 0) | opcode;
+  const maskBit = masked ? 0x80 : 0;
+  let o = at;
   if (length < 126) {
-    out[1] = maskBit | length;
-    offset = 2;
+    out[o + 1] = maskBit | length;
+    o += 2;
   } else if (length <= 0xffff) {
-    out[1] = maskBit | 126;
-    out.writeUInt16BE(length, 2);
-    offset = 4;
+    out[o + 1] = maskBit | 126;
+    out[o + 2] = length >>> 8;
+    out[o + 3] = length & 0xff;
+    o += 4;
   } else {
-    out[1] = maskBit | 127;
-    out.writeUInt32BE(Math.floor(length / 0x100000000), 2);
-    out.writeUInt32BE(length >>> 0, 6);
-    offset = 10;
+    out[o + 1] = maskBit | 127;
+    const high = Math.floor(length / 0x100000000);
+    const low = length >>> 0;
+    out[o + 2] = high >>> 24;
+    out[o + 3] = (high >>> 16) & 0xff;
+    out[o + 4] = (high >>> 8) & 0xff;
+    out[o + 5] = high & 0xff;
+    out[o + 6] = low >>> 24;
+    out[o + 7] = (low >>> 16) & 0xff;
+    out[o + 8] = (low >>> 8) & 0xff;
+    out[o + 9] = low & 0xff;
+    o += 10;
   }
-  if (key) {
-    out[offset] = key[0]!;
-    out[offset + 1] = key[1]!;
-    out[offset + 2] = key[2]!;
-    out[offset + 3] = key[3]!;
-    offset += 4;
+  if (masked) {
+    out[o] = key >>> 24;
+    out[o + 1] = (key >>> 16) & 0xff;
+    out[o + 2] = (key >>> 8) & 0xff;
+    out[o + 3] = key & 0xff;
+    o += 4;
   }
-  return offset;
+  return o;
+}
+
+/** The most bytes a client-role (masked) frame header takes: 10 (64-bit length) + the 4-byte key. */
+export const MASKED_HEADER_ROOM = 14;
+
+/**
+ * A client-role frame built in place, without a second allocation or a copy: `bytes` holds
+ * the payload from `room` (at least MASKED_HEADER_ROOM) to its end, with `room` free bytes in
+ * front (what `encodePacket(p, 0, room)` gives). The header and a fresh masking key are
+ * written right before the payload and the payload is masked in place. Returns the frame, a
+ * view of `bytes` ending where it ends.
+ */
+export function maskFrameInPlace(opcode: number, bytes: Uint8Array, room: number): Uint8Array {
+  const length = bytes.length - room;
+  checkControl(opcode, length, true);
+  const start = room - frameHeaderSize(length, true);
+  if (start < 0) throw new RangeError(`a masked frame header needs ${MASKED_HEADER_ROOM} bytes of room`);
+  const key = nextMaskKey();
+  writeHeader(bytes, start, opcode, length, true, true, key);
+  applyMask(bytes, key, room);
+  return bytes.subarray(start);
 }
 
 function checkControl(opcode: number, length: number, fin: boolean): void {
@@ -104,12 +150,13 @@ export function buildFrame(opcode: number, payload: FramePayload, options: Frame
   const length = isString ? Buffer.byteLength(payload) : payload.length;
   checkControl(opcode, length, fin);
 
-  const key = masked ? (options.maskKey ?? randomMaskKey()) : null;
+  const given = options.maskKey;
+  const key = given ? (given[0]! << 24) | (given[1]! << 16) | (given[2]! << 8) | given[3]! : masked ? nextMaskKey() : 0;
   const out = Buffer.allocUnsafe(frameHeaderSize(length, masked) + length);
-  const start = writeFrameHeader(out, opcode, length, fin, key);
+  const start = writeHeader(out, 0, opcode, length, fin, masked, key);
   if (isString) out.write(payload, start, 'utf8');
   else out.set(payload, start);
-  if (key) applyMask(out.subarray(start), (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!);
+  if (masked) applyMask(out.subarray(start), key);
   return out;
 }
 

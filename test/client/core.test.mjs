@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StelarClientCore } from '../../dist/client/stelar-client.js';
-import { PacketType, encodePacket, MAX_ACK_ID } from '../../dist/protocol/index.js';
+import { PacketType, decodePacket, encodePacket, MAX_ACK_ID } from '../../dist/protocol/index.js';
 import { fakePlatform, next, tick, until } from './helpers/fake-platform.mjs';
 
 const quiet = { logger: 'silent' };
@@ -563,16 +563,49 @@ test('TCP framing: the core encodes with the transport prefix', async () => {
   client.emit('queued', 1); // encoded with the tcp prefix while offline
   client.connect();
   const t = platform.last;
-  t.framePrefix = 4;
-  const raw = [];
-  const original = t.sendPacketBytes.bind(t);
-  t.sendPacketBytes = (bytes) => (raw.push(bytes), original(bytes));
   const connected = next(client, 'connect');
   t.open();
   await connected;
   client.emit('live', 2);
-  for (const bytes of raw) assert.equal(new DataView(bytes.buffer, bytes.byteOffset).getUint32(0), bytes.length);
+  for (const bytes of t.raw) assert.equal(new DataView(bytes.buffer, bytes.byteOffset).getUint32(0), bytes.length);
   assert.deepEqual(t.events(), ['queued', 'live']);
-  assert.deepEqual([...raw.at(-1)], [...encodePacket({ type: PacketType.JSON, event: 'live', data: 2 }, 4)]);
+  assert.deepEqual([...t.raw.at(-1)], [...encodePacket({ type: PacketType.JSON, event: 'live', data: 2 }, 4)]);
+  client.disconnect();
+});
+
+test('room for the frame header: every packet comes with the layout room free in front, queued ones too', async () => {
+  const layouts = { ws: { prefix: 0, room: 14 }, tcp: { prefix: 4, room: 6 } };
+  for (const mode of ['ws', 'tcp']) {
+    const { client, platform } = make(3002, { mode }, { autoOpen: false, layouts });
+    client.emit('queued', 'é'); // encoded with the room while offline
+    client.connect();
+    const t = platform.last;
+    const connected = next(client, 'connect');
+    t.open();
+    await connected;
+    client.emit('live', { n: 2 });
+    client.emitBinary('bin', new Uint8Array([1, 2, 3]));
+    const { prefix, room } = layouts[mode];
+    for (const bytes of t.raw) assert.deepEqual([...bytes.subarray(0, room)], new Array(room).fill(0), mode);
+    assert.deepEqual(t.events(), ['queued', 'live', 'bin']);
+    const live = t.raw.findLast((b) => decodePacket(b.subarray(prefix + room)).event === 'live');
+    assert.deepEqual([...live.subarray(room)], [...encodePacket({ type: PacketType.JSON, event: 'live', data: { n: 2 } }, prefix)]);
+    client.disconnect();
+  }
+});
+
+test('a queued message encoded for another layout is re-encoded for the transport it goes out on', async () => {
+  const layouts = { ws: { prefix: 0, room: 0 }, tcp: { prefix: 4, room: 0 } };
+  const { client, platform } = make(3003, { mode: 'ws' }, { autoOpen: false, layouts });
+  client.emit('queued', 1); // encoded for ws
+  client.connect();
+  const t = platform.last;
+  t.layout = { prefix: 0, room: 14 }; // the transport wants another layout than the platform said
+  const connected = next(client, 'connect');
+  t.open();
+  await connected;
+  assert.deepEqual(t.events(), ['queued']);
+  const queued = t.raw.find((b) => decodePacket(b.subarray(14)).event === 'queued');
+  assert.deepEqual([...queued.subarray(14)], [...encodePacket({ type: PacketType.JSON, event: 'queued', data: 1 })]);
   client.disconnect();
 });

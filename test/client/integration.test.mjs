@@ -107,6 +107,28 @@ for (const mode of ['ws', 'tcp']) {
       received.length = 0;
     });
 
+    test('frames of every header size arrive intact and in order, JSON (ASCII or not) and binary mixed', async () => {
+      const got = [];
+      srv.server.on('sizes', (ctx) => got.push(ctx.data));
+      const client = await open();
+      // Packet = 3 + 5 ("sizes") + the JSON {"t":"…"} (8 + text): WebSocket headers change at 125/126 and 65535/65536 payload bytes.
+      const lengths = [0, 1, 108, 109, 110, 111, 1360, 1370, 4090, 65511, 65512, 65513, 200000];
+      const sent = [];
+      for (const n of lengths) {
+        sent.push({ t: 'a'.repeat(n) }, { t: 'é'.repeat(n >> 1) });
+        sent.push(Buffer.alloc(n, n & 0xff));
+      }
+      for (const data of sent) {
+        if (Buffer.isBuffer(data)) client.emitBinary('sizes', data);
+        else client.emit('sizes', data);
+      }
+      await until(() => got.length === sent.length, 'all sizes received');
+      for (let i = 0; i < sent.length; i++) {
+        if (Buffer.isBuffer(sent[i])) assert.ok(Buffer.from(got[i]).equals(sent[i]), `#${i}: ${sent[i].length} bytes`);
+        else assert.deepEqual(got[i], sent[i], `#${i}: text of ${sent[i].t.length}`);
+      }
+    });
+
     test('request resolves with the onAck value; a server throw rejects with its message; timeout rejects', async () => {
       const client = await open({ ackTimeout: 300 });
       assert.deepEqual(await client.request('getUser', { id: 1 }, 'getUser'), { id: 1, name: 'John' });

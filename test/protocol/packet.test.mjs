@@ -184,7 +184,7 @@ test('unicode event names, empty event, BOM-leading and maximum-length names', (
     const p = { type: PacketType.JSON, event, data: event };
     const { encoded, fromBuffer } = roundTrip(p);
     assert.deepEqual(fromBuffer, p, JSON.stringify(event));
-    assert.equal(new DataView(encoded.buffer).getUint16(1), Buffer.byteLength(event));
+    assert.equal(new DataView(encoded.buffer, encoded.byteOffset).getUint16(1), Buffer.byteLength(event));
   }
   const max = 'x'.repeat(MAX_EVENT_NAME_BYTES);
   assert.equal(decodePacket(encodePacket({ type: PacketType.JOIN_ROOM, event: max })).event, max);
@@ -206,9 +206,45 @@ test('the TCP prefix is the total frame length and is written in the same alloca
   assert.equal(framed.length, plain.length + 4);
   assert.equal(new DataView(framed.buffer, framed.byteOffset).getUint32(0), framed.length);
   assert.deepEqual(Buffer.from(framed.subarray(4)), plain);
-  assert.equal(framed.byteOffset, 0);
-  assert.equal(framed.buffer.byteLength, framed.length, 'no second buffer');
   assert.deepEqual(Buffer.from(encodePacket({ type: PacketType.PONG, event: '' }, 4)), hex('00000007 03 0000'));
+  // Too big for the shared slab: a buffer of its own, exactly the frame (no second buffer, no copy).
+  const big = encodePacket({ type: PacketType.BINARY, event: 'file', data: new Uint8Array(5000).fill(7) }, 4);
+  assert.equal(big.byteOffset, 0);
+  assert.equal(big.buffer.byteLength, big.length, 'no second buffer');
+  assert.equal(new DataView(big.buffer).getUint32(0), big.length);
+});
+
+test("small outputs share a slab but never each other's bytes", () => {
+  const outs = [];
+  for (let i = 0; i < 2000; i++) outs.push(encodePacket({ type: PacketType.JSON, event: 'e', data: { i } }, i % 2 ? 4 : 0));
+  const byBuffer = new Map();
+  for (const out of outs) {
+    const list = byBuffer.get(out.buffer) ?? [];
+    list.push([out.byteOffset, out.byteOffset + out.byteLength]);
+    byBuffer.set(out.buffer, list);
+  }
+  assert.ok(byBuffer.size < outs.length, 'small outputs are pooled');
+  for (const ranges of byBuffer.values()) {
+    ranges.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i][0] >= ranges[i - 1][1], 'overlapping outputs');
+  }
+  // Writing into one (the client masks its frames in place) leaves the others as they were.
+  outs[0].fill(0xff);
+  for (let i = 1; i < outs.length; i++) assert.deepEqual(decodePacket(outs[i].subarray(i % 2 ? 4 : 0)).data, { i });
+});
+
+test('room: bytes left zeroed in front of the prefix and the packet', () => {
+  const p = { type: PacketType.ACK_REQUEST, event: 'chat', ackName: 'save', ackId: 9, data: { text: 'hé' } };
+  for (const prefix of [0, 4]) {
+    for (const room of [0, 1, 6, 14]) {
+      const out = encodePacket(p, prefix, room);
+      assert.deepEqual([...out.subarray(0, room)], new Array(room).fill(0));
+      assert.deepEqual(Buffer.from(out.subarray(room)), Buffer.from(encodePacket(p, prefix)), `prefix ${prefix} room ${room}`);
+    }
+  }
+  // The TCP prefix counts the frame (prefix + packet), not the room in front of it.
+  const framed = encodePacket(p, 4, 10);
+  assert.equal(new DataView(framed.buffer, framed.byteOffset).getUint32(10), framed.length - 10);
 });
 
 test('decode error: truncated header (0, 1, 2 bytes)', () => {

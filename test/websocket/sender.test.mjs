@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildFrame, closePayload, frameHeader, Opcode, randomMaskKey } from '../../dist/websocket/index.js';
+import { buildFrame, closePayload, frameHeader, MASKED_HEADER_ROOM, maskFrameInPlace, Opcode, randomMaskKey } from '../../dist/websocket/index.js';
 import { feed, hex } from './helpers.mjs';
 
 const KEY = hex('37 fa 21 3d');
@@ -80,6 +80,52 @@ describe('buildFrame: lengths and masking', () => {
     assert.throws(() => buildFrame(Opcode.PING, Buffer.alloc(126)), { code: 'STELAR_ERR_WS_CONTROL_TOO_LONG' });
     assert.throws(() => buildFrame(Opcode.CLOSE, '', { fin: false }), { code: 'STELAR_ERR_WS_CONTROL_FRAGMENTED' });
     assert.equal(buildFrame(Opcode.PING, Buffer.alloc(125)).length, 127);
+  });
+});
+
+describe('maskFrameInPlace: a client frame in the allocation that holds its payload', () => {
+  /** The payload with MASKED_HEADER_ROOM (+ extra) free bytes in front, as encodePacket(p, 0, room) lays it out. */
+  const withRoom = (payload, room = MASKED_HEADER_ROOM) => {
+    const bytes = new Uint8Array(room + payload.length);
+    bytes.set(payload, room);
+    return bytes;
+  };
+
+  for (const length of [0, 1, 125, 126, 65535, 65536]) {
+    it(`${length} bytes: the header buildFrame writes, masked, read back by a server-role Receiver`, () => {
+      const payload = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) payload[i] = (i * 7) & 0xff;
+      const bytes = withRoom(payload);
+      const frame = maskFrameInPlace(Opcode.BINARY, bytes, MASKED_HEADER_ROOM);
+      const header = length < 126 ? 6 : length <= 0xffff ? 8 : 14;
+      assert.equal(frame.length, header + length);
+      assert.equal(frame.buffer, bytes.buffer, 'a view of the same allocation');
+      assert.equal(frame.byteOffset + frame.length, bytes.byteOffset + bytes.length);
+      const key = Buffer.from(frame.subarray(header - 4, header));
+      assert.deepEqual(Buffer.from(frame), buildFrame(Opcode.BINARY, payload, { maskKey: key }));
+      assert.deepEqual(feed([Buffer.from(frame)], { isServer: true }), [['message', payload.toString('hex'), true]]);
+    });
+  }
+
+  it('works at any offset of a shared buffer and with more room than needed', () => {
+    const backing = new Uint8Array(100).fill(0xee);
+    const bytes = backing.subarray(10, 60); // room 20, payload 30
+    bytes.fill(0x41, 20);
+    const frame = maskFrameInPlace(Opcode.BINARY, bytes, 20);
+    assert.equal(frame.length, 6 + 30);
+    assert.equal(frame.byteOffset, 10 + 20 - 6);
+    assert.deepEqual(feed([Buffer.from(frame)], { isServer: true }), [['message', '41'.repeat(30), true]]);
+    assert.deepEqual([...backing.subarray(0, 24)], new Array(24).fill(0xee), 'nothing written before the frame');
+    assert.deepEqual([...backing.subarray(60)], new Array(40).fill(0xee), 'nothing written after it');
+  });
+
+  it('a fresh key per frame, too little room and control-frame rules refused', () => {
+    const keys = new Set();
+    for (let i = 0; i < 1000; i++) keys.add(Buffer.from(maskFrameInPlace(Opcode.BINARY, withRoom([1]), MASKED_HEADER_ROOM).subarray(2, 6)).toString('hex'));
+    assert.ok(keys.size > 990, `only ${keys.size} distinct keys`);
+    assert.throws(() => maskFrameInPlace(Opcode.BINARY, withRoom(new Uint8Array(200), 7), 7), RangeError);
+    assert.doesNotThrow(() => maskFrameInPlace(Opcode.BINARY, withRoom(new Uint8Array(200), 8), 8));
+    assert.throws(() => maskFrameInPlace(Opcode.PING, withRoom(new Uint8Array(126)), MASKED_HEADER_ROOM), { code: 'STELAR_ERR_WS_CONTROL_TOO_LONG' });
   });
 });
 

@@ -1,10 +1,14 @@
 // An in-memory ClientPlatform for the client core: each transport is a scripted fake server,
 // so session rules (handshake, acks, rooms, queue, reconnection) are tested without sockets.
 import { decodePacket, encodePacket, PacketType } from '../../../dist/protocol/index.js';
+import assert from 'node:assert/strict';
 import { nextEvent, waitUntil } from '../../support/waits.mjs';
 
 export class FakeTransport {
-  framePrefix = 0;
+  /** How the core lays out what it hands over (`encodePacket(p, prefix, room)`): the platform's layout for the mode. */
+  layout = { prefix: 0, room: 0 };
+  /** Every byte array handed over, as given. */
+  raw = [];
   sent = [];
   closedWith = null;
   #handlers;
@@ -22,7 +26,10 @@ export class FakeTransport {
     this.#handlers.onClose(1006, '');
   }
   sendPacketBytes(bytes) {
-    const packet = decodePacket(bytes.subarray(this.framePrefix));
+    this.raw.push(bytes);
+    const { prefix, room } = this.layout;
+    if (prefix) assert.equal(new DataView(bytes.buffer, bytes.byteOffset).getUint32(room), bytes.length - room, 'TCP prefix');
+    const packet = decodePacket(bytes.subarray(prefix + room));
     this.sent.push(packet);
     this.#server?.(packet, this);
     return true;
@@ -54,7 +61,13 @@ export class FakeTransport {
  * answers ACK requests from `acks[name](data)` (a throw becomes ok:false).
  * `autoOpen` opens each new transport on the next microtask.
  */
-export function fakePlatform({ autoOpen = true, server = {}, name = 'node', modes = ['ws', 'tcp'] } = {}) {
+export function fakePlatform({
+  autoOpen = true,
+  server = {},
+  name = 'node',
+  modes = ['ws', 'tcp'],
+  layouts = { ws: { prefix: 0, room: 0 }, tcp: { prefix: 4, room: 0 } },
+} = {}) {
   const transports = [];
   let sessions = 0;
   const script = (packet, t) => {
@@ -110,11 +123,13 @@ export function fakePlatform({ autoOpen = true, server = {}, name = 'node', mode
     },
     createTransport(options, handlers) {
       const t = new FakeTransport(options, handlers, script);
+      t.layout = layouts[options.target.mode];
       transports.push(t);
       if (autoOpen) queueMicrotask(() => t.open());
       platform.onTransport?.(t);
       return t;
     },
+    layout: (mode) => layouts[mode],
     readFile: async (file) => {
       if (typeof file === 'string') return new TextEncoder().encode(`contents of ${file}`);
       throw new TypeError('unsupported');
