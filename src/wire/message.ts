@@ -54,9 +54,13 @@ export class WireMessage implements EncodedMessage {
     this.#packet = packet;
   }
 
-  /** Encodes `packet` once (the TCP prefix reserved in the same allocation). */
+  /**
+   * Encodes `packet` once (the TCP prefix reserved in the same allocation). Small encodings
+   * are views into a shared slab; a message may be kept long (recovery history), and a kept
+   * view would pin its whole 16 KiB slab, so the message takes its own copy.
+   */
   static fromPacket(packet: Packet): WireMessage {
-    return new WireMessage(encodePacket(packet, TCP_PREFIX_SIZE), undefined, packet);
+    return new WireMessage(encodePacket(packet, TCP_PREFIX_SIZE).slice(), undefined, packet);
   }
 
   /** Copies packet `bytes` once, behind a length prefix. The packet is decoded only if asked for. */

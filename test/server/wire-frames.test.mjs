@@ -39,3 +39,14 @@ test('types outside the fast path return null; invalid ack ids and long event na
   assert.throws(() => encodeFramed({ type: PacketType.ACK_RESPONSE, event: 'e', ackId: -1 }, false), RangeError);
   assert.throws(() => encodeFramed({ type: PacketType.JSON, event: 'x'.repeat(70_000) }, false), RangeError);
 });
+
+test('a WireMessage owns its bytes: a kept broadcast (recovery history) never pins a shared encoding slab', async () => {
+  const { WireMessage } = await import('../../dist/wire/index.js');
+  // Small encodings are views into a shared slab; the message must not keep such a view.
+  const pooled = encodePacket({ type: PacketType.JSON, event: 'news', data: { n: 1 } }, 4);
+  assert.ok(pooled.buffer.byteLength > pooled.byteLength, 'encodePacket pools small outputs (the premise of this test)');
+  const msg = WireMessage.fromPacket({ type: PacketType.JSON, event: 'news', data: { n: 1 } });
+  const frame = msg.tcpFrame();
+  assert.equal(frame.buffer.byteLength, frame.byteLength, 'the frame is its own allocation');
+  assert.deepEqual([...frame.subarray(4)], [...pooled.subarray(4)]);
+});
