@@ -155,7 +155,7 @@ function targetChecks(cases, medians) {
       if (!num(value) && !num(refValue)) continue;
       any = true;
       const ratio = num(value) && num(refValue) && refValue > 0 ? value / refValue : null;
-      const result = target === null || ratio === null ? 'informative' : ratio <= target ? 'pass' : '**miss**';
+      const result = ratio === null ? `– (${num(value) ? ref : t} did not run)` : target === null ? 'informative' : ratio <= target ? 'pass' : '**miss**';
       lines.push(
         `| ${label} | ${t} | ${fmt(value, 3)} | ${ref} ${fmt(refValue, 3)} | ${ratio === null ? '–' : `${fmt(ratio, 2)}x`} | ${target === null ? '–' : `≤ ${fmt(target, 1)}x`} | ${result} |`,
       );

@@ -8,8 +8,8 @@
  *   c.emit(data)              one fire-and-forget event 'ev'
  *   c.pressure()              bytes queued on the client side (backpressure signal)
  *   c.onceDrain(cb)           cb when the queue drained (or on the next turn if nothing waits)
- *   c.cork() / c.uncork()     coalesce a burst of sends into one write (only the transport-floor
- *                             generators do; the others are used as users use them)
+ *   c.cork() / c.uncork()     coalesce a burst of sends into one write (StelarClient does it
+ *                             per tick by itself: no-op there; socket.io's engine too)
  *   c.onBroadcast = fn(data)  every broadcast message 'b', decoded
  *   c.close()
  *
@@ -57,8 +57,10 @@ function onceDrainOf(socket, cb) {
 function noop() {}
 
 // ---------------------------------------------------------------------------------------
-// ws and uWS targets: JSON text envelope { t, ... }, sent as users send it: one ws.send()
-// per message, no corking (the ws client then writes each message in its own syscall).
+// ws and uWS targets: JSON text envelope { t, ... }, one ws.send() per message. The flood
+// corks the socket around each burst: ws has no write batching of its own, StelarClient
+// batches a tick's messages into one write by itself, and without corking the ws rows would
+// compare a syscall per message (client and server side) against a write per burst.
 
 async function connectJsonWs({ host, port }) {
   const ws = new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false });
@@ -82,8 +84,8 @@ async function connectJsonWs({ host, port }) {
     },
     pressure: () => ws.bufferedAmount,
     onceDrain: (cb) => onceDrainOf(ws._socket, cb),
-    cork: noop,
-    uncork: noop,
+    cork: () => ws._socket.cork(),
+    uncork: () => ws._socket.uncork(),
     close: () => ws.terminate(),
   };
   ws.on('message', (buf) => {
