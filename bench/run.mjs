@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The benchmark suite: `npm run bench` (full: 3 runs per scenario per target, medians; about
- * 6 minutes on 2 cores) or `npm run bench -- --quick` (smoke run: small counts, 1 run; 1.5 to
- * 3 minutes, for checking that every target runs, not for comparing numbers).
+ * 16 minutes on 2 shared cores) or `npm run bench -- --quick` (smoke run: small counts, 1 run;
+ * about 2 minutes, for checking that every target runs, not for comparing numbers).
  *
  *   --only stelar-ws,ws-app    targets to run (stelar-tcp, stelar-ws: StelarClient; stelar-tcp-floor,
  *                              stelar-ws-floor: the raw transport floor; ws-app, ws-bare, socket.io,
