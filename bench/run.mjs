@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
  * The benchmark suite: `npm run bench` (full: 3 runs per scenario per target, medians; about
- * 6 minutes on 2 cores) or `npm run bench -- --quick` (smoke run: small counts, 1 run; 1.5 to
- * 3 minutes, for checking that every target runs, not for comparing numbers).
+ * 16 minutes on 2 shared cores) or `npm run bench -- --quick` (smoke run: small counts, 1 run;
+ * about 2 minutes, for checking that every target runs, not for comparing numbers).
  *
- *   --only stelar-ws,ws        targets to run (stelar-tcp, stelar-ws, ws, socket.io, uws, stelar-mixed)
+ *   --only stelar-ws,ws-app    targets to run (stelar-tcp, stelar-ws: StelarClient; stelar-tcp-floor,
+ *                              stelar-ws-floor: the raw transport floor; ws-app, ws-bare, socket.io,
+ *                              uws-app, uws-bare, stelar-mixed; see bench/lib/targets.mjs)
  *   --scenario broadcast,echo  scenarios (idle, echo, broadcast, throughput, mixed, hostile (opt-in); or a case id like echo-50)
  *   --runs N                   runs per scenario per target (default 3, quick 1)
- *   --stelar-dist DIR          load the stelar server from another build (e.g. /tmp/base/dist);
- *                              generators keep this checkout's dist/ (client and codec)
+ *   --stelar-dist DIR          load stelar, server AND client (StelarClient, the floor's codec),
+ *                              from another build (e.g. /tmp/base/dist), for before/after
  *   --cpu-prof                 run each server under `node --cpu-prof` (files in bench/profiles/)
  *   --heap-snapshot            idle scenario: server heap snapshots before/after connecting (bench/profiles/)
  *   --out FILE                 where the markdown goes (default: bench/RESULTS.md for a full
@@ -34,7 +36,7 @@ import { checkTarget, ROOT, stelarDist, TARGETS } from './lib/targets.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 
 const CASES = [idle, ...echo, broadcast, throughput, mixed, ...hostile];
-const DEFAULT_TARGETS = ['stelar-tcp', 'stelar-ws', 'ws', 'socket.io', 'uws'];
+const DEFAULT_TARGETS = ['stelar-tcp', 'stelar-ws', 'stelar-tcp-floor', 'stelar-ws-floor', 'ws-app', 'ws-bare', 'socket.io', 'uws-app', 'uws-bare'];
 
 const { values: flags } = parseArgs({
   options: {
@@ -104,7 +106,7 @@ const selected = CASES.filter((c) => (onlyScenarios ? onlyScenarios.includes(c.i
 if (selected.length === 0) throw new Error(`no scenario matches ${flags.scenario}`);
 
 console.error(
-  `# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}, stelar server from ${env.stelarDist}`,
+  `# bench: ${env.mode} mode, ${runs} run(s), ${env.cpus} cores, ulimit -n ${env.fdLimit}, load ${env.loadAvgAtStart.join(' ')}, stelar (server and client) from ${env.stelarDist}`,
 );
 
 const availability = {};

@@ -31,7 +31,7 @@ export async function withSession(targetName, { timeoutMs, label, serverOptions 
     const work = (async () => {
       const { ports } = await server.call('start', serverOptions, 30_000);
       const clientFor = (kind) => {
-        const port = kind.endsWith('tcp') ? ports.tcp : ports.ws;
+        const port = kind.includes('tcp') ? ports.tcp : ports.ws;
         if (typeof port !== 'number') throw new Error(`server reported no port for ${kind}: ${JSON.stringify(ports)}`);
         return { kind, port };
       };

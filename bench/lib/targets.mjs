@@ -12,32 +12,41 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(ROOT, 'package.json'));
 
 /**
- * The dist/ directory the stelar SERVER is loaded from: this checkout's, or another build
- * (`--stelar-dist DIR` on run.mjs sets STELAR_DIST for the child processes) so the same
- * scenario can measure an older build. Generators always use this checkout's client and codec.
+ * The dist/ directory stelar is loaded from, server AND client (StelarClient and the codec of
+ * the transport-floor generators): this checkout's, or another build (`--stelar-dist DIR` on
+ * run.mjs sets STELAR_DIST for the child processes) so the same scenario can measure an
+ * older build, before/after. The hostile scenario's healthy client stays on this checkout's.
  */
 export function stelarDist() {
   return process.env.STELAR_DIST ? resolve(process.env.STELAR_DIST) : join(ROOT, 'dist');
 }
 
-/** Target name -> { server: module under bench/servers, client: adapter kind under bench/load/clients.mjs }. */
+/**
+ * Target name -> { server: module under bench/servers, client: adapter kind under
+ * bench/load/clients.mjs, serverMode: passed to the server's start() }.
+ * The stelar rows are driven by StelarClient, as users run it; the `-floor` rows by a raw,
+ * hand-encoded generator (the cheapest client the wire allows: the transport floor).
+ * `-bare` servers are the transport only (count / echo bytes, no parsing); `-app` servers
+ * parse the JSON and dispatch by event name through a handler map, as an app on them would.
+ */
 export const TARGETS = {
-  'stelar-tcp': { server: 'stelar', client: 'stelar-tcp' },
-  'stelar-ws': { server: 'stelar', client: 'stelar-ws' },
-  ws: { server: 'ws', client: 'ws' },
-  'socket.io': { server: 'socketio', client: 'socketio' },
-  uws: { server: 'uws', client: 'ws' },
-  // Only for the mixed scenario: one stelar server, WebSocket and TCP clients in one room.
-  'stelar-mixed': { server: 'stelar', client: 'mixed' },
+  'stelar-tcp': { server: 'stelar', client: 'stelar-tcp', label: 'StelarClient, TCP' },
+  'stelar-ws': { server: 'stelar', client: 'stelar-ws', label: 'StelarClient, WebSocket' },
+  'stelar-tcp-floor': { server: 'stelar', client: 'stelar-tcp-floor', label: 'transport floor: raw hand-encoded TCP generator' },
+  'stelar-ws-floor': { server: 'stelar', client: 'stelar-ws-floor', label: 'transport floor: raw hand-encoded packets on the ws client' },
+  'ws-app': { server: 'ws-app', client: 'ws', label: 'ws server, JSON.parse + handler map; ws client' },
+  'ws-bare': { server: 'ws-bare', client: 'ws', label: 'ws server, transport only (no parsing); ws client' },
+  'socket.io': { server: 'socketio', client: 'socketio', label: 'socket.io server and client, websocket only' },
+  'uws-app': { server: 'uws-app', client: 'ws', label: 'uWS server, JSON.parse + handler map; ws client' },
+  'uws-bare': { server: 'uws-bare', client: 'ws', label: 'uWS server, transport only (no parsing); ws client' },
+  // Only for the mixed scenario: one stelar server, StelarClients on WebSocket and TCP in one room.
+  'stelar-mixed': { server: 'stelar', client: 'mixed', label: 'StelarClient, half WebSocket, half TCP' },
   // Only for the hostile scenario: one StelarServer, both listeners, library defaults.
   stelar: { server: 'stelar', client: 'mixed' },
-  // Only for the echo scenarios: our own StelarClient as the load generator.
-  'stelar-client-tcp': { server: 'stelar', client: 'stelar-client-tcp' },
-  'stelar-client-ws': { server: 'stelar', client: 'stelar-client-ws' },
   // Experiments (bench/servers/stelar-exp.mjs): a proposed change patched in at runtime.
   // Never in the default list; name them with --only.
-  'stelar-tcp+cork': { server: 'stelar-exp', client: 'stelar-tcp', experimental: true },
-  'stelar-ws+cork': { server: 'stelar-exp', client: 'stelar-ws', experimental: true },
+  'stelar-tcp+cork': { server: 'stelar-exp', client: 'stelar-tcp-floor', experimental: true },
+  'stelar-ws+cork': { server: 'stelar-exp', client: 'stelar-ws-floor', experimental: true },
 };
 
 /** Finds the uWS binary for this platform, arch and Node ABI, or explains why not. */
@@ -72,7 +81,7 @@ export function loadUws() {
 /** Resolves { ok } or { ok: false, reason } for a target, without starting it. */
 export async function checkTarget(name) {
   if (!TARGETS[name]) return { ok: false, reason: `unknown target ${name}` };
-  if (name === 'uws') {
+  if (name.startsWith('uws')) {
     try {
       const uws = loadUws();
       if (typeof uws.App !== 'function') return { ok: false, reason: 'uWS binary loaded but has no App()' };
@@ -82,19 +91,19 @@ export async function checkTarget(name) {
     }
   }
   if (name.startsWith('stelar')) {
-    const entry = join(stelarDist(), 'index.js');
-    const proto = join(ROOT, 'dist', 'protocol', 'index.js');
-    if (!existsSync(entry) || !existsSync(proto)) return { ok: false, reason: `${existsSync(entry) ? 'dist' : stelarDist()}/ not built (run npm run build)` };
+    const dist = stelarDist();
+    const entry = join(dist, 'index.js');
+    const files = [entry, join(dist, 'protocol', 'index.js'), join(dist, 'client', 'index.js')];
+    const missing = files.find((f) => !existsSync(f));
+    if (missing) return { ok: false, reason: `${missing} not built (run npm run build)` };
     try {
       const mod = await import(pathToFileURL(entry).href);
-      if (typeof mod.StelarServer !== 'function') return { ok: false, reason: 'dist/index.js exports no StelarServer yet' };
-      if (name.startsWith('stelar-client') || name === 'stelar') {
-        const client = await import(pathToFileURL(join(ROOT, 'dist', 'client', 'index.js')).href);
-        if (typeof client.StelarClient !== 'function') return { ok: false, reason: 'dist/client/index.js exports no StelarClient yet' };
-      }
+      if (typeof mod.StelarServer !== 'function') return { ok: false, reason: `${entry} exports no StelarServer yet` };
+      const client = await import(pathToFileURL(join(dist, 'client', 'index.js')).href);
+      if (typeof client.StelarClient !== 'function') return { ok: false, reason: `${dist}/client/index.js exports no StelarClient yet` };
       return { ok: true };
     } catch (err) {
-      return { ok: false, reason: `dist/index.js does not load: ${String(err.message).split('\n')[0]}` };
+      return { ok: false, reason: `${entry} does not load: ${String(err.message).split('\n')[0]}` };
     }
   }
   try {

@@ -8,20 +8,27 @@
  *   c.emit(data)              one fire-and-forget event 'ev'
  *   c.pressure()              bytes queued on the client side (backpressure signal)
  *   c.onceDrain(cb)           cb when the queue drained (or on the next turn if nothing waits)
- *   c.cork() / c.uncork()     coalesce a burst of sends into one write (the generator must
- *                             not cost a syscall per message, or it is the bottleneck)
+ *   c.cork() / c.uncork()     coalesce a burst of sends into one write (StelarClient does it
+ *                             per tick by itself: no-op there; socket.io's engine too)
  *   c.onBroadcast = fn(data)  every broadcast message 'b', decoded
  *   c.close()
  *
- * Stelar clients are raw (ws + the packet codec, or net + the length prefix), so the
- * generator measures the server rather than our own client library.
+ * Kinds:
+ *   stelar-ws, stelar-tcp      StelarClient from dist/client, as users run it (the stelar rows)
+ *   stelar-ws-floor, -tcp-floor  the transport floor: raw sockets (the ws client + the packet
+ *                              codec, or net + the length prefix) with a hand-written encoder
+ *                              and corked bursts, the cheapest client the wire allows
+ *   ws                         the `ws` client with the JSON envelope { t, ... } (ws-*, uws-*)
+ *   socketio                   socket.io-client, websocket transport only
+ * Stelar code (client and codec) comes from stelarDist(), so --stelar-dist swaps it too.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { ROOT } from '../lib/targets.mjs';
+import { ROOT, stelarDist } from '../lib/targets.mjs';
 
 const require = createRequire(join(ROOT, 'package.json'));
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -50,7 +57,10 @@ function onceDrainOf(socket, cb) {
 function noop() {}
 
 // ---------------------------------------------------------------------------------------
-// ws and uWS targets: JSON text envelope { t, ... }
+// ws and uWS targets: JSON text envelope { t, ... }, one ws.send() per message. The flood
+// corks the socket around each burst: ws has no write batching of its own, StelarClient
+// batches a tick's messages into one write by itself, and without corking the ws rows would
+// compare a syscall per message (client and server side) against a write per burst.
 
 async function connectJsonWs({ host, port }) {
   const ws = new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false });
@@ -79,7 +89,7 @@ async function connectJsonWs({ host, port }) {
     close: () => ws.terminate(),
   };
   ws.on('message', (buf) => {
-    const msg = JSON.parse(buf);
+    const msg = JSON.parse(buf.toString());
     switch (msg.t) {
       case 'b':
         client.onBroadcast(msg.d);
@@ -146,12 +156,12 @@ async function connectSocketIo({ host, port }) {
 }
 
 // ---------------------------------------------------------------------------------------
-// stelar: packets from dist/protocol (built by `npm run build`)
+// The stelar transport floor: packets from dist/protocol (built by `npm run build`), raw sockets.
 
 let protocol = null;
 async function loadProtocol() {
   if (!protocol) {
-    const P = await import(pathToFileURL(join(ROOT, 'dist', 'protocol', 'index.js')).href);
+    const P = await import(pathToFileURL(join(stelarDist(), 'protocol', 'index.js')).href);
     checkFastEncoder(P);
     protocol = P;
   }
@@ -273,7 +283,7 @@ function stelarSession(P, send, sendBytes, prefix) {
   return { client, onPacket, handshake };
 }
 
-async function connectStelarWs({ host, port }) {
+async function connectStelarWsFloor({ host, port }) {
   const P = await loadProtocol();
   const ws = new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false });
   const sendBytes = (bytes) => ws.send(bytes, { binary: true });
@@ -321,7 +331,7 @@ export function lengthPrefixReader(onFrame) {
   };
 }
 
-async function connectStelarTcp({ host, port }) {
+async function connectStelarTcpFloor({ host, port }) {
   const P = await loadProtocol();
   const socket = net.connect({ host, port, noDelay: true });
   // While corked, frames are collected and written as one Buffer: one stream write per
@@ -364,13 +374,43 @@ async function connectStelarTcp({ host, port }) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Our own StelarClient (dist/), for the echo rows that show what the library's client adds.
+// StelarClient (dist/client), as users run it: new StelarClient(address, { mode }), connect(),
+// emit(), request(), joinRoom(). It batches its own writes (one per tick), so cork is a no-op.
+
+/**
+ * StelarClient has no backpressure API (emit() hands bytes to the connection; what the kernel
+ * has not taken waits in the socket). The flood needs one, or 50 clients would queue every
+ * event in memory at once: the socket the client opens is caught through Node's public
+ * 'net.client.socket' diagnostics channel, published synchronously inside connect(), and its
+ * writableLength serves as the pressure signal, as bufferedAmount does for the ws client.
+ * Observing the socket changes nothing in the client's send path.
+ */
+let captured = null;
+let channelSubscribed = false;
+function catchSocketOf(start) {
+  if (!channelSubscribed) {
+    diagnosticsChannel.subscribe('net.client.socket', ({ socket }) => captured?.push(socket));
+    channelSubscribed = true;
+  }
+  captured = [];
+  try {
+    start();
+    return captured.length === 1 ? captured[0] : null;
+  } finally {
+    captured = null;
+  }
+}
+
+let stelarClientClass = null;
+let warnedNoSocket = false;
 
 function stelarClientKind(mode) {
   return async ({ host, port }) => {
-    const { StelarClient } = await import(pathToFileURL(join(ROOT, 'dist', 'client', 'index.js')).href);
-    const sc = new StelarClient(`${host}:${port}`, { mode, reconnection: false, logger: false });
+    stelarClientClass ??= (await import(pathToFileURL(join(stelarDist(), 'client', 'index.js')).href)).StelarClient;
+    const sc = new stelarClientClass(`${host}:${port}`, { mode, reconnection: false, logger: false });
     let joined = null;
+    let socket = null;
+    let closing = false;
     const client = {
       onBroadcast: noop,
       join(room, cb) {
@@ -385,11 +425,14 @@ function stelarClientKind(mode) {
       emit(data) {
         sc.emit('ev', data);
       },
-      pressure: () => 0,
-      onceDrain: (cb) => setImmediate(cb),
+      pressure: () => socket?.writableLength ?? 0,
+      onceDrain: (cb) => onceDrainOf(socket, cb),
       cork: noop,
       uncork: noop,
-      close: () => sc.disconnect(),
+      close: () => {
+        closing = true;
+        sc.disconnect();
+      },
     };
     sc.on('b', (data) => client.onBroadcast(data));
     sc.on('room_joined', () => {
@@ -397,22 +440,34 @@ function stelarClientKind(mode) {
       joined = null;
       cb?.();
     });
-    await withTimeout(`StelarClient(${mode}) connect`, (resolve, reject) => {
-      sc.on('error', reject);
-      sc.on('disconnect', (info) => reject(new Error(`StelarClient disconnected: ${JSON.stringify(info)}`)));
-      sc.connect(resolve);
+    let opening = true;
+    sc.on('error', (err) => {
+      if (!opening) console.error(`[gen] StelarClient(${mode}) error:`, err.message);
     });
+    sc.on('disconnect', (info) => {
+      if (!opening && !closing) console.error(`[gen] StelarClient(${mode}) disconnected by the server: ${JSON.stringify(info)}`);
+    });
+    await withTimeout(`StelarClient(${mode}) connect`, (resolve, reject) => {
+      sc.once('error', reject);
+      sc.once('disconnect', (info) => reject(new Error(`StelarClient disconnected: ${JSON.stringify(info)}`)));
+      socket = catchSocketOf(() => sc.connect(resolve));
+    });
+    opening = false;
+    if (!socket && !warnedNoSocket) {
+      warnedNoSocket = true;
+      console.error('[gen] no socket seen on net.client.socket during StelarClient.connect(): the flood runs without backpressure');
+    }
     return client;
   };
 }
 
 const KINDS = {
-  'stelar-client-ws': stelarClientKind('ws'),
-  'stelar-client-tcp': stelarClientKind('tcp'),
+  'stelar-ws': stelarClientKind('ws'),
+  'stelar-tcp': stelarClientKind('tcp'),
+  'stelar-ws-floor': connectStelarWsFloor,
+  'stelar-tcp-floor': connectStelarTcpFloor,
   ws: connectJsonWs,
   socketio: connectSocketIo,
-  'stelar-ws': connectStelarWs,
-  'stelar-tcp': connectStelarTcp,
 };
 
 export function connect(kind, address) {

@@ -86,9 +86,13 @@ async function waitBroadcast({ timeoutMs = 60_000 }) {
   return result;
 }
 
-/** Every client does `rounds` sequential request/response round trips; latencies in µs. */
+/**
+ * Every client does `rounds` sequential request/response round trips; latencies in µs, and
+ * this process's CPU over them (the client side's cost: with StelarClient, the library's).
+ */
 function echo({ rounds }) {
   const start = nowMs();
+  const cpu0 = process.cpuUsage();
   return new Promise((resolve, reject) => {
     let left = clients.length;
     const samples = [];
@@ -105,7 +109,10 @@ function echo({ rounds }) {
           return;
         }
         if (++i === rounds) {
-          if (--left === 0) resolve({ startAt: start, endAt: nowMs(), samples, rounds: rounds * clients.length });
+          if (--left === 0) {
+            const cpu = process.cpuUsage(cpu0);
+            resolve({ startAt: start, endAt: nowMs(), samples, rounds: rounds * clients.length, genCpuUs: cpu.user + cpu.system });
+          }
           return;
         }
         send();

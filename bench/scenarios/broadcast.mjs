@@ -46,9 +46,17 @@ export async function fanOut(session, groups, p) {
   };
 }
 
+/**
+ * The bare ws/uWS servers broadcast with the same code as the app ones (stringify once, send
+ * to every member / publish): only their join differs, so broadcast runs the app flavour.
+ */
+export const BROADCAST_TARGETS = ['stelar-tcp', 'stelar-ws', 'stelar-tcp-floor', 'stelar-ws-floor', 'ws-app', 'socket.io', 'uws-app'];
+
 export default {
   id: 'broadcast',
   title: 'Broadcast fan-out',
+  targets: BROADCAST_TARGETS,
+  serverOptions: { bare: 'room' },
   params: (quick) => ({ clients: quick ? 200 : 1_000, messages: quick ? 200 : 1_000, gens: 1, batch: 10, timeoutMs: 60_000 }),
   columns,
   async run(session, p) {
@@ -59,7 +67,7 @@ export default {
 
 export const mixed = {
   id: 'mixed',
-  title: 'Mixed WebSocket + TCP clients in one room',
+  title: 'Mixed WebSocket + TCP StelarClients in one room',
   targets: ['stelar-mixed'],
   params: (quick) => ({ clients: quick ? 200 : 1_000, messages: quick ? 200 : 1_000, batch: 10, timeoutMs: 60_000 }),
   columns: [...columns.slice(0, 1), { key: 'split', label: 'ws / tcp', digits: 0 }, ...columns.slice(1)],

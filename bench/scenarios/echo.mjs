@@ -1,7 +1,9 @@
 /**
  * (2) Echo / ACK latency: each client does sequential request/response round trips
- * (stelar: ACK Request -> onAck -> ACK Response; socket.io: emit with ack; ws/uWS: JSON
- * with an id echoed back). A warm-up pass runs first and is not counted.
+ * (stelar: StelarClient.request -> onAck -> ACK Response; socket.io: emit with ack; ws/uWS
+ * app: JSON parsed, replied with its id; ws/uWS bare: the same bytes sent back). A warm-up
+ * pass runs first and is not counted. Server CPU and client (generator process) CPU per
+ * round trip.
  */
 import { HOST } from '../lib/session.mjs';
 import { summarize } from '../lib/stats.mjs';
@@ -10,7 +12,7 @@ function echoCase(clients, { rounds, quickRounds }) {
   return {
     id: `echo-${clients}`,
     group: 'echo',
-    targets: ['stelar-tcp', 'stelar-ws', 'ws', 'socket.io', 'uws', 'stelar-client-tcp', 'stelar-client-ws'],
+    serverOptions: { bare: 'echo' },
     title: `Echo / ACK latency, ${clients} client${clients > 1 ? 's' : ''}`,
     params: (quick) => ({ clients, rounds: quick ? quickRounds : rounds, warmup: Math.ceil((quick ? quickRounds : rounds) / 10) }),
     columns: [
@@ -18,6 +20,7 @@ function echoCase(clients, { rounds, quickRounds }) {
       { key: 'p50Us', label: 'p50 (µs)', digits: 0 },
       { key: 'p99Us', label: 'p99 (µs)', digits: 0 },
       { key: 'cpuPerRoundTripUs', label: 'server CPU/round trip (µs)', digits: 2 },
+      { key: 'clientCpuPerRoundTripUs', label: 'client CPU/round trip (µs)', digits: 2 },
     ],
     async run(session, p) {
       const { server, client } = session;
@@ -37,6 +40,7 @@ function echoCase(clients, { rounds, quickRounds }) {
         p99Us: s.p99,
         maxUs: s.max,
         cpuPerRoundTripUs: w.cpuUs / r.rounds,
+        clientCpuPerRoundTripUs: r.genCpuUs / r.rounds,
       };
     },
   };

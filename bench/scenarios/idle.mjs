@@ -1,5 +1,6 @@
 /**
- * (1) Idle memory: open N connections (spread over several generator processes), then
+ * (1) Idle memory and connect time: open N connections (spread over several generator
+ * processes; stelar rows: StelarClient.connect(), which includes the Connect handshake), then
  * read the server's memory after a full GC and subtract the baseline taken before the
  * first connection. "Retained per connection" is heap + external (what the JS side of the
  * server keeps alive per client); RSS is reported too and includes native memory (uWS).
@@ -8,11 +9,15 @@ import { join } from 'node:path';
 import { HOST, sessionOptions, sleep, split } from '../lib/session.mjs';
 import { nowMs } from '../lib/proc.mjs';
 
+/** No message is sent while idle: bare and app servers are the same here, so only app runs. */
+export const IDLE_TARGETS = ['stelar-tcp', 'stelar-ws', 'stelar-tcp-floor', 'stelar-ws-floor', 'ws-app', 'socket.io', 'uws-app'];
+
 export default {
   id: 'idle',
-  title: 'Idle memory',
+  title: 'Idle memory and connect time',
+  targets: IDLE_TARGETS,
   params: (quick, limits) => {
-    const wanted = quick ? 1_000 : 10_000;
+    const wanted = quick ? 1_000 : 5_000;
     // Each generator process needs one descriptor per client; the server needs them all.
     const fdCap = Math.max(100, limits.fdLimit - 200);
     const connections = Math.min(wanted, fdCap);

@@ -1,31 +1,32 @@
 /**
- * The `ws` target: an idiomatic app on `ws` with a small JSON envelope
- * `{ t, ... }`: 'join' (room membership in a Set), 'echo' (reply with the same id and data),
+ * The `ws-app` target: an app on `ws` as one would write it. Every message is parsed
+ * (`JSON.parse`) and dispatched by its event name `t` through a handler map: 'join' (room
+ * membership in a Set, confirmed with 'joined'), 'echo' (reply with the same id and data),
  * 'ev' (counted). Broadcast stringifies once and calls send() per member, as ws documents.
+ * The transport-only counterpart is ws-bare.mjs.
  */
 import { WebSocketServer } from 'ws';
 
 export async function start({ count }) {
   const rooms = new Map();
+  const handlers = new Map([
+    ['ev', () => count()],
+    ['echo', (ws, msg) => ws.send(JSON.stringify({ t: 'echo', id: msg.id, d: msg.d }))],
+    [
+      'join',
+      (ws, msg) => {
+        let room = rooms.get(msg.room);
+        if (!room) rooms.set(msg.room, (room = new Set()));
+        room.add(ws);
+        ws.send('{"t":"joined"}');
+      },
+    ],
+  ]);
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, clientTracking: true });
   wss.on('connection', (ws) => {
     ws.on('message', (buf) => {
-      const msg = JSON.parse(buf);
-      switch (msg.t) {
-        case 'ev':
-          count();
-          break;
-        case 'echo':
-          ws.send(JSON.stringify({ t: 'echo', id: msg.id, d: msg.d }));
-          break;
-        case 'join': {
-          let room = rooms.get(msg.room);
-          if (!room) rooms.set(msg.room, (room = new Set()));
-          room.add(ws);
-          ws.send('{"t":"joined"}');
-          break;
-        }
-      }
+      const msg = JSON.parse(buf.toString());
+      handlers.get(msg.t)?.(ws, msg);
     });
     ws.on('close', () => {
       for (const room of rooms.values()) room.delete(ws);
