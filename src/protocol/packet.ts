@@ -268,6 +268,35 @@ function decodeText(bytes: Uint8Array, start: number, end: number, what: string)
 }
 
 /**
+ * Recently decoded names (event and ACK names), by a hash of their bytes: a server sees the
+ * same few names over and over, so a hit returns the very same string (already flat, its hash
+ * already computed for the Map lookups that follow) after comparing at most SHORT_TEXT bytes,
+ * and a miss costs one small copy. Only strictly valid names get in (decodeText throws first);
+ * bounded: NAME_SLOTS entries of at most SHORT_TEXT bytes.
+ */
+const NAME_SLOTS = 64;
+const nameBytes: (Uint8Array | null)[] = new Array<Uint8Array | null>(NAME_SLOTS).fill(null);
+const nameText: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+function decodeName(bytes: Uint8Array, start: number, end: number, what: string): string {
+  const len = end - start;
+  if (len === 0 || len > SHORT_TEXT) return decodeText(bytes, start, end, what);
+  const slot = (len * 31 + bytes[start]! * 7 + bytes[end - 1]!) & (NAME_SLOTS - 1);
+  const known = nameBytes[slot];
+  if (known !== null && known !== undefined && known.length === len) {
+    let i = 0;
+    while (i < len && known[i] === bytes[start + i]) i++;
+    if (i === len) return nameText[slot]!;
+  }
+  const text = decodeText(bytes, start, end, what);
+  const copy = new Uint8Array(len);
+  for (let i = 0; i < len; i++) copy[i] = bytes[start + i]!;
+  nameBytes[slot] = copy;
+  nameText[slot] = text;
+  return text;
+}
+
+/**
  * How deep a peer's JSON may nest by default. JSON.parse of a 10 MiB `[[[[…` builds millions
  * of nested arrays (seconds of CPU, hundreds of MB); real messages nest a handful of levels.
  */
@@ -340,7 +369,7 @@ function checkHeader(bytes: Uint8Array): number {
 export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_MAX_JSON_DEPTH, event?: string): Packet {
   let o = checkHeader(bytes);
   const type = bytes[0];
-  const packet: Packet = { type: type as PacketType, event: event ?? decodeText(bytes, PACKET_HEADER_SIZE, o, 'event name') };
+  const packet: Packet = { type: type as PacketType, event: event ?? decodeName(bytes, PACKET_HEADER_SIZE, o, 'event name') };
   switch (type) {
     case PacketType.BINARY:
     case PacketType.PING:
@@ -356,7 +385,7 @@ export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_M
       const nameLen = (bytes[o + 4] << 8) | bytes[o + 5];
       o += 6;
       if (o + nameLen > bytes.length) throw truncated('ACK name runs past the end');
-      packet.ackName = nameLen === 0 ? packet.event : decodeText(bytes, o, o + nameLen, 'ACK name');
+      packet.ackName = nameLen === 0 ? packet.event : decodeName(bytes, o, o + nameLen, 'ACK name');
       o += nameLen;
       packet.data = decodeJson(bytes, o, maxJsonDepth);
       break;
@@ -379,8 +408,17 @@ export function decodePacket(bytes: Uint8Array, maxJsonDepth: number = DEFAULT_M
  * Throws StelarError like `decodePacket`.
  */
 export function decodeHeader(bytes: Uint8Array): { type: PacketType; event: string } {
+  return { type: bytes[0] as PacketType, event: decodeEventName(bytes) };
+}
+
+/**
+ * `decodeHeader(bytes).event` without the object: the server's per-message header read (the
+ * type it has already peeked). Checks the header and decodes the name strictly; throws
+ * StelarError like `decodePacket`.
+ */
+export function decodeEventName(bytes: Uint8Array): string {
   const end = checkHeader(bytes);
-  return { type: bytes[0] as PacketType, event: decodeText(bytes, PACKET_HEADER_SIZE, end, 'event name') };
+  return decodeName(bytes, PACKET_HEADER_SIZE, end, 'event name');
 }
 
 // ---- header peeks ---------------------------------------------------------------------------

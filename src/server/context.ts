@@ -226,6 +226,11 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     }
   }
 
+  /** The id of `ctx`'s ACK request (0 = none). Used by the dispatcher. */
+  static ackIdOf(ctx: StelarContext): number {
+    return ctx.#ackId;
+  }
+
   /** Calls `fn` once, when `ctx`'s ACK response is sent. Used by the dispatcher. */
   static onAnswered(ctx: StelarContext, fn: () => void): void {
     ctx.#onAnswered = fn;

@@ -6,7 +6,7 @@
  */
 import {
   CloseCode,
-  decodeHeader,
+  decodeEventName,
   decodePacket,
   ErrorCode,
   isStelarError,
@@ -141,7 +141,7 @@ export class Dispatcher {
     const { config: c, counters, rateLimits } = this.#p;
     let event: string;
     try {
-      event = decodeHeader(bytes).event;
+      event = decodeEventName(bytes);
     } catch (err) {
       counters.received();
       return this.#badPacket(session, bytes, asStelarError(err));
@@ -254,7 +254,7 @@ export class Dispatcher {
   }
 
   #ack(session: Session, packet: Packet): void {
-    const { handlers, contextHost, config, inFlight } = this.#p;
+    const { handlers, contextHost, inFlight } = this.#p;
     if (inFlight?.draining) {
       const err = new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started');
       return this.#refuseAckId(session, packet.ackId ?? 0, packet.ackName ?? packet.event, err);
@@ -265,28 +265,6 @@ export class Dispatcher {
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
     // returns something (it may answer later through ctx.ack / ctx.send instead).
-    const always = handler !== undefined;
-    const settle = (v: unknown): void => {
-      if (!always && v === undefined) return;
-      try {
-        StelarContext.reply(ctx, true, v);
-      } catch (err) {
-        // The value cannot be encoded (circular, nested past the stack, BigInt...). Thrown here it
-        // would escape the socket's data handler (or reject unheard) and end the process.
-        config.logger.error(`the answer to "${name}" could not be encoded:`, err);
-        session.sendPacket({
-          type: PacketType.ACK_RESPONSE,
-          event: name,
-          ackId: packet.ackId,
-          ok: false,
-          data: { message: 'the answer could not be encoded', code: ErrorCode.ACK_FAILED },
-        });
-      }
-    };
-    const answer = (value: unknown): void => {
-      if (value instanceof Promise) value.then(settle, (err: unknown) => StelarContext.reply(ctx, false, StelarContext.errorBody(err)));
-      else settle(value);
-    };
     if (handler) {
       let result: unknown;
       try {
@@ -295,7 +273,7 @@ export class Dispatcher {
         StelarContext.reply(ctx, false, StelarContext.errorBody(err));
         return;
       }
-      return answer(result);
+      return this.#answer(session, ctx, name, true, result);
     }
     const list = handlers.events.get(packet.event);
     if (!list) {
@@ -311,7 +289,40 @@ export class Dispatcher {
         StelarContext.reply(ctx, false, StelarContext.errorBody(err));
         continue;
       }
-      answer(result);
+      this.#answer(session, ctx, name, false, result);
+    }
+  }
+
+  /**
+   * A handler's result as the answer: a synchronous one at once (no Promise, no closure per
+   * request), a Promise when it settles. `always`: undefined answers too (an onAck handler).
+   */
+  #answer(session: Session, ctx: StelarContext, name: string, always: boolean, value: unknown): void {
+    if (value instanceof Promise) {
+      value.then(
+        (v: unknown) => this.#settle(session, ctx, name, always, v),
+        (err: unknown) => StelarContext.reply(ctx, false, StelarContext.errorBody(err)),
+      );
+      return;
+    }
+    this.#settle(session, ctx, name, always, value);
+  }
+
+  #settle(session: Session, ctx: StelarContext, name: string, always: boolean, value: unknown): void {
+    if (!always && value === undefined) return;
+    try {
+      StelarContext.reply(ctx, true, value);
+    } catch (err) {
+      // The value cannot be encoded (circular, nested past the stack, BigInt...). Thrown here it
+      // would escape the socket's data handler (or reject unheard) and end the process.
+      this.#p.config.logger.error(`the answer to "${name}" could not be encoded:`, err);
+      session.sendPacket({
+        type: PacketType.ACK_RESPONSE,
+        event: name,
+        ackId: StelarContext.ackIdOf(ctx),
+        ok: false,
+        data: { message: 'the answer could not be encoded', code: ErrorCode.ACK_FAILED },
+      });
     }
   }
 

@@ -128,10 +128,13 @@ export class RateLimits {
 
   /** Judges one message from `id` for `event` ('' = no event-specific tier). */
   check(id: string, event: string): RateVerdict | Promise<RateVerdict> {
-    const client = this.#clients.get(id);
-    if (client) return client.check(id) ? null : 'client';
-    const key = this.#keys.get(id) ?? id;
-    if (event) {
+    // Overrides, shared keys and per-event limits are rare: their Maps are only asked when not empty.
+    if (this.#clients.size !== 0) {
+      const client = this.#clients.get(id);
+      if (client) return client.check(id) ? null : 'client';
+    }
+    const key = this.#keys.size === 0 ? id : (this.#keys.get(id) ?? id);
+    if (event && this.#events.size !== 0) {
       const perEvent = this.#events.get(event);
       if (perEvent) return perEvent.check(key) ? null : 'event';
     }
