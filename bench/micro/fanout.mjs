@@ -2,7 +2,7 @@
 /**
  * Fan-out micro-benchmark (issue 14): server CPU per delivery and idle memory per connection.
  *
- *   node bench/micro/fanout.mjs [--dist DIR] [--only ws,tcp,uws,floor] [--clients 1000]
+ *   node bench/micro/fanout.mjs [--dist DIR[,DIR2]] [--only ws,tcp,uws,floor] [--clients 1000]
  *     [--messages 1000] [--batch 10] [--idle 5000] [--runs 5] [--no-cpu] [--no-idle]
  *     [--prof DIR]   (the server profiles each broadcast window: DIR/<kind>-<pid>.cpuprofile, see bench/lib/cpu-top.mjs)
  *     [--heap DIR]   (idle runs write heap snapshots before/after to DIR: bench/lib/heap-diff.mjs)
@@ -130,6 +130,7 @@ async function child() {
   const kind = arg('child');
   const server = await startServer(kind, resolve(arg('dist')));
   let window = null;
+  let enqueueUs = 0;
   // --prof: a CPU profile of the broadcast window only (not the handshakes before it).
   const prof = arg('prof');
   const inspector = prof ? new (await import('node:inspector')).Session() : null;
@@ -148,8 +149,12 @@ async function child() {
       if (inspector) await post('Profiler.start');
       window = process.cpuUsage();
       process.send({ id: msg.id, value: true });
+      enqueueUs = 0;
       for (let seq = 0; seq < msg.count; seq++) {
+        const t0 = process.cpuUsage();
         server.broadcast({ seq, text: BROADCAST_TEXT });
+        const t = process.cpuUsage(t0);
+        enqueueUs += t.user + t.system;
         if (seq % msg.batch === msg.batch - 1) await tick();
       }
     } else if (msg.cmd === 'stop') {
@@ -158,7 +163,9 @@ async function child() {
         const { profile } = await post('Profiler.stop');
         writeFileSync(join(prof, `${kind}-${process.pid}.cpuprofile`), JSON.stringify(profile));
       }
-      if (process.env.FANOUT_SPLIT) console.error(`user ${cpu.user} system ${cpu.system}`);
+      // FANOUT_SPLIT=1: user/system CPU of the window, and the synchronous part of the broadcast
+      // calls alone (encode, adapter, sessions, queueing: everything before the flush).
+      if (process.env.FANOUT_SPLIT) console.error(`${kind}: user ${cpu.user} µs, system ${cpu.system} µs, broadcast calls ${enqueueUs} µs`);
       process.send({ id: msg.id, value: cpu.user + cpu.system });
     } else if (msg.cmd === 'exit') process.exit(0);
   });
@@ -331,14 +338,19 @@ async function idleRun(kind, dist, count) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-  const dist = resolve(arg('dist', join(ROOT, 'dist')));
+  // Several builds, comma-separated: their runs alternate (A B A B ...), so a busy machine
+  // weighs on each alike and the ratio between them holds.
+  const dists = arg('dist', join(ROOT, 'dist'))
+    .split(',')
+    .map((d) => resolve(d));
   const kinds = arg('only', 'ws,tcp,uws').split(',');
   const clients = Number(arg('clients', 1000));
   const messages = Number(arg('messages', 1000));
   const batch = Number(arg('batch', 10));
   const idle = Number(arg('idle', 5000));
   const runs = Number(arg('runs', 5));
-  console.log(`fan-out: dist=${dist} clients=${clients} messages=${messages} batch=${batch} idle=${idle} runs=${runs}`);
+  console.log(`fan-out: clients=${clients} messages=${messages} batch=${batch} idle=${idle} runs=${runs}`);
+  for (let i = 0; i < dists.length; i++) console.log(`  build ${String.fromCharCode(65 + i)}: ${dists[i]}`);
   for (const kind of kinds) {
     if (kind === 'uws') {
       try {
@@ -348,19 +360,28 @@ async function main() {
         continue;
       }
     }
-    const label = kind === 'uws' ? 'uWS' : kind === 'floor' ? 'node floor' : `stelar ${kind}`;
+    // uWS and the floor do not load a build: one series.
+    const builds = kind === 'uws' || kind === 'floor' ? [dists[0]] : dists;
+    const label = (i) =>
+      kind === 'uws' ? 'uWS' : kind === 'floor' ? 'node floor' : `stelar ${kind}${builds.length > 1 ? ` ${String.fromCharCode(65 + i)}` : ''}`;
     if (!flag('no-cpu')) {
-      const xs = [];
-      for (let i = 0; i < runs; i++) xs.push(await cpuRun(kind, dist, clients, messages, batch));
-      console.log(`${label.padEnd(11)} CPU/delivery  median ${median(xs).toFixed(3)} µs  runs ${xs.map((x) => x.toFixed(3)).join(' ')}`);
+      const xs = builds.map(() => []);
+      for (let r = 0; r < runs; r++) for (let i = 0; i < builds.length; i++) xs[i].push(await cpuRun(kind, builds[i], clients, messages, batch));
+      for (let i = 0; i < xs.length; i++) {
+        const x = xs[i];
+        console.log(`${label(i).padEnd(13)} CPU/delivery  median ${median(x).toFixed(3)} µs  runs ${x.map((v) => v.toFixed(3)).join(' ')}`);
+      }
     }
     if (!flag('no-idle')) {
-      const xs = [];
-      for (let i = 0; i < runs; i++) xs.push(await idleRun(kind, dist, idle));
-      const kb = xs.map((x) => x.retained / 1024);
-      console.log(
-        `${label.padEnd(11)} idle/conn     median ${median(kb).toFixed(2)} KB heap+external (RSS ${(median(xs.map((x) => x.rss)) / 1024).toFixed(2)} KB)  runs ${kb.map((x) => x.toFixed(2)).join(' ')}`,
-      );
+      const xs = builds.map(() => []);
+      for (let r = 0; r < runs; r++) for (let i = 0; i < builds.length; i++) xs[i].push(await idleRun(kind, builds[i], idle));
+      xs.forEach((x, i) => {
+        const kb = x.map((v) => v.retained / 1024);
+        const rss = median(x.map((v) => v.rss)) / 1024;
+        console.log(
+          `${label(i).padEnd(13)} idle/conn     median ${median(kb).toFixed(2)} KB heap+external (RSS ${rss.toFixed(2)} KB)  runs ${kb.map((v) => v.toFixed(2)).join(' ')}`,
+        );
+      });
     }
   }
 }

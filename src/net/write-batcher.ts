@@ -118,11 +118,14 @@ export class OutboundQueue implements Flushable {
   #out: Uint8Array | Uint8Array[] | null = null;
   #bytes = 0;
   /**
-   * While frames are queued: how many bytes fit below the socket's high-water mark, read once
-   * when the first frame of the tick is queued. Nothing else writes to the socket before the
-   * flush (the connection's own out-of-band writes flush this queue first), so its buffer
-   * cannot change meanwhile and every later `write` of the tick compares against this.
+   * While frames are queued: the socket's own buffered bytes, and how many bytes fit below its
+   * high-water mark, read once when the first frame of the tick is queued. Nothing else writes
+   * to the socket before the flush (the connection's own out-of-band writes flush this queue
+   * first) and the kernel only takes bytes between ticks, so neither changes meanwhile: a
+   * broadcast's later writes and backlog checks of the tick read these two numbers instead of
+   * the socket and its stream state (two objects less touched per recipient).
    */
+  #socketBytes = 0;
   #room = 0;
   /** A write answered false: `drain` is owed once the backlog is gone. */
   #needDrain = false;
@@ -188,7 +191,7 @@ export class OutboundQueue implements Flushable {
 
   /** Queued bytes plus the socket's own buffer: what `bufferedAmount` reports. */
   get bufferedAmount(): number {
-    return this.#bytes + this.#socket.writableLength;
+    return this.#out === null ? this.#socket.writableLength : this.#bytes + this.#socketBytes;
   }
 
   /**
@@ -197,7 +200,9 @@ export class OutboundQueue implements Flushable {
    */
   write(bytes: Uint8Array): boolean {
     const socket = this.#socket;
-    if (!socket.writable) return false;
+    // Read once per tick, with the first frame: the socket is ended or destroyed only by the
+    // connection's own paths, which flush this queue first (or drop it with the socket).
+    if (this.#out === null && !socket.writable) return false;
     this.enqueue(bytes);
     if (this.#bytes < this.#room) return true;
     this.#needDrain = true;
@@ -216,7 +221,9 @@ export class OutboundQueue implements Flushable {
     if (out === null) {
       this.#out = bytes;
       const socket = this.#socket;
-      this.#room = socket.writableHighWaterMark - socket.writableLength;
+      const held = socket.writableLength;
+      this.#socketBytes = held;
+      this.#room = socket.writableHighWaterMark - held;
       scheduleFlush(this);
     } else if (Array.isArray(out)) out.push(bytes);
     else this.#out = [out, bytes];
