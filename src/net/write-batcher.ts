@@ -28,6 +28,17 @@ let dirty: Flushable[] = [];
 let spare: Flushable[] = [];
 let scheduled = false;
 
+/**
+ * Broadcast: every member of a room queues the very same frames in the same order, so the
+ * batch joined for one connection is the batch of the next. Within one flush pass the last
+ * joined batch is kept with the list it came from and written again, not joined again, when
+ * the next list holds the same frames (1,000 recipients: one copy instead of 1,000). Frames
+ * are never modified once sent, so equal references mean equal bytes. Dropped after the pass.
+ */
+let passing = false;
+let joinedFrom: Uint8Array[] | null = null;
+let joined: Buffer | null = null;
+
 function flushAll(): void {
   // Connections that queue again while this list is written (a drain listener that sends)
   // land in the other list and get the next tick, after everything already queued.
@@ -35,11 +46,30 @@ function flushAll(): void {
   dirty = spare;
   spare = list;
   scheduled = false;
+  passing = true;
   try {
     for (let i = 0; i < list.length; i++) list[i]!.flushWrites();
   } finally {
+    passing = false;
+    joinedFrom = null;
+    joined = null;
     list.length = 0;
   }
+}
+
+function sameFrames(a: Uint8Array[], b: Uint8Array[]): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The chunks as one Buffer: the previous connection's when it queued the same frames (see `joined`). */
+function join(chunks: Uint8Array[], total: number): Buffer {
+  if (!passing) return Buffer.concat(chunks, total);
+  if (joinedFrom !== null && sameFrames(chunks, joinedFrom)) return joined!;
+  joinedFrom = chunks;
+  return (joined = Buffer.concat(chunks, total));
 }
 
 /** Registers a connection that just queued its first bytes of this tick. */
@@ -61,7 +91,7 @@ const CONCAT_LIMIT = 64 * 1024;
  */
 export function writeChunks(socket: Duplex, chunks: Uint8Array | Uint8Array[], total: number): boolean {
   if (!Array.isArray(chunks)) return socket.write(chunks);
-  if (total <= CONCAT_LIMIT) return socket.write(Buffer.concat(chunks, total));
+  if (total <= CONCAT_LIMIT) return socket.write(join(chunks, total));
   socket.cork();
   let ok = true;
   for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i]!);
@@ -87,15 +117,29 @@ export class OutboundQueue implements Flushable {
   /** Frames queued this tick (one, several, or none). */
   #out: Uint8Array | Uint8Array[] | null = null;
   #bytes = 0;
+  /**
+   * While frames are queued: the socket's own buffered bytes, and how many bytes fit below its
+   * high-water mark, read once when the first frame of the tick is queued. Nothing else writes
+   * to the socket before the flush (the connection's own out-of-band writes flush this queue
+   * first) and the kernel only takes bytes between ticks, so neither changes meanwhile: a
+   * broadcast's later writes and backlog checks of the tick read these two numbers instead of
+   * the socket and its stream state (two objects less touched per recipient).
+   */
+  #socketBytes = 0;
+  #room = 0;
   /** A write answered false: `drain` is owed once the backlog is gone. */
   #needDrain = false;
   /** Pause reading while over the high-water mark (off once the connection closes). */
   #pauseReads: boolean;
   /** We paused the socket's reads (and owe it a resume). */
   #readsPaused = false;
-  /** What `peerTookSinceLastLook` saw last: our backlog, and libuv's unwritten bytes. */
-  #lookBuffered = Number.POSITIVE_INFINITY;
-  #lookUnwritten = Number.POSITIVE_INFINITY;
+  /**
+   * What `peerTookSinceLastLook` saw last: our backlog, and libuv's unwritten bytes; -1 before
+   * the first look. (Small integers, not Infinity: a double field costs every idle connection
+   * a heap number.)
+   */
+  #lookBuffered = -1;
+  #lookUnwritten = -1;
 
   /**
    * `pauseReads`: stop reading the socket while the backlog is over the high-water mark and
@@ -133,7 +177,7 @@ export class OutboundQueue implements Flushable {
     const buffered = this.bufferedAmount;
     const unwritten = (this.#socket as { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize;
     const queue = typeof unwritten === 'number' ? unwritten : buffered;
-    const took = buffered < this.#lookBuffered || queue < this.#lookUnwritten;
+    const took = this.#lookBuffered < 0 || buffered < this.#lookBuffered || queue < this.#lookUnwritten;
     this.#lookBuffered = buffered;
     this.#lookUnwritten = queue;
     return took;
@@ -147,7 +191,7 @@ export class OutboundQueue implements Flushable {
 
   /** Queued bytes plus the socket's own buffer: what `bufferedAmount` reports. */
   get bufferedAmount(): number {
-    return this.#bytes + this.#socket.writableLength;
+    return this.#out === null ? this.#socket.writableLength : this.#bytes + this.#socketBytes;
   }
 
   /**
@@ -156,9 +200,11 @@ export class OutboundQueue implements Flushable {
    */
   write(bytes: Uint8Array): boolean {
     const socket = this.#socket;
-    if (!socket.writable) return false;
+    // Read once per tick, with the first frame: the socket is ended or destroyed only by the
+    // connection's own paths, which flush this queue first (or drop it with the socket).
+    if (this.#out === null && !socket.writable) return false;
     this.enqueue(bytes);
-    if (this.#bytes + socket.writableLength < socket.writableHighWaterMark) return true;
+    if (this.#bytes < this.#room) return true;
     this.#needDrain = true;
     if (this.#pauseReads && !this.#readsPaused) {
       // The peer is not keeping up with what we send: stop reading what it sends (the chunk
@@ -174,6 +220,10 @@ export class OutboundQueue implements Flushable {
     const out = this.#out;
     if (out === null) {
       this.#out = bytes;
+      const socket = this.#socket;
+      const held = socket.writableLength;
+      this.#socketBytes = held;
+      this.#room = socket.writableHighWaterMark - held;
       scheduleFlush(this);
     } else if (Array.isArray(out)) out.push(bytes);
     else this.#out = [out, bytes];

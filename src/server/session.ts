@@ -65,6 +65,23 @@ const HANDSHAKE_ONLY_HEADERS: ReadonlySet<string> = new Set([
   'sec-websocket-extensions',
 ]);
 
+/**
+ * Timestamps are kept as milliseconds since this module loaded, not as `Date.now()` values:
+ * a field holding a number past 2^31 is a separate heap number (16 bytes) in V8, one per
+ * timestamp per idle client, while small integers live in the field itself. The getters add
+ * the epoch back. (After 24.8 days of uptime new values are heap numbers again: only the
+ * saving ends, nothing else changes.)
+ */
+const EPOCH = Date.now();
+function now(): number {
+  const t = Date.now() - EPOCH;
+  // `| 0` makes the small-integer form explicit (a plain subtraction of two doubles is stored as
+  // a heap number); a value outside int32 (24.8 days of uptime, or a clock set far back) stays
+  // as it is, never wrapped.
+  const i = t | 0;
+  return i === t ? i : t;
+}
+
 /** Close codes an application may send: 1000, or the registered/private ranges 3000-4999. */
 export function assertCloseCode(code: number): void {
   if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
@@ -74,14 +91,15 @@ export function assertCloseCode(code: number): void {
 
 export class Session implements TransportSink, AdapterClient {
   readonly remoteAddress: string;
-  readonly openedAt: number;
   readonly transport: Transport;
   #id: string;
   #state: SessionState = SessionState.AWAITING_CONNECT;
-  #connectedAt = 0;
+  /** Since EPOCH, like every timestamp here; -1 = not yet. */
+  #openedAt: number;
+  #connectedAt = -1;
   #lastSeen: number;
   /** When a close was started (the sweep terminates sessions stuck closing). */
-  #closingSince = 0;
+  #closingSince = -1;
   /** Set when the client asked for connection-state recovery and the server has it on. */
   #recovery: SessionRecoveryState | null = null;
   #host: SessionHost;
@@ -106,7 +124,7 @@ export class Session implements TransportSink, AdapterClient {
     this.#id = id;
     this.remoteAddress = remoteAddress;
     this.#req = req;
-    this.openedAt = this.#lastSeen = Date.now();
+    this.#openedAt = this.#lastSeen = now();
     this.transport = makeTransport(this);
   }
 
@@ -116,9 +134,13 @@ export class Session implements TransportSink, AdapterClient {
   get state(): SessionState {
     return this.#state;
   }
+  /** ms timestamp of the transport's opening. */
+  get openedAt(): number {
+    return EPOCH + this.#openedAt;
+  }
   /** ms timestamp of acceptance (0 until then). */
   get connectedAt(): number {
-    return this.#connectedAt;
+    return this.#connectedAt < 0 ? 0 : EPOCH + this.#connectedAt;
   }
   /**
    * When the peer last showed life: sent anything (any packet counts), or, while the transport
@@ -130,11 +152,12 @@ export class Session implements TransportSink, AdapterClient {
    */
   get lastSeen(): number {
     const t = this.transport;
-    if (t.readsPaused && t.peerTookSinceLastLook()) this.#lastSeen = Date.now();
-    return this.#lastSeen;
+    if (t.readsPaused && t.peerTookSinceLastLook()) this.#lastSeen = now();
+    return EPOCH + this.#lastSeen;
   }
+  /** ms timestamp of the start of the close (0 while not closing). */
   get closingSince(): number {
-    return this.#closingSince;
+    return this.#closingSince < 0 ? 0 : EPOCH + this.#closingSince;
   }
   get recovery(): SessionRecoveryState | null {
     return this.#recovery;
@@ -151,7 +174,7 @@ export class Session implements TransportSink, AdapterClient {
   #moveTo(next: SessionState): boolean {
     if (next <= this.#state) return false;
     this.#state = next;
-    if (next === SessionState.CLOSING) this.#closingSince = Date.now();
+    if (next === SessionState.CLOSING) this.#closingSince = now();
     if (next >= SessionState.CLOSING) this.#queue = null;
     return true;
   }
@@ -170,7 +193,7 @@ export class Session implements TransportSink, AdapterClient {
   open(id: string): boolean {
     if (this.#state !== SessionState.HANDSHAKE) return false;
     this.#id = id;
-    this.#connectedAt = Date.now();
+    this.#connectedAt = now();
     this.#slimRequest();
     return this.#moveTo(SessionState.OPEN);
   }
@@ -236,12 +259,18 @@ export class Session implements TransportSink, AdapterClient {
   /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
   sendEncoded(message: EncodedMessage): boolean {
     const recovery = this.#recovery;
-    if (this.#state !== SessionState.OPEN || !this.transport.isOpen || this.#backlogged()) {
+    const transport = this.transport;
+    if (this.#state !== SessionState.OPEN || !transport.isOpen || this.#backlogged()) {
       if (recovery && message.offset !== undefined) recovery.lost = true;
       return false;
     }
-    if (recovery && message.offset !== undefined && recovery.skipUpTo !== null && !recovery.passes(message.offset)) return true;
-    if (recovery && message.offset !== undefined && message.withOffset) {
+    // The common case, once per recipient of a broadcast: no recovery, or an unrecorded message.
+    if (recovery === null || message.offset === undefined) {
+      transport.sendEncoded(message);
+      return true;
+    }
+    if (recovery.skipUpTo !== null && !recovery.passes(message.offset)) return true;
+    if (message.withOffset) {
       // Recorded: this session gets the variant carrying the offset (shared by all such sessions).
       recovery.sent = message.offset;
       message = message.withOffset();
@@ -289,7 +318,7 @@ export class Session implements TransportSink, AdapterClient {
   }
 
   onPacket(bytes: Buffer): void {
-    this.#lastSeen = Date.now();
+    this.#lastSeen = now();
     if (this.#state >= SessionState.CLOSING) return;
     if (this.#repeatConnectPossible) {
       this.#repeatConnectPossible = false;
@@ -306,7 +335,7 @@ export class Session implements TransportSink, AdapterClient {
   }
 
   onInvalid(err: StelarError): void {
-    this.#lastSeen = Date.now();
+    this.#lastSeen = now();
     if (this.#state < SessionState.CLOSING) this.#host.onInvalid(this, err);
   }
 
@@ -329,9 +358,10 @@ export class Session implements TransportSink, AdapterClient {
   #overPingBudget(): boolean {
     const limit = this.#host.pingLimit;
     if (!limit) return false;
-    const now = Date.now();
-    if (now - this.#pingWindowStart >= limit.windowMs) {
-      this.#pingWindowStart = now;
+    const t = now();
+    // No ping counted yet: the first one opens the first window.
+    if (this.#pings === 0 || t - this.#pingWindowStart >= limit.windowMs) {
+      this.#pingWindowStart = t;
       this.#pings = 0;
     }
     if (++this.#pings <= limit.maxPoints) return false;

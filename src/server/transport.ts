@@ -136,7 +136,10 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
 }
 
 class WsTransport extends ConnectionTransport<WebSocketConnection> implements Transport {
-  readonly protocol = 'ws' as const;
+  /** On the prototype, not a field: one slot less per client. */
+  get protocol(): 'ws' {
+    return 'ws';
+  }
 
   limitInbound(maxFrameSize: number, maxPacketSize = maxFrameSize): void {
     this.conn.maxPayload = Math.min(maxFrameSize, maxPacketSize);
@@ -162,7 +165,10 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
 }
 
 class TcpTransport extends ConnectionTransport<TcpConnection> implements Transport {
-  readonly protocol = 'tcp' as const;
+  /** On the prototype, not a field: one slot less per client. */
+  get protocol(): 'tcp' {
+    return 'tcp';
+  }
 
   limitInbound(maxFrameSize: number, maxPacketSize = maxFrameSize): void {
     this.conn.maxFrameSize = Math.min(maxFrameSize, maxPacketSize + TCP_PREFIX_SIZE);

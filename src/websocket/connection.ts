@@ -148,9 +148,8 @@ export class WebSocketConnection extends EventEmitter {
   readonly #remoteAddress: string | undefined;
   #readyState: ReadyState = ReadyState.OPEN;
   #closeFrameSent = false;
-  #closeFrameReceived = false;
-  #closeCode: number = ABNORMAL_CLOSE_CODE;
-  #closeReason = '';
+  /** The peer's close frame, once received (null until then: one slot per idle connection, not three). */
+  #peerClose: { code: number; reason: string } | null = null;
   #closeTimer: NodeJS.Timeout | undefined;
   /** Frames queued this tick, flushed by the shared batcher. */
   readonly #queue: OutboundQueue;
@@ -278,7 +277,7 @@ export class WebSocketConnection extends EventEmitter {
     if (this.#readyState === ReadyState.CLOSED || this.#closeFrameSent) return;
     this.#readyState = ReadyState.CLOSING;
     this.#sendClose(body);
-    if (this.#closeFrameReceived && this.#isServer) this.#end();
+    if (this.#peerClose !== null && this.#isServer) this.#end();
     this.#armCloseTimer();
   }
 
@@ -321,9 +320,7 @@ export class WebSocketConnection extends EventEmitter {
   }
 
   #onCloseFrame(code: number, reason: string): void {
-    this.#closeFrameReceived = true;
-    this.#closeCode = code;
-    this.#closeReason = reason;
+    this.#peerClose = { code, reason };
     if (this.#readyState === ReadyState.OPEN) this.#readyState = ReadyState.CLOSING;
     if (!this.#closeFrameSent) this.#sendClose(code === NO_STATUS_CODE ? EMPTY : closePayload(code, reason));
     // The server closes TCP first (section 7.1.1) so the client is not left in TIME_WAIT.
@@ -356,7 +353,7 @@ export class WebSocketConnection extends EventEmitter {
     this.#closeTimer = undefined;
     this.#receiver.stop();
     this.#queue.clear();
-    const code = this.#closeFrameReceived ? this.#closeCode : ABNORMAL_CLOSE_CODE;
-    this.emit('close', code, this.#closeFrameReceived ? this.#closeReason : '');
+    const peer = this.#peerClose;
+    this.emit('close', peer ? peer.code : ABNORMAL_CLOSE_CODE, peer ? peer.reason : '');
   }
 }

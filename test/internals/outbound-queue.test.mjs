@@ -357,3 +357,56 @@ test('real TCP sockets: one write() per connection per tick, bytes in order, for
   await tick();
   assert.equal(queues[0].calls, 1);
 });
+
+test('broadcast: queues holding the same frames in one tick write one shared joined Buffer; others their own bytes', async () => {
+  class Recording extends FakeSocket {
+    constructor() {
+      super({ highWaterMark: 1 << 20 });
+      this.written = [];
+    }
+    write(chunk, ...rest) {
+      this.written.push(chunk);
+      return super.write(chunk, ...rest);
+    }
+  }
+  const a = Buffer.from('aa');
+  const b = Buffer.from('bbb');
+  const c = Buffer.from('c');
+  const sockets = Array.from({ length: 5 }, () => new Recording());
+  const queues = sockets.map((s) => new OutboundQueue(s, owner()));
+  // 0, 1 and 3 get a+b; 2 gets a+c between them; 4 gets a+b+a (same prefix, longer).
+  for (const [i, frames] of [
+    [0, [a, b]],
+    [1, [a, b]],
+    [2, [a, c]],
+    [3, [a, b]],
+    [4, [a, b, a]],
+  ]) {
+    for (const f of frames) queues[i].write(f);
+  }
+  await new Promise((r) => process.nextTick(r));
+  assert.deepEqual(
+    sockets.map((s) => s.bytes.toString()),
+    ['aabbb', 'aabbb', 'aac', 'aabbb', 'aabbbaa'],
+  );
+  assert.equal(sockets[0].written.length, 1);
+  assert.equal(sockets[1].written[0], sockets[0].written[0], "the second queue reuses the first one's joined batch");
+  assert.notEqual(sockets[3].written[0], sockets[0].written[0], 'only the previous batch is kept: a+c came between');
+  // The next tick joins anew (nothing is kept from one pass to the next).
+  queues[0].write(a);
+  queues[0].write(b);
+  await new Promise((r) => process.nextTick(r));
+  assert.equal(sockets[0].written.length, 2);
+  assert.notEqual(sockets[0].written[1], sockets[0].written[0]);
+  assert.equal(sockets[0].bytes.toString(), 'aabbbaabbb');
+});
+
+test("a write answers against the high-water mark as the socket stood when the tick's first frame was queued", () => {
+  const s = new FakeSocket({ highWaterMark: 16, slow: true });
+  s.write(Buffer.alloc(10)); // 10 bytes held by the socket, not yet taken by the "kernel"
+  const q = new OutboundQueue(s, owner());
+  assert.equal(q.write(Buffer.alloc(3)), true); // 10 + 3 < 16
+  assert.equal(q.write(Buffer.alloc(2)), true); // 10 + 5 < 16
+  assert.equal(q.write(Buffer.alloc(1)), false); // 10 + 6 >= 16
+  assert.equal(q.bufferedAmount, 16);
+});
