@@ -34,6 +34,13 @@ export function retimeHttpServer(server: HttpServer, connectTimeout: number): vo
   server.headersTimeout = connectTimeout;
 }
 
+const kTracked = Symbol('stelar.tracked');
+type TrackedSocket = Socket & { [kTracked]?: Set<Socket> };
+
+function onTrackedSocketClose(this: TrackedSocket): void {
+  this[kTracked]?.delete(this);
+}
+
 /**
  * The TCP listener. `onSocket` gets each connection once it is usable (after TLS);
  * `sockets` tracks raw sockets from the first byte, so a stop also ends TLS handshakes in flight.
@@ -43,7 +50,9 @@ export function createTcpListener(o: ListenerOptions, sockets: Set<Socket>, onSo
   const server = o.tls ? createTlsServer({ handshakeTimeout: o.connectTimeout, ...o.tls }, onSocket) : createNetServer(onSocket);
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    // A shared listener (the set rides on the socket), not a closure per connection.
+    (socket as TrackedSocket)[kTracked] = sockets;
+    socket.on('close', onTrackedSocketClose);
   });
   if (o.tls) {
     server.on('tlsClientError', (err: Error, socket: Socket) => {

@@ -47,6 +47,15 @@ export interface GateLimits {
   readonly logger: LoggerLike;
 }
 
+const kGate = Symbol('stelar.gate');
+const kGateIp = Symbol('stelar.gate.ip');
+type GatedSocket = Socket & { [kGate]?: SocketGate; [kGateIp]?: string };
+
+function onGatedSocketClose(this: GatedSocket): void {
+  this[kGate]?.release(this[kGateIp] ?? '');
+  this[kGate] = undefined;
+}
+
 export class SocketGate {
   readonly #limits: GateLimits;
   readonly #perIp = new Map<string, number>();
@@ -134,11 +143,19 @@ export class SocketGate {
     }
     this.#total++;
     this.#perIp.set(ip, perIp + 1);
-    socket.once('close', () => {
-      this.#total--;
-      const n = this.#perIp.get(ip) ?? 0;
-      if (n <= 1) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, n - 1);
-    });
+    // One shared listener finds the gate and the address on the socket: a closure and a
+    // once-wrapper per socket cost a few hundred bytes of every idle connection.
+    const tagged = socket as GatedSocket;
+    tagged[kGate] = this;
+    tagged[kGateIp] = ip;
+    socket.on('close', onGatedSocketClose);
+  }
+
+  /** A counted socket closed (close fires once per socket). */
+  release(ip: string): void {
+    this.#total--;
+    const n = this.#perIp.get(ip) ?? 0;
+    if (n <= 1) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, n - 1);
   }
 }
