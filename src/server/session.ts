@@ -15,7 +15,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AdapterClient, EncodedMessage, RateLimitConfig, TransportProtocol } from '../contracts/index.js';
-import { CloseCode, ErrorCode, type Packet, PacketType, peekPacketType, StelarError } from '../protocol/index.js';
+import { CloseCode, CONNECT_HEADER, ErrorCode, type Packet, PacketType, peekPacketType, StelarError } from '../protocol/index.js';
 import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
 
@@ -63,6 +63,7 @@ const HANDSHAKE_ONLY_HEADERS: ReadonlySet<string> = new Set([
   'sec-websocket-key',
   'sec-websocket-version',
   'sec-websocket-extensions',
+  CONNECT_HEADER, // the Connect it carried was handled at the upgrade
 ]);
 
 /**

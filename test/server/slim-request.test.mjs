@@ -17,6 +17,15 @@ test('ctx.req in middleware is the full request; in handlers the slim one withou
     ctx.emit('ok');
   });
   const ws = await connect(server, 'ws', { headers: { authorization: 'Bearer t0k', 'x-app': 'demo' } });
+  // The Node StelarClient carries its Connect in the upgrade: it served the handshake only.
+  const { StelarClient } = await import('../../dist/client/index.js');
+  const sc = new StelarClient(server.getPort());
+  const viaClient = new Promise((resolve) => server.on('who2', (ctx) => resolve(ctx.req)));
+  await new Promise((resolve) => sc.connect(resolve));
+  sc.emit('who2');
+  const slimFromClient = await viaClient;
+  sc.disconnect();
+  assert.equal('x-stelar-connect' in slimFromClient.headers, false, 'x-stelar-connect dropped');
   ws.emit('who');
   await ws.event('ok');
   assert.equal(typeof inMiddleware.key, 'string');
