@@ -156,6 +156,14 @@ function requestHead(path: string, host: string, key: string, protocols: string[
   return `${head}\r\n`;
 }
 
+const HTTP_PREFIX = Buffer.from('HTTP/', 'latin1');
+
+/** Whether the bytes so far can still be the start of an HTTP response. */
+function startsLikeHttp(bytes: Buffer): boolean {
+  const n = Math.min(bytes.length, HTTP_PREFIX.length);
+  return bytes.compare(HTTP_PREFIX, 0, n, 0, n) === 0;
+}
+
 export function connectWebSocket(url: string | URL, options: ConnectWebSocketOptions = {}): Promise<WebSocketConnection> {
   return new Promise((resolve, reject) => {
     let target: URL;
@@ -226,6 +234,9 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
     function onData(chunk: Buffer): void {
       const from = received ? Math.max(0, received.length - 3) : 0;
       received = received ? Buffer.concat([received, chunk]) : chunk;
+      // A peer that is not an HTTP server (e.g. our TCP port) is named at its first bytes,
+      // not left to a hang-up or the timeout. Same words as Node's HTTP parser used.
+      if (!startsLikeHttp(received)) return settle(fail('WebSocket connection failed: Parse Error: Expected HTTP/ (the server did not answer with HTTP)'));
       const end = received.indexOf('\r\n\r\n', from, 'latin1');
       if (end === -1) {
         if (received.length > MAX_RESPONSE_HEAD) settle(fail('WebSocket handshake failed: response head too large'));
