@@ -30,7 +30,7 @@ import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
 import { OutboundQueue } from '../net/write-batcher.js';
-import { Receiver, type ReceiverOptions } from './receiver.js';
+import { Receiver, type ReceiverCallbacks } from './receiver.js';
 import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
 
 export interface WebSocketConnectionOptions {
@@ -54,6 +54,12 @@ export interface WebSocketConnectionOptions {
    * starts, so a paused peer's close frame is still seen.
    */
   pauseReadsOnBacklog?: boolean;
+  /**
+   * The accepting server's set of open connections: this connection leaves it when it
+   * closes, just before `close` is emitted (a field, not a `once('close')` closure and its
+   * wrapper per connection).
+   */
+  registry?: Set<WebSocketConnection>;
 }
 
 export interface SendOptions {
@@ -88,17 +94,14 @@ let hookPing: (conn: WebSocketConnection, data: Buffer) => void;
 let hookCloseFrame: (conn: WebSocketConnection, code: number, reason: string) => void;
 let hookError: (conn: WebSocketConnection, err: StelarError) => void;
 
-/** What the receiver calls back: methods on the prototype, one field per connection. */
-class ReceiverHooks implements ReceiverOptions {
+/**
+ * What the receiver calls back: methods on the prototype, one field per connection (the
+ * receiver's settings come from the connection's options, not kept here).
+ */
+class ReceiverHooks implements ReceiverCallbacks {
   readonly conn: WebSocketConnection;
-  readonly isServer: boolean;
-  readonly maxPayload: number | undefined;
-  readonly maxFragments: number | undefined;
-  constructor(conn: WebSocketConnection, options: WebSocketConnectionOptions) {
+  constructor(conn: WebSocketConnection) {
     this.conn = conn;
-    this.isServer = options.isServer;
-    this.maxPayload = options.maxPayload;
-    this.maxFragments = options.maxFragments;
   }
   onMessage(data: Buffer, isBinary: boolean): void {
     this.conn.emit('message', data, isBinary);
@@ -153,6 +156,7 @@ export class WebSocketConnection extends EventEmitter {
   #closeTimer: NodeJS.Timeout | undefined;
   /** Frames queued this tick, flushed by the shared batcher. */
   readonly #queue: OutboundQueue;
+  readonly #registry: Set<WebSocketConnection> | null;
 
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
@@ -162,11 +166,13 @@ export class WebSocketConnection extends EventEmitter {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#protocol = options.protocol ?? '';
     this.#remoteAddress = this.#socket.remoteAddress;
-    this.#receiver = new Receiver(new ReceiverHooks(this, options));
+    this.#registry = options.registry ?? null;
+    this.#receiver = new Receiver(new ReceiverHooks(this), options);
 
-    // Small frames must leave at once; idle timeouts belong to the layers above.
+    // Small frames must leave at once; idle timeouts belong to the layers above (cleared only
+    // when one is set: Node's HTTP server sets none by default, and the call is not free).
     this.#socket.setNoDelay?.(true);
-    this.#socket.setTimeout?.(0);
+    if ((this.#socket as { timeout?: number }).timeout) this.#socket.setTimeout?.(0);
     // Bytes that came with the handshake go back in front of the stream, so they are read
     // first and only once the caller has had a chance to attach listeners.
     if (options.head && options.head.length > 0) socket.unshift(options.head);
@@ -353,6 +359,7 @@ export class WebSocketConnection extends EventEmitter {
     this.#closeTimer = undefined;
     this.#receiver.stop();
     this.#queue.clear();
+    this.#registry?.delete(this);
     const peer = this.#peerClose;
     this.emit('close', peer ? peer.code : ABNORMAL_CLOSE_CODE, peer ? peer.reason : '');
   }

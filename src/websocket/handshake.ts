@@ -61,6 +61,8 @@ export function splitList(value: string, lowerCase: boolean): string[] | null {
 
 function hasToken(value: string | undefined, token: string): boolean {
   if (!value) return false;
+  // The usual header is the token alone (`Upgrade: websocket`, `Connection: Upgrade`): no list to split.
+  if (value.length === token.length) return value.toLowerCase() === token;
   const items = splitList(value, true);
   return items?.includes(token) === true;
 }

@@ -32,7 +32,18 @@ import { isValidWireCloseCode, NO_STATUS_CODE } from './close-codes.js';
 import { isControlOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './opcodes.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
-export interface ReceiverOptions {
+/** What a Receiver calls back. */
+export interface ReceiverCallbacks {
+  onMessage(data: Buffer, isBinary: boolean): void;
+  onPing?(data: Buffer): void;
+  onPong?(data: Buffer): void;
+  /** `code` is 1005 when the close frame had no body. */
+  onClose?(code: number, reason: string): void;
+  onError?(err: StelarError): void;
+}
+
+/** A Receiver's settings. */
+export interface ReceiverSettings {
   /** Server role: client frames must be masked. Client role: server frames must not be. */
   isServer: boolean;
   /** Largest message (sum of its fragments) accepted, in bytes. Default 10 MiB. */
@@ -43,17 +54,19 @@ export interface ReceiverOptions {
    * of one message (1009 past it); by default there is none (it used to be 4096).
    */
   maxFragments?: number;
-  onMessage(data: Buffer, isBinary: boolean): void;
-  onPing?(data: Buffer): void;
-  onPong?(data: Buffer): void;
-  /** `code` is 1005 when the close frame had no body. */
-  onClose?(code: number, reason: string): void;
-  onError?(err: StelarError): void;
 }
+
+export interface ReceiverOptions extends ReceiverSettings, ReceiverCallbacks {}
 
 export const DEFAULT_MAX_PAYLOAD = 10 * 1024 * 1024;
 /** @deprecated No frame-count cap by default any more (was 4096); see `fragmentBudget`. */
 export const DEFAULT_MAX_FRAGMENTS = Number.POSITIVE_INFINITY;
+/**
+ * What "no cap" is stored as: the largest small integer, not Infinity (a double field costs
+ * every receiver a heap number). Never reached: the byte budget stops a message long before
+ * (at most fragmentBudget(maxPayload) / FRAGMENT_OVERHEAD frames, 2^25 for a 1 GiB maxPayload).
+ */
+const NO_FRAGMENT_CAP = 0x3fffffff;
 /** What each data frame of a fragmented message costs against the budget, on top of its payload. */
 export const FRAGMENT_OVERHEAD = 64;
 /** The budget's slack is at least this (4096 frames' overhead), whatever maxPayload is. */
@@ -96,7 +109,7 @@ export class Receiver {
   #maxPayload: number;
   readonly #maxFragments: number;
   #budget: number;
-  readonly #opts: ReceiverOptions;
+  readonly #opts: ReceiverCallbacks;
 
   readonly #input = new ByteQueue();
   #state: State = State.GET_INFO;
@@ -128,11 +141,13 @@ export class Receiver {
   /** Payload bytes of the current text frame already unmasked and validated while it was arriving. */
   #checked = 0;
 
-  constructor(opts: ReceiverOptions) {
+  /** `settings`: where they are kept apart from the callbacks (a connection's options); default `opts`. */
+  constructor(opts: ReceiverCallbacks & Partial<ReceiverSettings>, settings: ReceiverSettings = opts as ReceiverSettings) {
     this.#opts = opts;
-    this.#isServer = opts.isServer;
-    this.#maxPayload = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-    this.#maxFragments = opts.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#isServer = settings.isServer;
+    this.#maxPayload = settings.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    const cap = settings.maxFragments;
+    this.#maxFragments = cap === undefined || cap > NO_FRAGMENT_CAP ? NO_FRAGMENT_CAP : cap;
     this.#budget = fragmentBudget(this.#maxPayload);
   }
 

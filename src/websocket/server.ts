@@ -141,6 +141,10 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
     const extra = this.#opts.acceptHeaders ? headerLines(this.#opts.acceptHeaders(req)) : '';
+    // Corked until the next tick: what the connection callback sends in this tick (a
+    // StelarServer's answer to the Connect carried in the upgrade) is flushed by the write
+    // batcher's tick, queued before ours, so the 101 and that answer leave in one syscall.
+    socket.cork();
     socket.write(switchingProtocols(check.key, protocol, extra));
     socket.off('error', onHandshakeError);
 
@@ -151,10 +155,14 @@ export class WebSocketServer extends EventEmitter {
       closeTimeout: this.#opts.closeTimeout,
       head,
       protocol,
+      registry: this.#clients,
     });
     this.#clients.add(ws);
-    ws.once('close', () => this.#clients.delete(ws));
-    cb(ws, req);
+    try {
+      cb(ws, req);
+    } finally {
+      process.nextTick(uncork, socket);
+    }
   }
 
   /**
@@ -215,6 +223,11 @@ export class WebSocketServer extends EventEmitter {
     server.listen(options.port, options.host);
     return server;
   }
+}
+
+/** Ends the cork of handleUpgrade (a no-op once `end()` uncorked the socket). */
+function uncork(socket: Duplex): void {
+  if (socket.writableCorked > 0) socket.uncork();
 }
 
 function onHandshakeError(this: Duplex): void {
