@@ -216,23 +216,27 @@ test('item 6c: near the open-file limit the server drops new connections, logs o
     assert.equal(starved.length, 1, `one log line per episode:\n${out}`);
     for (const s of sockets) s.destroy();
     // Recovered by itself: a new client is served.
-    const res = await until(async () => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      sockets.push(s);
-      s.on('error', () => {});
-      s.write('GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      // A socket the server still drops closes without data: try again at once, not after the guard.
-      const data = await guard(
-        new Promise((r) => {
-          s.once('data', r);
-          s.once('close', () => r(null));
-        }),
-        'livez',
-        2000,
-      ).catch(() => null);
-      s.destroy();
-      return data && String(data).startsWith('HTTP/1.1 200') ? String(data) : null;
-    }, 'served again', 30_000);
+    const res = await until(
+      async () => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        sockets.push(s);
+        s.on('error', () => {});
+        s.write('GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+        // A socket the server still drops closes without data: try again at once, not after the guard.
+        const data = await guard(
+          new Promise((r) => {
+            s.once('data', r);
+            s.once('close', () => r(null));
+          }),
+          'livez',
+          2000,
+        ).catch(() => null);
+        s.destroy();
+        return data && String(data).startsWith('HTTP/1.1 200') ? String(data) : null;
+      },
+      'served again',
+      30_000,
+    );
     assert.ok(res);
     assert.match(out, /accepting connections again/);
     child.stdin.write('stop\n');
