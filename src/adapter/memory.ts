@@ -94,19 +94,8 @@ export class MemoryAdapter implements Adapter {
       }
       return sent;
     }
-    if (rooms.length === 1) {
-      // One room, the common case: no de-duplication, and nothing checked per member but the
-      // excluded id.
-      const members = this.#rooms.get(rooms[0]!);
-      if (!members) return 0;
-      for (const id of members) {
-        if (id === except) continue;
-        const client = host.getClient(id);
-        if (client?.sendEncoded(message)) sent++;
-      }
-      return sent;
-    }
-    // Several rooms: a client in two of them gets the message once.
+    // One room needs no de-duplication (the common case: one null check per member); several
+    // do (a client in two rooms gets it once).
     const seen = rooms.length > 1 ? new Set<string>() : null;
     for (const room of rooms) {
       const members = this.#rooms.get(room);

@@ -27,16 +27,16 @@ function caOf(value: unknown): Ca | undefined {
 }
 
 /**
- * The close code a failed opening is reported with: a server that refused the Origin will
- * refuse it again (1008: no retry), one shutting down is backed off from (1001); anything
- * else is an abnormal close, retried as usual.
- */
-/**
  * The largest Connect carried in the upgrade request (raw bytes, before base64): well under
  * any server's request-head limit. A bigger one (a large auth value) goes as the first frame.
  */
 const MAX_CONNECT_IN_UPGRADE = 4096;
 
+/**
+ * The close code a failed opening is reported with: a server that refused the Origin will
+ * refuse it again (1008: no retry), one shutting down is backed off from (1001); anything
+ * else is an abnormal close, retried as usual.
+ */
 function refusalCloseCode(err: unknown): number {
   const code = err instanceof StelarError ? err.code : undefined;
   if (code === ErrorCode.ORIGIN_NOT_ALLOWED) return CloseCode.POLICY_VIOLATION;

@@ -6,12 +6,12 @@
  * out while queued is taken out of both at once.
  * Session packets (Connect, Ping, rooms) do not come here: see `Session.control`.
  */
-import { encodePacket, ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
+import { ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
 import { AckTracker, type PendingAck } from './acks.js';
 import type { ClientContext } from './context.js';
 import { BoundedQueue } from './queue.js';
 import { startTimer } from './timers.js';
-import { bytesOf, type ClientTransport, type FrameLayout, sameLayout } from './transport.js';
+import { bytesOf, type ClientTransport, encodeLaidOut, type FrameLayout, sameLayout } from './transport.js';
 
 export type AckCallback = (error: StelarError | null, data?: unknown) => void;
 export interface EmitOptions {
@@ -129,7 +129,7 @@ export class Outbound {
       if (entry.pending) entry.pending.queued = undefined;
       if (!transport) continue;
       const layout = transport.layout;
-      this.#write(transport, sameLayout(entry.layout, layout) ? entry.bytes : encodePacket(entry.packet, layout.prefix, layout.room));
+      this.#write(transport, sameLayout(entry.layout, layout) ? entry.bytes : encodeLaidOut(entry.packet, layout));
     }
     return entries.length;
   }
@@ -166,7 +166,7 @@ export class Outbound {
     const online = this.#link.online;
     // Encoded once, laid out for the transport it will most likely go out on (framed in place there).
     const layout = online ? online.layout : ctx.platform.layout(ctx.options.mode);
-    const bytes = encodePacket(packet, layout.prefix, layout.room);
+    const bytes = encodeLaidOut(packet, layout);
     const limit = Math.min(ctx.options.maxPayloadSize, this.#link.serverMaxPayload ?? Infinity);
     const size = bytes.length - layout.prefix - layout.room;
     if (size > limit) {

@@ -31,7 +31,7 @@ import type { OutboundLink } from './outbound.js';
 import type { HeldEvent, Recovery } from './recovery.js';
 import type { RoomSet } from './rooms.js';
 import { startInterval, startTimer, type TimerHandle } from './timers.js';
-import type { ClientTransport } from './transport.js';
+import { type ClientTransport, encodeLaidOut } from './transport.js';
 
 /** What the session drives in the other parts of the client (the core wires them). */
 export interface SessionParts {
@@ -171,7 +171,7 @@ export class Session implements OutboundLink, InboundSession {
   /** Session packets (Connect, Ping/Pong, rooms): never queued, never counted as messages. */
   control(packet: Packet): void {
     const transport = this.#transport;
-    if (transport) transport.sendPacketBytes(encodePacket(packet, transport.layout.prefix, transport.layout.room));
+    if (transport) transport.sendPacketBytes(encodeLaidOut(packet, transport.layout));
   }
 
   close(code: number, reason: string): void {

@@ -10,6 +10,7 @@
  * - `onData` gets one whole packet without the TCP length prefix.
  */
 import type { LoggerLike } from '../logger.js';
+import { encodePacket, type Packet } from '../protocol/index.js';
 import type { ClientTlsOptions } from './options.js';
 import type { ClientMode, ClientTarget } from './url.js';
 
@@ -37,6 +38,11 @@ export const PLAIN_LAYOUT: FrameLayout = { prefix: 0, room: 0 };
 
 export function sameLayout(a: FrameLayout, b: FrameLayout): boolean {
   return a === b || (a.prefix === b.prefix && a.room === b.room);
+}
+
+/** `packet` encoded as a transport with this layout takes it (`sendPacketBytes`). */
+export function encodeLaidOut(packet: Packet, layout: FrameLayout): Uint8Array {
+  return encodePacket(packet, layout.prefix, layout.room);
 }
 
 export interface ClientTransport {

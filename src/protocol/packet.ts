@@ -17,6 +17,11 @@ export const PROTOCOL_VERSION = 1;
  * header set to `1` in its 101, and the client then sends no Connect frame.
  */
 export const CONNECT_HEADER = 'x-stelar-connect';
+/**
+ * WebSocket only: a refused upgrade (403, 503) names its `STELAR_ERR_*` code in this response
+ * header, so a client that can read headers reports that code (docs/PROTOCOL.md).
+ */
+export const ERROR_HEADER = 'x-stelar-error';
 
 export const PacketType = {
   JSON: 0,

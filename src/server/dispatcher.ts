@@ -22,7 +22,7 @@ import { type Handlers, invokeEventHandler, invokeHandler } from './handlers.js'
 import { runHook } from './hooks.js';
 import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
-import { validName } from './limits.js';
+import { handshakePacketLimit, validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
 import type { RateLimits, RateVerdict } from './rate-limiter.js';
 import type { RoomPolicy } from './rooms.js';
@@ -68,7 +68,7 @@ export class Dispatcher {
       return this.#handleOpen(session, bytes);
     }
     // Before acceptance nobody is trusted yet: a small limit of its own, closing at once.
-    const max = Math.min(c.maxPayloadSize, c.maxHandshakePayloadSize);
+    const max = handshakePacketLimit(c);
     if (bytes.length > max) return this.#tooLarge(session, bytes, max, CloseCode.MESSAGE_TOO_BIG);
     let packet: Packet;
     try {
@@ -316,13 +316,7 @@ export class Dispatcher {
       // The value cannot be encoded (circular, nested past the stack, BigInt...). Thrown here it
       // would escape the socket's data handler (or reject unheard) and end the process.
       this.#p.config.logger.error(`the answer to "${name}" could not be encoded:`, err);
-      session.sendPacket({
-        type: PacketType.ACK_RESPONSE,
-        event: name,
-        ackId: StelarContext.ackIdOf(ctx),
-        ok: false,
-        data: { message: 'the answer could not be encoded', code: ErrorCode.ACK_FAILED },
-      });
+      this.#refuseAckId(session, StelarContext.ackIdOf(ctx), name, new StelarError(ErrorCode.ACK_FAILED, 'the answer could not be encoded'));
     }
   }
 

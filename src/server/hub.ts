@@ -9,6 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Adapter, AdapterHost, ClientSummary, StelarStats, TransportProtocol } from '../contracts/index.js';
 import { CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
+import { isBase64Char } from '../websocket/handshake.js';
 import { eventMessage, eventPacketType } from '../wire/index.js';
 import type { SendOptions } from './context.js';
 import { runHook } from './hooks.js';
@@ -16,7 +17,7 @@ import { InboundGuard } from './inbound-guard.js';
 import { IPConnectionTracker } from './ip-tracker.js';
 import type { ClientRegistry } from './lifecycle.js';
 import { ConnectionRate } from './connection-rate.js';
-import { admitConnection } from './limits.js';
+import { admitConnection, handshakePacketLimit } from './limits.js';
 import type { ResolvedConfig } from './options.js';
 import type { RateLimits } from './rate-limiter.js';
 import type { RecordTarget, SessionRecovery } from './recovery.js';
@@ -37,11 +38,11 @@ export const REFUSED_GRACE_MS = 1000;
 const CLEANUP_EVERY_MS = 10_000;
 const ID_ATTEMPTS = 3;
 
+/** Base64 characters and pads only (Buffer.from(…, 'base64') would skip anything else silently). */
 function isBase64(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x3d;
-    if (!ok) return false;
+    if (!isBase64Char(c) && c !== 0x3d) return false;
   }
   return true;
 }
@@ -120,9 +121,7 @@ export class Hub implements AdapterHost, ClientRegistry {
   upgradeConnect(req: IncomingMessage | null): string | null {
     const value = req?.headers[CONNECT_HEADER];
     if (typeof value !== 'string' || value.length === 0) return null;
-    const c = this.#config;
-    const max = Math.min(c.maxPayloadSize, c.maxHandshakePayloadSize);
-    if (value.length > Math.ceil(max / 3) * 4 || !isBase64(value)) return null;
+    if (value.length > Math.ceil(handshakePacketLimit(this.#config) / 3) * 4 || !isBase64(value)) return null;
     return value;
   }
 
@@ -138,7 +137,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     // Until accepted, a peer is held to the Connect's limit at the framing layer too: a frame
     // announcing more is refused from its header, not buffered first (lifecycle lifts it).
     const c = this.#config;
-    session.transport.limitInbound(c.maxFrameSize, Math.min(c.maxPayloadSize, c.maxHandshakePayloadSize));
+    session.transport.limitInbound(c.maxFrameSize, handshakePacketLimit(c));
     this.#inbound.watch(session);
     const tracker = this.#ipTracker;
     // Every attempt is charged, refused or not: hammering a full server keeps an address out.

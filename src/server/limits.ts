@@ -8,6 +8,11 @@ import { runHook } from './hooks.js';
 import type { ResolvedConfig } from './options.js';
 import type { IIPTracker, TransportProtocol } from './types.js';
 
+/** The largest packet a connection may send before it is accepted (its Connect, however it comes). */
+export function handshakePacketLimit(config: ResolvedConfig): number {
+  return Math.min(config.maxPayloadSize, config.maxHandshakePayloadSize);
+}
+
 /** True when `name` is a non-empty string of at most `maxBytes` UTF-8 bytes. */
 export function validName(name: unknown, maxBytes: number): name is string {
   if (typeof name !== 'string' || name.length === 0) return false;

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
 import type { Adapter, ClusterStats } from '../contracts/index.js';
-import { CloseCode, CONNECT_HEADER, ErrorCode } from '../protocol/index.js';
+import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
@@ -385,9 +385,9 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** A refused upgrade says why in `X-Stelar-Error` too, so a Node client reports that code. */
   #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string; headers: Record<string, string> } {
-    if (this.#refusing) return { status: 503, message: 'Server is shutting down', headers: { 'X-Stelar-Error': ErrorCode.SHUTTING_DOWN } };
+    if (this.#refusing) return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
     if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) {
-      return { status: 403, message: 'Origin not allowed', headers: { 'X-Stelar-Error': ErrorCode.ORIGIN_NOT_ALLOWED } };
+      return { status: 403, message: 'Origin not allowed', headers: { [ERROR_HEADER]: ErrorCode.ORIGIN_NOT_ALLOWED } };
     }
     return true;
   }

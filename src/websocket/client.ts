@@ -12,6 +12,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
+import { ERROR_HEADER } from '../protocol/packet.js';
 import { WebSocketConnection } from './connection.js';
 import { acceptKey, isToken, splitList } from './handshake.js';
 
@@ -41,10 +42,9 @@ const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const MAX_RESPONSE_HEAD = 16 * 1024;
 
 /**
- * A refused upgrade may say why in this response header (a stelar server does): the codes a
+ * A refused upgrade may say why in its ERROR_HEADER (a stelar server does): the codes a
  * client can act on are kept, anything else stays WS_HANDSHAKE_FAILED.
  */
-const REFUSAL_HEADER = 'x-stelar-error';
 const REFUSAL_CODES: ReadonlySet<string> = new Set([ErrorCode.ORIGIN_NOT_ALLOWED, ErrorCode.SHUTTING_DOWN]);
 
 function fail(message: string, cause?: unknown, code: ErrorCode = ErrorCode.WS_HANDSHAKE_FAILED): StelarError {
@@ -246,7 +246,7 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
       const res = parseResponseHead(received.toString('latin1', 0, end));
       if (typeof res === 'string') return settle(fail(`WebSocket connection failed: ${res}`));
       if (res.status !== 101) {
-        const told = res.headers[REFUSAL_HEADER];
+        const told = res.headers[ERROR_HEADER];
         const code = told !== undefined && REFUSAL_CODES.has(told) ? (told as ErrorCode) : ErrorCode.WS_HANDSHAKE_FAILED;
         return settle(fail(`WebSocket handshake failed: HTTP ${res.status} ${res.reason}`.trim(), undefined, code));
       }

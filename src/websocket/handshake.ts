@@ -75,14 +75,15 @@ function headerCount(req: IncomingMessage, lowerName: string): number {
   return n;
 }
 
+/** A character of the base64 alphabet (RFC 4648 section 4), not counting the `=` pad. */
+export function isBase64Char(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+}
+
 /** A Sec-WebSocket-Key is the base64 of exactly 16 bytes: 22 base64 characters then "==". */
 function isValidKey(key: string): boolean {
   if (key.length !== 24 || key[22] !== '=' || key[23] !== '=') return false;
-  for (let i = 0; i < 22; i++) {
-    const c = key.charCodeAt(i);
-    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
-    if (!ok) return false;
-  }
+  for (let i = 0; i < 22; i++) if (!isBase64Char(key.charCodeAt(i))) return false;
   return true;
 }
 

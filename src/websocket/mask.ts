@@ -22,3 +22,9 @@ export function applyMask(data: Uint8Array, key: number, start = 0): void {
   if (i + 1 < length) data[i + 1] = data[i + 1]! ^ m1;
   if (i + 2 < length) data[i + 2] = data[i + 2]! ^ m2;
 }
+
+/** The masking key as seen from payload offset `offset` (the key rotated by offset mod 4 bytes). */
+export function maskAt(key: number, offset: number): number {
+  const shift = (offset & 3) * 8;
+  return shift === 0 ? key : (key << shift) | (key >>> (32 - shift));
+}

@@ -25,7 +25,7 @@
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  */
 import { ByteQueue } from '../net/byte-queue.js';
-import { applyMask } from './mask.js';
+import { applyMask, maskAt } from './mask.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { isValidWireCloseCode, NO_STATUS_CODE } from './close-codes.js';
@@ -97,12 +97,6 @@ const State = {
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = Buffer.alloc(0);
-
-/** The masking key as seen from payload offset `offset` (the key rotated by offset mod 4 bytes). */
-function maskAt(key: number, offset: number): number {
-  const shift = (offset & 3) * 8;
-  return shift === 0 ? key : (key << shift) | (key >>> (32 - shift));
-}
 
 export class Receiver {
   readonly #isServer: boolean;
