@@ -39,7 +39,36 @@ let passing = false;
 let joinedFrom: Uint8Array[] | null = null;
 let joined: Buffer | null = null;
 
+/**
+ * Work that must reach the queues before anything else is written: a room broadcast whose
+ * recipients have not been handed their bytes yet (see MemoryAdapter's broadcast runs). Any
+ * write to any queue, and the flush itself, runs it first, so that deferring it never changes
+ * the order in which a connection receives its messages. One slot: a new deferral runs the
+ * previous one first.
+ */
+let deferred: (() => void) | null = null;
+
+/** Runs the deferred work now, if any (before a write, a flush or a close). */
+export function runDeferredWrites(): void {
+  const run = deferred;
+  if (run === null) return;
+  deferred = null;
+  run();
+}
+
+/** Defers `run` until the next write to any connection or this tick's flush, whichever is first. */
+export function deferUntilWrite(run: () => void): void {
+  if (deferred !== null && deferred !== run) runDeferredWrites();
+  deferred = run;
+  if (!scheduled) {
+    scheduled = true;
+    process.nextTick(flushAll);
+  }
+}
+
 function flushAll(): void {
+  // Deferred broadcasts land in the queues first, and in this tick's list.
+  if (deferred !== null) runDeferredWrites();
   // Connections that queue again while this list is written (a drain listener that sends)
   // land in the other list and get the next tick, after everything already queued.
   const list = dirty;
@@ -217,6 +246,7 @@ export class OutboundQueue implements Flushable {
 
   /** Queues bytes with no backpressure answer (a close frame, the header of a split frame). */
   enqueue(bytes: Uint8Array): void {
+    if (deferred !== null) runDeferredWrites();
     const out = this.#out;
     if (out === null) {
       this.#out = bytes;
@@ -232,6 +262,7 @@ export class OutboundQueue implements Flushable {
 
   /** Writes everything queued now, in order (the batcher calls this once per tick). */
   flushWrites(): void {
+    if (deferred !== null) runDeferredWrites();
     const out = this.#out;
     if (out === null) return;
     const total = this.#bytes;

@@ -16,6 +16,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AdapterClient, EncodedMessage, RateLimitConfig, TransportProtocol } from '../contracts/index.js';
 import { CloseCode, CONNECT_HEADER, ErrorCode, type Packet, PacketType, peekPacketType, StelarError } from '../protocol/index.js';
+import { runDeferredWrites } from '../net/write-batcher.js';
 import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
 
@@ -300,6 +301,9 @@ export class Session implements TransportSink, AdapterClient {
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
+    // A room broadcast made before this close still reaches this client (it is handed over
+    // at the flush, see MemoryAdapter), and before the close frame.
+    runDeferredWrites();
     if (!this.#moveTo(SessionState.CLOSING)) return;
     this.transport.close(code, reason);
   }
