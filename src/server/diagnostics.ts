@@ -76,6 +76,8 @@ export interface MessageInMessage extends DiagnosticsClientFields {
   event: string;
   /** Bytes of the packet, without the transport's framing (the same for ws and tcp). */
   size: number;
+  /** For an ACK request: its id (the same as its ack:start's). */
+  ackId?: number;
 }
 export interface MessageOutMessage extends DiagnosticsClientFields {
   type: DiagnosticsPacketType;
@@ -225,15 +227,16 @@ export class ServerDiagnostics {
     channels.connectionClose.publish(message);
   }
 
-  messageIn(c: DiagnosticsClient, type: number, event: string, size: number): void {
+  messageIn(c: DiagnosticsClient, packet: Packet, size: number): void {
     const message: MessageInMessage = {
       server: this.#server,
       clientId: c.id,
       protocol: c.protocol,
-      type: PACKET_NAMES[type] as MessageInMessage['type'],
-      event,
+      type: PACKET_NAMES[packet.type] as MessageInMessage['type'],
+      event: packet.event,
       size,
     };
+    if (packet.ackId !== undefined) message.ackId = packet.ackId;
     channels.messageIn.publish(message);
   }
 

@@ -184,7 +184,7 @@ export class Dispatcher {
     if (verdict) return this.#rateLimited(session, bytes, event, verdict);
     const packet = this.#decode(session, bytes, event);
     if (!packet) return;
-    if (channels.messageIn.hasSubscribers) this.#p.diagnostics.messageIn(session, packet.type, event, bytes.length);
+    if (channels.messageIn.hasSubscribers) this.#p.diagnostics.messageIn(session, packet, bytes.length);
     switch (packet.type) {
       case PacketType.JSON:
       case PacketType.BINARY:
