@@ -24,8 +24,8 @@ import {
   StelarError,
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
-import type { ClientConnectionCloseMessage, ClientConnectionOpenMessage } from './diagnostics.js';
 import type { ClientContext } from './context.js';
+import type { ClientConnectionCloseMessage, ClientConnectionOpenMessage } from './diagnostics.js';
 import type { InboundSession } from './inbound.js';
 import type { ClientState } from './options.js';
 import type { OutboundLink } from './outbound.js';
