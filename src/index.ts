@@ -6,8 +6,14 @@ export * from './server/index.js';
 export { Logger, createLogger, type LoggerLike, type LogLevel, type LoggerOption } from './logger.js';
 
 // ---- client ------------------------------------------------------------------------------
-export { StelarClient } from './client/index.js';
+export { StelarClient, ClientDiagnosticsChannel } from './client/index.js';
 export type {
+  ClientConnectionCloseMessage,
+  ClientConnectionOpenMessage,
+  ClientDiagnosticsChannelName,
+  ClientDiagnosticsMessages,
+  ClientRequestEndMessage,
+  ClientRequestStartMessage,
   AckCallback,
   AckInfo,
   ClientError,

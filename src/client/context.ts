@@ -14,6 +14,8 @@ const LOG_PREFIX = '[stelar-client]';
 
 export class ClientContext {
   readonly platform: ClientPlatform;
+  /** The StelarClient these parts serve (what diagnostics messages name as `client`). */
+  readonly client: object;
   readonly listeners: ListenerRegistry;
   #options: ResolvedClientOptions;
   #logger: LoggerLike;
@@ -21,8 +23,9 @@ export class ClientContext {
   #target: ClientTarget;
   #lastError: Error | null = null;
 
-  constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform) {
+  constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform, client: object) {
     this.platform = platform;
+    this.client = client;
     this.#options = resolveOptions(options ?? {});
     this.#checkMode(this.#options);
     this.#logger = createLogger(this.#options.logger, 'warn', LOG_PREFIX);

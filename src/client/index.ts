@@ -20,5 +20,14 @@ export class StelarClient<ServerEvents extends EventMap = DefaultEventMap, Clien
 export { StelarClientCore } from './stelar-client.js';
 export { CLIENT_DEFAULTS } from './options.js';
 export { resolveTarget } from './url.js';
+export { ClientDiagnosticsChannel } from './diagnostics.js';
+export type {
+  ClientConnectionCloseMessage,
+  ClientConnectionOpenMessage,
+  ClientDiagnosticsChannelName,
+  ClientDiagnosticsMessages,
+  ClientRequestEndMessage,
+  ClientRequestStartMessage,
+} from './diagnostics.js';
 export { CloseCode, ErrorCode, StelarError, isStelarError, reconnectAdvice } from '../protocol/index.js';
 export type * from './types.js';

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { CloseCode, CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { connectTcp, type TcpConnection } from '../tcp/index.js';
 import { connectWebSocket, MASKED_HEADER_ROOM, maskFrameInPlace, Opcode, type WebSocketConnection } from '../websocket/index.js';
+import { nodeChannels } from './node-diagnostics.js';
 import type { ClientMode } from './url.js';
 import { bytesOf, type ClientPlatform, type ClientTransport, type FrameLayout, type TransportHandlers, type TransportOptions } from './transport.js';
 
@@ -189,4 +190,5 @@ export const nodePlatform: ClientPlatform = {
   layout: layoutOf,
   readFile: readNodeFile,
   binary: asBuffer,
+  channels: nodeChannels,
 };

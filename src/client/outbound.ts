@@ -9,6 +9,7 @@
 import { ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
 import { AckTracker, type PendingAck } from './acks.js';
 import type { ClientContext } from './context.js';
+import { traceRequest, tracingRequests } from './diagnostics.js';
 import { BoundedQueue } from './queue.js';
 import { startTimer } from './timers.js';
 import { bytesOf, type ClientTransport, encodeLaidOut, type FrameLayout, sameLayout } from './transport.js';
@@ -112,7 +113,10 @@ export class Outbound {
     if (typeof ackName !== 'string' || ackName === '') throw new TypeError('ackName must be a non-empty string');
     const ms = timeout ?? this.#ctx.options.ackTimeout;
     if (!(ms > 0)) throw new RangeError('ack timeout must be > 0');
-    const pending: PendingAck = { id: this.#acks.allocate(), event, ackName, resolve, reject, timer: undefined, queued: undefined };
+    const id = this.#acks.allocate();
+    const channels = this.#ctx.platform.channels;
+    if (tracingRequests(channels)) [resolve, reject] = traceRequest(channels, { client: this.#ctx.client, event, ackName, ackId: id }, resolve, reject);
+    const pending: PendingAck = { id, event, ackName, resolve, reject, timer: undefined, queued: undefined };
     const packet: Packet = { type: PacketType.ACK_REQUEST, event, ackName, ackId: pending.id, data };
     return this.#send(packet, data, false, pending, ms);
   }

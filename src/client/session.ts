@@ -25,6 +25,7 @@ import {
 } from '../protocol/index.js';
 import { reconnectDelay } from './backoff.js';
 import type { ClientContext } from './context.js';
+import type { ClientConnectionCloseMessage, ClientConnectionOpenMessage } from './diagnostics.js';
 import type { InboundSession } from './inbound.js';
 import type { ClientState } from './options.js';
 import type { OutboundLink } from './outbound.js';
@@ -131,6 +132,7 @@ export class Session implements OutboundLink, InboundSession {
 
   disconnect(): void {
     const hadSession = this.#open;
+    if (hadSession && this.#ctx.platform.channels?.connectionClose.hasSubscribers) this.#publishClose(CloseCode.NORMAL, 'client disconnect');
     this.#generation++;
     this.#clearTimers();
     const transport = this.#transport;
@@ -294,12 +296,26 @@ export class Session implements OutboundLink, InboundSession {
     this.#setState('connected');
     if (count > 0) this.#ctx.hook('onQueueDrained', { count });
     if (generation !== this.#generation) return; // a hook disconnected
+    if (this.#ctx.platform.channels?.connectionOpen.hasSubscribers) this.#publishOpen();
     this.#ctx.emitReserved('connect', { recovered: this.#recovery.recovered });
     const callbacks = this.#connectCallbacks;
     this.#connectCallbacks = [];
     this.#runConnectCallbacks(callbacks);
     const held = this.#recovery.takeHeld();
     if (held) for (const item of held) if (generation === this.#generation) this.#parts.deliver(...item);
+  }
+
+  // Diagnostics (src/client/diagnostics.ts): called only while the channel has subscribers.
+  #publishOpen(): void {
+    const { client, target, platform } = this.#ctx;
+    const message: ClientConnectionOpenMessage = { client, url: target.url, mode: target.mode, clientId: this.#id ?? '', recovered: this.#recovery.recovered };
+    platform.channels?.connectionOpen.publish(message);
+  }
+
+  #publishClose(code: number, reason: string): void {
+    const { client, target, platform } = this.#ctx;
+    const message: ClientConnectionCloseMessage = { client, url: target.url, mode: target.mode, clientId: this.#id, code, reason };
+    platform.channels?.connectionClose.publish(message);
   }
 
   #runConnectCallbacks(callbacks: Array<() => void>): void {
@@ -329,6 +345,7 @@ export class Session implements OutboundLink, InboundSession {
     const attempt = retry ? this.#scheduleReconnect(advice) : 0;
     if (!retry) this.#setState('disconnected');
     const generation = this.#generation;
+    if (hadSession && this.#ctx.platform.channels?.connectionClose.hasSubscribers) this.#publishClose(code, reason);
     if (hadSession) this.#ctx.emitReserved('disconnect', { code, reason });
     this.#id = null;
     if (generation !== this.#generation || (retry && this.#reconnectTimer === undefined)) return; // a listener took over

@@ -53,7 +53,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   #inbound: Inbound;
 
   constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform) {
-    this.#ctx = new ClientContext(url, options, platform);
+    this.#ctx = new ClientContext(url, options, platform, this);
     // The session calls back into parts built after it; nothing runs before connect().
     this.#session = new Session(
       this.#ctx,

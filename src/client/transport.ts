@@ -10,6 +10,7 @@
  * - `onData` gets one whole packet without the TCP length prefix.
  */
 import type { LoggerLike } from '../logger.js';
+import type { ClientChannels } from './diagnostics.js';
 import { encodePacket, type Packet } from '../protocol/index.js';
 import type { ClientTlsOptions } from './options.js';
 import type { ClientMode, ClientTarget } from './url.js';
@@ -87,6 +88,8 @@ export interface ClientPlatform {
   readFile(file: unknown): Promise<Uint8Array>;
   /** A received binary payload as handed to the application (Buffer in Node, own-buffer Uint8Array in browsers). */
   binary(view: Uint8Array): Uint8Array;
+  /** Where the client publishes diagnostics (Node: diagnostics_channel); absent in browsers. */
+  readonly channels?: ClientChannels;
 }
 
 /** Bytes-like input accepted everywhere without going through `readFile`. */

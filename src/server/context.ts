@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode, PacketType } from '../protocol/index.js';
 import { eventPacketType } from '../wire/index.js';
+import type { AnsweredFn } from './diagnostics.js';
 import { assertCloseCode, type RequestInfo, type Session, SessionState } from './session.js';
 import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
 
@@ -81,8 +82,8 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   readonly #ackName: string;
   #answered = false;
   #clientInfo: ClientInfoView | null = null;
-  /** Told once when the ACK response is sent (the server's in-flight count). */
-  #onAnswered: (() => void) | null = null;
+  /** Told once when the ACK response is sent (the server's in-flight count, diagnostics' ack:end). */
+  #onAnswered: AnsweredFn | null = null;
 
   constructor(host: ContextHost, session: Session, eventName: string, data: TData, ackId = 0, ackName = eventName) {
     this.#host = host;
@@ -216,13 +217,15 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   static reply(ctx: StelarContext, ok: boolean, data: unknown, name: string = ctx.#ackName): boolean {
     if (ctx.#ackId === 0 || ctx.#answered) return false;
     ctx.#answered = true;
+    let sent = false;
     try {
-      return ctx.#session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: ctx.#ackId, ok, data });
+      sent = ctx.#session.sendPacket({ type: PacketType.ACK_RESPONSE, event: name, ackId: ctx.#ackId, ok, data });
+      return sent;
     } finally {
       // Also when the answer cannot be encoded: the dispatcher sends the error answer at once.
       const told = ctx.#onAnswered;
       ctx.#onAnswered = null;
-      told?.();
+      told?.(ok, data, sent);
     }
   }
 
@@ -232,7 +235,7 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   }
 
   /** Calls `fn` once, when `ctx`'s ACK response is sent. Used by the dispatcher. */
-  static onAnswered(ctx: StelarContext, fn: () => void): void {
+  static onAnswered(ctx: StelarContext, fn: AnsweredFn): void {
     ctx.#onAnswered = fn;
   }
 

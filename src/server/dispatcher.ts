@@ -18,6 +18,7 @@ import {
   StelarError,
 } from '../protocol/index.js';
 import { type ContextHost, StelarContext } from './context.js';
+import { channels, type ServerDiagnostics, tracingAcks } from './diagnostics.js';
 import { type Handlers, invokeEventHandler, invokeHandler } from './handlers.js';
 import { runHook } from './hooks.js';
 import type { InFlightRequests } from './in-flight.js';
@@ -38,6 +39,7 @@ export interface DispatcherParts {
   lifecycle: ClientLifecycle;
   counters: StatsCounters;
   contextHost: ContextHost;
+  diagnostics: ServerDiagnostics;
   /** Started, unanswered ACK requests (graceful shutdown waits for them and refuses new ones). */
   inFlight?: InFlightRequests;
   /** A peer's bad packet: logged and reported to `onInvalidMessage` (the caller tells the peer). */
@@ -182,6 +184,7 @@ export class Dispatcher {
     if (verdict) return this.#rateLimited(session, bytes, event, verdict);
     const packet = this.#decode(session, bytes, event);
     if (!packet) return;
+    if (channels.messageIn.hasSubscribers) this.#p.diagnostics.messageIn(session, packet, bytes.length);
     switch (packet.type) {
       case PacketType.JSON:
       case PacketType.BINARY:
@@ -231,6 +234,7 @@ export class Dispatcher {
       { clientId: session.id, event, protocol: session.protocol, ip: session.remoteAddress, scope },
       c.logger,
     );
+    if (channels.rateLimit.hasSubscribers) this.#p.diagnostics.rateLimit(session, event, scope, disconnect);
     const err = new StelarError(ErrorCode.RATE_LIMITED, `rate limit exceeded (${scope})`, disconnect ? undefined : 0);
     const ack = peekAck(bytes, event);
     if (ack) this.#refuseAckId(session, ack.ackId, ack.name, err);
@@ -254,14 +258,28 @@ export class Dispatcher {
   }
 
   #ack(session: Session, packet: Packet): void {
-    const { handlers, contextHost, inFlight } = this.#p;
+    const { contextHost, inFlight } = this.#p;
     if (inFlight?.draining) {
       const err = new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started');
       return this.#refuseAckId(session, packet.ackId ?? 0, packet.ackName ?? packet.event, err);
     }
     const name = packet.ackName ?? packet.event;
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data, packet.ackId, name);
-    if (inFlight) StelarContext.onAnswered(ctx, inFlight.begin(session));
+    const answered = inFlight?.begin(session);
+    if (tracingAcks()) {
+      // Traced: the handler runs inside ack:start's runStores, so a store a tracer bound to that
+      // channel (an AsyncLocalStorage holding its span) is current in the handler and what it awaits.
+      const trace = this.#p.diagnostics.ackStart(session, packet.ackId ?? 0, name, packet.event, answered);
+      StelarContext.onAnswered(ctx, trace.onAnswered);
+      return channels.ackStart.runStores(trace.message, this.#runAck, this, session, packet, ctx, name);
+    }
+    if (answered) StelarContext.onAnswered(ctx, answered);
+    this.#runAck(session, packet, ctx, name);
+  }
+
+  /** Calls the request's handler (the onAck one, else the event's plain handlers). */
+  #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    const handlers = this.#p.handlers;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
     // returns something (it may answer later through ctx.ack / ctx.send instead).

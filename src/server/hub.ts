@@ -12,6 +12,7 @@ import { CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { isBase64Char } from '../websocket/handshake.js';
 import { eventMessage, eventPacketType } from '../wire/index.js';
 import type { SendOptions } from './context.js';
+import { channels, type ServerDiagnostics } from './diagnostics.js';
 import { runHook } from './hooks.js';
 import { InboundGuard } from './inbound-guard.js';
 import { IPConnectionTracker } from './ip-tracker.js';
@@ -52,6 +53,7 @@ export interface HubParts {
   adapter: Adapter;
   counters: StatsCounters;
   rateLimits: RateLimits;
+  diagnostics: ServerDiagnostics;
 }
 
 export class Hub implements AdapterHost, ClientRegistry {
@@ -59,6 +61,7 @@ export class Hub implements AdapterHost, ClientRegistry {
   readonly #adapter: Adapter;
   readonly #counters: StatsCounters;
   readonly #rateLimits: RateLimits;
+  readonly #diagnostics: ServerDiagnostics;
   /** Set once while the server is being built (recovery needs the adapter initialised with this hub). */
   #recovery: SessionRecovery | null = null;
   readonly #defaultTracker: IPConnectionTracker;
@@ -79,6 +82,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     this.#adapter = parts.adapter;
     this.#counters = parts.counters;
     this.#rateLimits = parts.rateLimits;
+    this.#diagnostics = parts.diagnostics;
     this.#defaultTracker = new IPConnectionTracker(() => this.#config.maxConnectionsPerIP);
     this.#inbound = new InboundGuard(parts.config);
   }
@@ -219,6 +223,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     const recovery = this.#recovery;
     const sent = this.#adapter.broadcast(recovery ? recovery.record(message, target) : message, target);
     this.#counters.sent(sent);
+    if (channels.broadcast.hasSubscribers) this.#diagnostics.broadcast(message.packet, message.bytes.length, opts, sent);
     return sent;
   }
 
@@ -231,6 +236,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     const message = eventMessage(event, data, binary);
     const sent = this.#adapter.sendTo(id, recovery ? recovery.record(message, { toId: id }) : message);
     if (sent) this.#counters.sent(1);
+    if (channels.broadcast.hasSubscribers) this.#diagnostics.broadcast(message.packet, message.bytes.length, { toId: id }, sent ? 1 : 0);
     return sent;
   }
 

@@ -9,3 +9,19 @@ export type { RequestInfo } from './session.js';
 export type * from './types.js';
 export { MemoryAdapter } from '../adapter/memory.js';
 export type { Adapter, AdapterClient, AdapterHost, BroadcastTarget, EncodedMessage } from '../contracts/index.js';
+export { DiagnosticsChannel } from './diagnostics.js';
+export type {
+  AckEndMessage,
+  AckStartMessage,
+  BroadcastMessage,
+  ConnectionCloseMessage,
+  ConnectionOpenMessage,
+  DiagnosticsChannelName,
+  DiagnosticsClientFields,
+  DiagnosticsMessages,
+  DiagnosticsPacketType,
+  MessageInMessage,
+  MessageOutMessage,
+  RateLimitMessage,
+  SlowConsumerMessage,
+} from './diagnostics.js';

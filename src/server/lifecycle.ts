@@ -13,6 +13,7 @@
 import type { Adapter } from '../contracts/index.js';
 import { ErrorCode, type Packet, PacketType, PROTOCOL_VERSION, StelarError } from '../protocol/index.js';
 import { type ContextHost, StelarContext } from './context.js';
+import { channels, type ServerDiagnostics } from './diagnostics.js';
 import { type Handlers, invokeHandler } from './handlers.js';
 import { runHook } from './hooks.js';
 import { runMiddleware } from './middleware.js';
@@ -41,6 +42,7 @@ export interface LifecycleParts {
   rateLimits: RateLimits;
   counters: StatsCounters;
   contextHost: ContextHost;
+  diagnostics: ServerDiagnostics;
 }
 
 export class ClientLifecycle {
@@ -102,6 +104,7 @@ export class ClientLifecycle {
     registry.register(session);
     this.#p.rateLimits.bind(session.id, session.remoteAddress, session.protocol);
     counters.clientAccepted(session.protocol);
+    if (channels.connectionOpen.hasSubscribers) this.#p.diagnostics.connectionOpen(session, admission?.fields.recovered ?? false);
     session.sendPacket({
       type: PacketType.CONNECT,
       event: '',
@@ -140,6 +143,7 @@ export class ClientLifecycle {
     // on (disconnect handlers included) is not written to it and must be replayed.
     recovery?.save(session, adapter.roomsOf(id), code);
     counters.clientGone(session.protocol);
+    if (channels.connectionClose.hasSubscribers) this.#p.diagnostics.connectionClose(session, code, reason);
     if (c.hooks.onClientDisconnect) {
       runHook(
         c.hooks,

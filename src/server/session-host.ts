@@ -5,6 +5,7 @@
  */
 import type { Adapter } from '../contracts/index.js';
 import { CloseCode, type StelarError } from '../protocol/index.js';
+import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { Dispatcher } from './dispatcher.js';
 import { runHook } from './hooks.js';
 import type { Hub } from './hub.js';
@@ -27,11 +28,12 @@ export interface SessionHostParts {
   lifecycle: ClientLifecycle;
   adapter: Adapter;
   counters: StatsCounters;
+  diagnostics: ServerDiagnostics;
   inFlight?: InFlightRequests;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters, inFlight } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight } = p;
   return {
     handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
     onInvalid(session, err) {
@@ -54,10 +56,12 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
         { clientId: session.id, protocol: session.protocol, bufferedBytes: buffered, max: config.maxBufferedBytes },
         config.logger,
       );
+      if (channels.slowConsumer.hasSubscribers) diagnostics.slowConsumer(session, buffered, config.maxBufferedBytes);
       session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     },
     countSent: (n) => counters.sent(n),
     roomsOf: (id) => adapter.roomsOf(id),
+    diagnostics,
     get maxBufferedBytes() {
       return config.maxBufferedBytes;
     },

@@ -17,6 +17,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AdapterClient, EncodedMessage, RateLimitConfig, TransportProtocol } from '../contracts/index.js';
 import { CloseCode, CONNECT_HEADER, ErrorCode, type Packet, PacketType, peekPacketType, StelarError } from '../protocol/index.js';
 import { runDeferredWrites } from '../net/write-batcher.js';
+import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { SessionRecoveryState } from './recovery.js';
 import type { Transport, TransportSink } from './transport.js';
 
@@ -51,6 +52,8 @@ export interface SessionHost {
   countSent(n: number): void;
   roomsOf(id: string): ReadonlySet<string>;
   readonly maxBufferedBytes: number;
+  /** Where diagnostics messages about this session are published (read only while a channel has subscribers). */
+  readonly diagnostics: ServerDiagnostics;
   /** Pings (WebSocket ping frames and Ping packets together) allowed per window; null = no limit. */
   readonly pingLimit: RateLimitConfig | null;
 }
@@ -253,8 +256,10 @@ export class Session implements TransportSink, AdapterClient {
   /** Writes one packet; false when the session is closing or now over its buffer cap. */
   sendPacket(packet: Packet): boolean {
     if (this.#state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
-    this.transport.sendPacket(packet);
-    if (packet.type !== PacketType.PONG) this.#host.countSent(1);
+    const size = this.transport.sendPacket(packet);
+    if (packet.type === PacketType.PONG) return true;
+    this.#host.countSent(1);
+    if (channels.messageOut.hasSubscribers) this.#host.diagnostics.messageOut(this, packet, size);
     return true;
   }
 
@@ -370,6 +375,7 @@ export class Session implements TransportSink, AdapterClient {
       this.#pings = 0;
     }
     if (++this.#pings <= limit.maxPoints) return false;
+    if (channels.rateLimit.hasSubscribers) this.#host.diagnostics.rateLimit(this, '', 'ping', true);
     this.fail(new StelarError(ErrorCode.RATE_LIMITED, `too many pings: more than ${limit.maxPoints} in ${limit.windowMs} ms`, CloseCode.RATE_LIMITED));
     return true;
   }

@@ -11,6 +11,7 @@ import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
+import { ServerDiagnostics } from './diagnostics.js';
 import { Dispatcher } from './dispatcher.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
 import { handleHealthRequest, type HealthSource, originAllowed } from './health.js';
@@ -86,7 +87,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#adapter = adapter;
     this.#rateLimits = new RateLimits(config, config.rateLimit, config.eventRateLimits, (err) => config.logger.error('rate limiter failed:', err));
     this.#rateLimits.setByteLimit(config.byteRateLimit);
-    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits });
+    const diagnostics = new ServerDiagnostics(this);
+    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits, diagnostics });
     this.#hub = hub;
     this.#gate = new SocketGate(config);
     adapter.init(hub);
@@ -111,6 +113,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       rateLimits: this.#rateLimits,
       counters: this.#counters,
       contextHost,
+      diagnostics,
     });
     const dispatcher = new Dispatcher({
       config,
@@ -120,10 +123,11 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       lifecycle,
       counters: this.#counters,
       contextHost,
+      diagnostics,
       inFlight: this.#inFlight,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
-    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, inFlight: this.#inFlight });
+    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, diagnostics, inFlight: this.#inFlight });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
     const self = this;
     this.#health = {
