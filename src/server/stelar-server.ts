@@ -11,6 +11,7 @@ import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
+import { Dashboard } from './dashboard/dashboard.js';
 import { Dispatcher } from './dispatcher.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
 import { handleHealthRequest, type HealthSource, originAllowed } from './health.js';
@@ -63,6 +64,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   readonly #inFlight = new InFlightRequests();
+  /** The `dashboard` option's page and live channel; null when off. */
+  readonly #dashboard: Dashboard | null;
   #state: State = 'idle';
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
@@ -125,6 +128,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     });
     this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, inFlight: this.#inFlight });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
+    this.#dashboard = config.dashboard ? this.#createDashboard(config.dashboard) : null;
     const self = this;
     this.#health = {
       config,
@@ -133,6 +137,26 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       },
       stats: () => hub.stats(),
     };
+  }
+
+  #createDashboard(options: NonNullable<ResolvedConfig['dashboard']>): Dashboard {
+    const hub = this.#hub;
+    const adapter = this.#adapter;
+    const config = this.#config;
+    const dashboard = new Dashboard(options, {
+      stats: () => hub.stats(),
+      clients: () => hub.clients(),
+      roomsOf: (id) => adapter.roomsOf(id),
+      rooms: () => adapter.getRooms(),
+      roomSize: (room) => adapter.getRoomMembers(room).length,
+      clusterStats: adapter.fetchStats ? () => this.getClusterStats() : null,
+      disconnect: (id) => this.disconnect(id, CloseCode.KICKED, 'disconnected from the dashboard'),
+      get logger() {
+        return config.logger;
+      },
+    });
+    this.#inFlight.observeLatency((ms) => dashboard.ackLatency.record(ms));
+    return dashboard;
   }
 
   // ---- events -----------------------------------------------------------------------------
@@ -346,6 +370,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#gate.measure();
     if (this.#ownHttp) this.#gate.watch(http, 'HTTP server');
     this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
+    this.#dashboard?.attach(http);
     const wss = new WebSocketServer({
       server: http,
       path: c.namespace,
@@ -368,6 +393,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       listening.push(listen(tcp, c.tcpPort, c.host));
     }
     await Promise.all(listening);
+    this.#dashboard?.checkExposure(http.address());
     this.#port = (http.address() as AddressInfo | null)?.port;
     this.#tcpPort = this.#tcp ? (this.#tcp.address() as AddressInfo).port : undefined;
 
@@ -447,11 +473,13 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     // Detach first so no new upgrade arrives; open connections are closed below, as sessions.
     this.#wss?.close();
     this.#wss = null;
+    const dashboardClosed = this.#dashboard?.detach(graceMs);
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
     await hub.whenIdle(graceMs);
     hub.terminateAll();
     for (const s of this.#tcpSockets) s.destroy();
     await hub.whenIdle(graceMs);
+    await dashboardClosed;
     this.#detachHttp?.();
     this.#detachHttp = null;
     if (this.#http && this.#ownHttp) {
