@@ -40,7 +40,7 @@ export class ClusterPoller {
   readonly #fetch: () => Promise<ClusterStats>;
   readonly #onError: (err: unknown) => void;
   #asking = false;
-  #askedAt = 0;
+  #askedAt = Number.NEGATIVE_INFINITY;
   #view: ClusterView | null = null;
   #previous = new Map<string, { at: number; received: number; sent: number }>();
 
