@@ -400,7 +400,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     if (c.gracefulShutdown) registerShutdown(this);
     this.#state = 'running';
-    c.logger.info(`listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}`);
+    const dashboard = c.dashboard ? `, dashboard at ${c.dashboard.path}` : '';
+    c.logger.info(
+      `listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}${dashboard}`,
+    );
     return this.#port ?? 0;
   }
 

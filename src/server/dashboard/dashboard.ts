@@ -66,10 +66,6 @@ export class Dashboard {
     this.#cluster = fetch ? new ClusterPoller(fetch, (err) => host.logger.warn('dashboard: cluster stats failed:', err)) : null;
   }
 
-  get path(): string {
-    return this.#config.path;
-  }
-
   /** Mounts the page and the live channel on `http` and starts sampling. */
   attach(http: HttpServer): void {
     if (this.#timer) return;
