@@ -255,6 +255,18 @@ test('cluster poller: one question at a time, every CLUSTER_EVERY_MS; rates from
   assert.equal(poller.view.nodes.length, 1, 'the last rows stay');
   assert.equal(errors.length, 1);
 
+  // Stopped (the server stops): no more questions, and a late answer is dropped.
+  poller.poll(t0 + CLUSTER_EVERY_MS * 3);
+  const asks = asked;
+  poller.stop();
+  answer.resolve({ nodes: [] });
+  answer.reject(new Error('late'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(poller.view.nodes.length, 1);
+  poller.poll(t0 + CLUSTER_EVERY_MS * 10);
+  assert.equal(asked, asks);
+  assert.equal(errors.length, 1);
+
   // A throwing fetch is a failed answer too; many nodes are listed up to MAX_NODES.
   const many = new ClusterPoller(
     () => Promise.resolve({ nodes: Array.from({ length: MAX_NODES + 5 }, (_, i) => node(`n${i}`, 0, 0)) }),

@@ -149,7 +149,7 @@ test('tokenless on loopback: a foreign Host is refused (DNS rebinding), and so i
   }
 });
 
-test('live channel: a wrong token closes 4001, anything but auth first 1008, binary 1008, over 4 KiB 1009, the 17th connection 503', async () => {
+test('live channel: a wrong token closes 4001 (logged, not flooding), anything but auth first 1008, binary 1008, over 4 KiB 1009', async () => {
   const logs = [];
   const logger = { debug() {}, info() {}, warn: (...a) => logs.push(a.join(' ')), error() {} };
   const server = await dashboardServer({ logger });
@@ -180,21 +180,41 @@ test('live channel: a wrong token closes 4001, anything but auth first 1008, bin
     await v.next((m) => m.t === 'hello', 'hello');
     v.send({ t: 'shutdown' });
     assert.equal((await v.closed).code, 1008);
+  } finally {
+    await server.stop();
+  }
+});
 
-    const open = [];
+test(`live channel: ${MAX_VIEWERS} connections at most; a new one takes the place of the oldest unauthenticated, never of a viewer`, async () => {
+  const server = await dashboardServer();
+  const port = server.getPort();
+  const open = [];
+  try {
+    // Unauthenticated connections cannot lock the operator out: each newcomer evicts the oldest.
     for (let i = 0; i < MAX_VIEWERS; i++) open.push(await Viewer.open(port));
+    const operator = await Viewer.open(port, { token: TOKEN });
+    await operator.next((m) => m.t === 'hello', 'hello');
+    assert.equal((await open[0].closed).code, 1006, 'the oldest pending connection gave way');
+    assert.equal(open[1].closeInfo, null);
+    open.push(operator);
+    // Every slot authenticated: the next one is refused.
+    for (const v of open.slice(1, MAX_VIEWERS)) {
+      v.send({ t: 'auth', token: TOKEN });
+      await v.next((m) => m.t === 'hello', 'hello');
+    }
     await assert.rejects(Viewer.open(port), { status: 503 });
-    await Promise.all(open.map((o) => o.close()));
+    await open.pop().close();
     await until(async () => {
       try {
         const again = await Viewer.open(port);
-        await again.close();
+        open.push(again);
         return true;
       } catch {
         return false;
       }
-    }, 'a slot after the others closed');
+    }, 'a slot after a viewer left');
   } finally {
+    await Promise.all(open.map((v) => v.close()));
     await server.stop();
   }
 });

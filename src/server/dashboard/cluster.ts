@@ -40,6 +40,7 @@ export class ClusterPoller {
   readonly #fetch: () => Promise<ClusterStats>;
   readonly #onError: (err: unknown) => void;
   #asking = false;
+  #stopped = false;
   #askedAt = Number.NEGATIVE_INFINITY;
   #view: ClusterView | null = null;
   #previous = new Map<string, { at: number; received: number; sent: number }>();
@@ -54,9 +55,14 @@ export class ClusterPoller {
     return this.#view;
   }
 
+  /** No more questions, and an answer still on its way is dropped (the server is stopping). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   /** Asks again when the last question is old enough and none is out. */
   poll(now = Date.now()): void {
-    if (this.#asking || now - this.#askedAt < CLUSTER_EVERY_MS) return;
+    if (this.#stopped || this.#asking || now - this.#askedAt < CLUSTER_EVERY_MS) return;
     this.#asking = true;
     this.#askedAt = now;
     let pending: Promise<ClusterStats>;
@@ -68,10 +74,12 @@ export class ClusterPoller {
     pending.then(
       (stats) => {
         this.#asking = false;
+        if (this.#stopped) return;
         this.#view = this.#build(stats.nodes, Date.now());
       },
       (err: unknown) => {
         this.#asking = false;
+        if (this.#stopped) return;
         this.#onError(err);
         const message = err instanceof Error ? err.message : String(err);
         this.#view = { nodes: this.#view?.nodes ?? [], more: this.#view?.more ?? 0, at: this.#view?.at ?? 0, error: message.slice(0, 200) };

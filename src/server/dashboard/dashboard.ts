@@ -50,7 +50,9 @@ export class Dashboard {
   readonly #host: DashboardHost;
   readonly #access: DashboardAccess;
   readonly #sampler: DashboardSampler;
-  readonly #cluster: ClusterPoller | null;
+  readonly #fetchCluster: (() => Promise<ClusterStats>) | null;
+  /** The cluster panel of the current run (a new one per start). */
+  #cluster: ClusterPoller | null = null;
   #latest: DashboardSample | null = null;
   #rooms: { at: number; names: string[] } | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -62,8 +64,7 @@ export class Dashboard {
     this.#host = host;
     this.#access = new DashboardAccess(config);
     this.#sampler = new DashboardSampler(createDashboardSource({ stats: () => host.stats(), ackLatency: this.ackLatency }));
-    const fetch = host.clusterStats;
-    this.#cluster = fetch ? new ClusterPoller(fetch, (err) => host.logger.warn('dashboard: cluster stats failed:', err)) : null;
+    this.#fetchCluster = host.clusterStats;
   }
 
   /** Mounts the page and the live channel on `http` and starts sampling. */
@@ -76,10 +77,13 @@ export class Dashboard {
       path,
       access: this.#access,
       logger: this.#host.logger,
-      hello: () => ({ t: 'hello', v: 1, pageSize: PAGE_SIZE, history: this.#sampler.history(), cluster: this.#cluster !== null }),
+      hello: () => ({ t: 'hello', v: 1, pageSize: PAGE_SIZE, history: this.#sampler.history(), cluster: this.#fetchCluster !== null }),
       tick: (lists) => this.#tick(lists),
       kick: (id, who) => this.#kick(id, who),
     });
+    const fetch = this.#fetchCluster;
+    const host = this.#host;
+    this.#cluster = fetch ? new ClusterPoller(fetch, (err) => host.logger.warn('dashboard: cluster stats failed:', err)) : null;
     this.#sampler.reset();
     this.#latest = this.#sampler.sample();
     this.#timer = setInterval(() => this.#onTimer(), TICK_MS);
@@ -103,6 +107,8 @@ export class Dashboard {
     this.#timer = null;
     this.#detachHttp?.();
     this.#detachHttp = null;
+    this.#cluster?.stop();
+    this.#cluster = null;
     const live = this.#live;
     this.#live = null;
     this.#rooms = null;

@@ -12,6 +12,9 @@
  *                   { t: 'tick', ... }              every second, and soon after a view/kick
  *                   { t: 'kicked', id, ok }
  * A wrong token closes with 4001, no auth in time with 4004, anything malformed with 1008.
+ * When all MAX_VIEWERS slots are taken, a new connection takes the place of the oldest one
+ * that has not authenticated yet (so unauthenticated connections cannot lock an operator
+ * out); only when every slot is authenticated is it refused (503).
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { CloseCode } from '../../protocol/index.js';
@@ -29,6 +32,8 @@ export const AUTH_TIMEOUT_MS = 5000;
 const MAX_BACKLOG = 1024 * 1024;
 /** A view or kick is answered this soon (coalesced), not at the next tick. */
 const PROMPT_MS = 50;
+/** Wrong tokens are logged at most this often (with a count of the others). */
+const WRONG_TOKEN_LOG_MS = 10_000;
 
 export interface ViewerLists {
   clients: ListRequest;
@@ -55,12 +60,17 @@ interface Viewer {
   lists: ViewerLists;
   authTimer: NodeJS.Timeout | null;
   prompt: NodeJS.Timeout | null;
+  /** Gave its slot to a newer connection; it is being destroyed. */
+  evicted: boolean;
 }
 
 export class LiveChannel {
   readonly #p: LiveChannelParts;
   readonly #wss: WebSocketServer;
+  /** Oldest first (insertion order), which is what eviction relies on. */
   readonly #viewers = new Set<Viewer>();
+  #wrongTokens = 0;
+  #wrongTokenLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(parts: LiveChannelParts) {
     this.#p = parts;
@@ -99,7 +109,17 @@ export class LiveChannel {
 
   #verify(req: IncomingMessage): true | { status: number; message: string } {
     if (!this.#p.access.upgradeAllowed(req)) return { status: 403, message: 'Forbidden' };
-    if (this.#viewers.size >= MAX_VIEWERS) return { status: 503, message: 'Too many dashboard connections' };
+    let taken = 0;
+    let oldestPending: Viewer | null = null;
+    for (const v of this.#viewers) {
+      if (v.evicted) continue;
+      taken++;
+      if (!v.authed && !oldestPending) oldestPending = v;
+    }
+    if (taken < MAX_VIEWERS) return true;
+    if (!oldestPending) return { status: 503, message: 'Too many dashboard connections' };
+    oldestPending.evicted = true;
+    oldestPending.ws.terminate();
     return true;
   }
 
@@ -111,6 +131,7 @@ export class LiveChannel {
       lists: { clients: listRequest(null), rooms: listRequest(null) },
       authTimer: null,
       prompt: null,
+      evicted: false,
     };
     v.authTimer = setTimeout(() => ws.close(CloseCode.CONNECT_TIMEOUT, 'no auth'), AUTH_TIMEOUT_MS);
     v.authTimer.unref();
@@ -134,7 +155,7 @@ export class LiveChannel {
     if (!v.authed) {
       if (m.t !== 'auth') return v.ws.close(CloseCode.POLICY_VIOLATION, 'auth first');
       if (!this.#p.access.tokenMatches(m.token)) {
-        this.#p.logger.warn(`dashboard: wrong token from ${v.address}`);
+        this.#logWrongToken(v.address);
         return v.ws.close(CloseCode.REJECTED, 'unauthorized');
       }
       v.authed = true;
@@ -153,6 +174,17 @@ export class LiveChannel {
     } else {
       v.ws.close(CloseCode.POLICY_VIOLATION, 'unknown message');
     }
+  }
+
+  /** Logged, but not once per attempt: someone guessing must not flood the log. */
+  #logWrongToken(address: string): void {
+    this.#wrongTokens++;
+    const now = Date.now();
+    if (now - this.#wrongTokenLoggedAt < WRONG_TOKEN_LOG_MS) return;
+    const others = this.#wrongTokens - 1;
+    this.#p.logger.warn(`dashboard: wrong token from ${address}${others > 0 ? ` (and ${others} more since the last report)` : ''}`);
+    this.#wrongTokens = 0;
+    this.#wrongTokenLoggedAt = now;
   }
 
   /** One prompt answer per viewer at a time, however fast the page asks. */
