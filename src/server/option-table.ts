@@ -344,7 +344,7 @@ export const SERVER_OPTIONS = {
     description: 'A live dashboard page (and its channel) on the HTTP port; true or { path, token }. Without a token only on loopback.',
     runtime: false,
     default: false,
-    resolve: (value, { input }): DashboardConfig | null => {
+    resolve: (value, { input }): DashboardConfig | false => {
       const d = resolveDashboard(value);
       if (d) checkDashboardPlacement(d, input);
       return d;

@@ -11,6 +11,7 @@ import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
+import type { DashboardConfig } from './dashboard/config.js';
 import { Dashboard } from './dashboard/dashboard.js';
 import { Dispatcher } from './dispatcher.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
@@ -139,7 +140,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     };
   }
 
-  #createDashboard(options: NonNullable<ResolvedConfig['dashboard']>): Dashboard {
+  #createDashboard(options: DashboardConfig): Dashboard {
     const hub = this.#hub;
     const adapter = this.#adapter;
     const config = this.#config;

@@ -13,9 +13,9 @@ import { clientPage, listRequest, MAX_QUERY, PAGE_SIZE, roomPage } from '../../d
 const TOKEN = 'a-token-of-24-characters';
 
 test('resolveDashboard: off, true, an object; bad paths and tokens are refused naming the field', () => {
-  assert.equal(resolveDashboard(undefined), null);
-  assert.equal(resolveDashboard(false), null);
-  assert.equal(resolveDashboard(null), null);
+  assert.equal(resolveDashboard(undefined), false);
+  assert.equal(resolveDashboard(false), false);
+  assert.equal(resolveDashboard(null), false);
   assert.deepEqual(resolveDashboard(true), { path: '/dashboard', token: null });
   assert.deepEqual(resolveDashboard({ path: '/ops', token: TOKEN }), { path: '/ops', token: TOKEN });
   assert.throws(() => resolveDashboard('yes'), /dashboard must be false, true or/);

@@ -14,7 +14,7 @@ export interface DashboardOptions {
   token?: string;
 }
 
-/** The resolved option: null = off. */
+/** The resolved option (`false` = off, as the option's default). */
 export interface DashboardConfig {
   readonly path: string;
   /** null: no token (allowed on loopback only). */
@@ -28,8 +28,8 @@ export const MIN_TOKEN_LENGTH = 16;
 const MAX_PATH_LENGTH = 256;
 const MAX_TOKEN_LENGTH = 1024;
 
-export function resolveDashboard(value: unknown): DashboardConfig | null {
-  if (value === undefined || value === null || value === false) return null;
+export function resolveDashboard(value: unknown): DashboardConfig | false {
+  if (value === undefined || value === null || value === false) return false;
   if (value === true) return { path: DASHBOARD_DEFAULT_PATH, token: null };
   if (typeof value !== 'object') throw new TypeError('dashboard must be false, true or { path?, token? }');
   const v = value as Record<string, unknown>;
