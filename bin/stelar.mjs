@@ -9,6 +9,7 @@ import * as serve from './cli/serve.mjs';
 const USAGE = `usage: stelar <command> [options]
 
   stelar serve   [--port 3000] [--tcp-port 3001] [--host 0.0.0.0] [--redis redis://127.0.0.1:6379]
+                 [--dashboard [--dashboard-token <token>]]   live dashboard at /dashboard
   stelar connect <url> [--tcp]     interactive client (type "help" once connected)
   stelar health  <url>             prints the server's /health JSON; exit 1 when unhealthy
 

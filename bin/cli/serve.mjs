@@ -1,7 +1,9 @@
 // `stelar serve`: a StelarServer that echoes `echo` events and answers `ping` requests.
 import { fail, loadLibrary, usageError } from './args.mjs';
 
-const SYNOPSIS = 'usage: stelar serve [--port 3000] [--tcp-port 3001|off] [--host 0.0.0.0] [--redis redis://host:6379]\n';
+const SYNOPSIS =
+  'usage: stelar serve [--port 3000] [--tcp-port 3001|off] [--host 0.0.0.0] [--redis redis://host:6379]\n' +
+  '                    [--dashboard] [--dashboard-token <token>]\n';
 
 /** What a usage error prints after its message. */
 export const synopsis = `${SYNOPSIS}(stelar serve --help for details)\n`;
@@ -16,13 +18,25 @@ deployment. Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully.
   --host <address>    address to listen on (default: every address)
   --redis <url>       redis:// or rediss:// url: share rooms and broadcasts with other
                       instances (needs the \`redis\` package)
+  --dashboard         serve the live dashboard page at /dashboard on --port; without a
+                      token only with a loopback --host (127.0.0.1, ::1, localhost)
+  --dashboard-token <token>
+                      the dashboard's token (16+ characters; implies --dashboard), or
+                      $STELAR_DASHBOARD_TOKEN (kept out of the process list)
   -h, --help          this help
 `;
 
 export const spec = {
   usage,
   synopsis,
-  options: { port: { type: 'string' }, 'tcp-port': { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    'tcp-port': { type: 'string' },
+    host: { type: 'string' },
+    redis: { type: 'string' },
+    dashboard: { type: 'boolean' },
+    'dashboard-token': { type: 'string' },
+  },
   positionals: [],
 };
 
@@ -48,6 +62,30 @@ function checkRedisUrl(text) {
   if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
     usageError(`--redis must be a redis:// or rediss:// url (redis://host:6379), got "${text}"`, synopsis);
   }
+}
+
+const MIN_TOKEN = 16;
+const isLoopback = (host) => host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host ?? '');
+
+/** The `dashboard` option from --dashboard, --dashboard-token and $STELAR_DASHBOARD_TOKEN; undefined when off. */
+function dashboardOption(values, host) {
+  const fromOption = values['dashboard-token'] !== undefined;
+  if (!values.dashboard && !fromOption) return undefined;
+  const token = fromOption ? values['dashboard-token'] : process.env.STELAR_DASHBOARD_TOKEN || undefined;
+  if (token !== undefined && token.length < MIN_TOKEN) {
+    const name = fromOption ? '--dashboard-token' : 'STELAR_DASHBOARD_TOKEN (from the environment)';
+    usageError(`${name} must be at least ${MIN_TOKEN} characters (a long random string), got ${token.length}`, synopsis);
+  }
+  if (token === undefined && !isLoopback(host)) {
+    usageError(`--dashboard without a token is only served on loopback: add --host 127.0.0.1, or --dashboard-token (${MIN_TOKEN}+ characters)`, synopsis);
+  }
+  return token === undefined ? true : { token };
+}
+
+/** Where the dashboard can be opened, for the startup line. */
+function dashboardUrl(host, port) {
+  const name = host === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}/dashboard`;
 }
 
 async function redisAdapter(url) {
@@ -91,6 +129,8 @@ export async function run({ values }) {
     options.host = values.host;
   }
   if (values.redis !== undefined) checkRedisUrl(values.redis);
+  const dashboard = dashboardOption(values, options.host);
+  if (dashboard !== undefined) options.dashboard = dashboard;
   const { StelarServer } = await loadLibrary();
   if (values.redis !== undefined) options.adapter = await redisAdapter(values.redis);
   const server = new StelarServer(options);
@@ -99,4 +139,5 @@ export async function run({ values }) {
   const port = await server.start().catch((err) => fail(listenFailure(err, options)));
   const tcp = options.tcpPort === false ? '' : `, TCP on :${server.getTcpPort()}`;
   console.log(`stelar serving WebSocket on :${port}${tcp}`);
+  if (dashboard !== undefined) console.log(`dashboard on ${dashboardUrl(options.host, port)}${dashboard === true ? '' : ' (token required)'}`);
 }

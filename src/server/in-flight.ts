@@ -20,6 +20,13 @@ export class InFlightRequests {
   readonly #bySession = new Map<Session, number>();
   #draining = false;
   #waiters: Array<() => void> = [];
+  /** Told how long each answered request took (the dashboard's latency chart); null: not timed. */
+  #observe: ((ms: number) => void) | null = null;
+
+  /** Times every request from its handler's start to its answer being sent. */
+  observeLatency(observe: ((ms: number) => void) | null): void {
+    this.#observe = observe;
+  }
 
   /** True once the shutdown began: new ACK requests are refused. */
   get draining(): boolean {
@@ -39,10 +46,13 @@ export class InFlightRequests {
   /** A request's handler is about to run; call the returned function (once) when it is answered. */
   begin(session: Session): () => void {
     this.#bySession.set(session, (this.#bySession.get(session) ?? 0) + 1);
+    const observe = this.#observe;
+    const startedAt = observe ? performance.now() : 0;
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      observe?.(performance.now() - startedAt);
       const k = this.#bySession.get(session);
       if (k === undefined) return;
       if (k <= 1) this.#bySession.delete(session);

@@ -15,6 +15,7 @@ import { checkLoggerOption, createLogger, type LoggerLike } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
 import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
+import { type DashboardConfig, exposedDashboardError, isLoopbackHost, resolveDashboard } from './dashboard/config.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -148,6 +149,28 @@ function pathOption<const D extends string>(defaultValue: D, description: string
     },
     snapshot: { value: (v) => v },
   });
+}
+
+/**
+ * Where a dashboard may go: not on a path the server already uses, and, without a token,
+ * only on a server this instance binds to loopback (a server passed in is checked at start,
+ * once it listens).
+ */
+function checkDashboardPlacement(d: DashboardConfig, input: Readonly<Record<string, unknown>>): void {
+  const taken: Array<[string, unknown, string]> = [
+    ['namespace', input.namespace, '/'],
+    ['healthEndpoint', input.healthEndpoint, '/health'],
+    ['livenessEndpoint', input.livenessEndpoint, '/livez'],
+    ['readinessEndpoint', input.readinessEndpoint, '/readyz'],
+  ];
+  if (d.path === '/') throw new TypeError("dashboard.path cannot be '/' (it would take every upgrade no endpoint claims)");
+  for (const [name, value, fallback] of taken) {
+    if ((value ?? fallback) === d.path) throw new TypeError(`dashboard.path ${d.path} is already the ${name}`);
+  }
+  const host = input.host as string | undefined;
+  if (d.token === null && input.server === undefined && !isLoopbackHost(host)) {
+    throw exposedDashboardError(host === undefined ? 'listens on every interface (no host option)' : `listens on ${host}`);
+  }
 }
 
 // ---- the table ----------------------------------------------------------------------------
@@ -316,6 +339,19 @@ export const SERVER_OPTIONS = {
   healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
   livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),
   readinessEndpoint: pathOption('/readyz', 'Readiness path (503 once shutdown starts); false turns it off.'),
+
+  dashboard: option({
+    description: 'A live dashboard page (and its channel) on the HTTP port; true or { path, token }. Without a token only on loopback.',
+    runtime: false,
+    default: false,
+    resolve: (value, { input }): DashboardConfig | false => {
+      const d = resolveDashboard(value);
+      if (d) checkDashboardPlacement(d, input);
+      return d;
+    },
+    // Never the token itself.
+    snapshot: { value: (v) => (v ? { path: v.path, hasToken: v.token !== null } : false) },
+  }),
 
   gracefulShutdown: option({
     description: 'Handle SIGINT/SIGTERM with a graceful shutdown.',

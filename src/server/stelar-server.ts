@@ -11,6 +11,8 @@ import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
+import type { DashboardConfig } from './dashboard/config.js';
+import { Dashboard } from './dashboard/dashboard.js';
 import { ServerDiagnostics } from './diagnostics.js';
 import { Dispatcher } from './dispatcher.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
@@ -64,6 +66,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   readonly #inFlight = new InFlightRequests();
+  /** The `dashboard` option's page and live channel; null when off. */
+  readonly #dashboard: Dashboard | null;
   #state: State = 'idle';
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
@@ -129,6 +133,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     });
     this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, diagnostics, inFlight: this.#inFlight });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
+    this.#dashboard = config.dashboard ? this.#createDashboard(config.dashboard) : null;
     const self = this;
     this.#health = {
       config,
@@ -137,6 +142,26 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       },
       stats: () => hub.stats(),
     };
+  }
+
+  #createDashboard(options: DashboardConfig): Dashboard {
+    const hub = this.#hub;
+    const adapter = this.#adapter;
+    const config = this.#config;
+    const dashboard = new Dashboard(options, {
+      stats: () => hub.stats(),
+      clients: () => hub.clients(),
+      roomsOf: (id) => adapter.roomsOf(id),
+      rooms: () => adapter.getRooms(),
+      roomSize: (room) => adapter.getRoomMembers(room).length,
+      clusterStats: adapter.fetchStats ? () => this.getClusterStats() : null,
+      disconnect: (id) => this.disconnect(id, CloseCode.KICKED, 'disconnected from the dashboard'),
+      get logger() {
+        return config.logger;
+      },
+    });
+    this.#inFlight.observeLatency((ms) => dashboard.ackLatency.record(ms));
+    return dashboard;
   }
 
   // ---- events -----------------------------------------------------------------------------
@@ -350,6 +375,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#gate.measure();
     if (this.#ownHttp) this.#gate.watch(http, 'HTTP server');
     this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
+    this.#dashboard?.attach(http);
     const wss = new WebSocketServer({
       server: http,
       path: c.namespace,
@@ -372,13 +398,17 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       listening.push(listen(tcp, c.tcpPort, c.host));
     }
     await Promise.all(listening);
+    this.#dashboard?.checkExposure(http.address());
     this.#port = (http.address() as AddressInfo | null)?.port;
     this.#tcpPort = this.#tcp ? (this.#tcp.address() as AddressInfo).port : undefined;
 
     this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     if (c.gracefulShutdown) registerShutdown(this);
     this.#state = 'running';
-    c.logger.info(`listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}`);
+    const dashboard = c.dashboard ? `, dashboard at ${c.dashboard.path}` : '';
+    c.logger.info(
+      `listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}${dashboard}`,
+    );
     return this.#port ?? 0;
   }
 
@@ -451,11 +481,13 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     // Detach first so no new upgrade arrives; open connections are closed below, as sessions.
     this.#wss?.close();
     this.#wss = null;
+    const dashboardClosed = this.#dashboard?.detach(graceMs);
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
     await hub.whenIdle(graceMs);
     hub.terminateAll();
     for (const s of this.#tcpSockets) s.destroy();
     await hub.whenIdle(graceMs);
+    await dashboardClosed;
     this.#detachHttp?.();
     this.#detachHttp = null;
     if (this.#http && this.#ownHttp) {

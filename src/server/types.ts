@@ -9,6 +9,8 @@ import type { Adapter, ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLim
 import type { LoggerOption } from '../logger.js';
 import type { InboundRateConfig, RuntimeOptionName, SnapshotFromTable } from './option-table.js';
 export type { InboundRateConfig } from './option-table.js';
+export type { DashboardOptions } from './dashboard/config.js';
+import type { DashboardOptions } from './dashboard/config.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
@@ -121,6 +123,15 @@ export interface ServerOptions {
    * spec requires). `livenessEndpoint` and `readinessEndpoint` stay open.
    */
   healthAuth?: HealthAuth | null;
+  /**
+   * A live dashboard on the HTTP port (beyond the spec): a page at `path` (default
+   * '/dashboard') with charts of connections, messages and ACK latency, the rooms, a
+   * searchable client list with a disconnect button, and the cluster's nodes. `true` = the
+   * defaults without a token, which is allowed only when the server is bound to loopback;
+   * anywhere else `token` (16+ characters) is required, or the constructor (or `start()`,
+   * for a server passed in) throws. Off by default.
+   */
+  dashboard?: boolean | DashboardOptions;
   /**
    * Handle SIGINT/SIGTERM with a graceful shutdown, then let the signal end the process
    * (unless the application added its own listener for it). Default true.
