@@ -225,6 +225,7 @@ export class Dispatcher {
 
   #rateLimited(session: Session, bytes: Buffer, event: string, scope: NonNullable<RateVerdict>): void {
     const c = this.#p.config;
+    this.#p.counters.rateLimited(session.protocol, scope);
     const disconnect = runHook(
       c.hooks,
       'onRateLimitExceeded',
@@ -249,19 +250,34 @@ export class Dispatcher {
     if (!list && all.length === 0) return; // nobody listens: no context to build
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data);
     const logger = config.logger;
+    const observe = this.#p.counters.observe;
+    const start = observe === null ? 0 : performance.now();
     for (const h of all) invokeHandler(h, ctx, logger, 'onAll');
     if (list) for (const h of list) invokeEventHandler(h, ctx, logger, packet.event);
+    if (observe !== null) observe.handlersRan('event', start);
   }
 
   #ack(session: Session, packet: Packet): void {
-    const { handlers, contextHost, inFlight } = this.#p;
+    const { contextHost, inFlight, counters } = this.#p;
     if (inFlight?.draining) {
       const err = new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started');
       return this.#refuseAckId(session, packet.ackId ?? 0, packet.ackName ?? packet.event, err);
     }
     const name = packet.ackName ?? packet.event;
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data, packet.ackId, name);
-    if (inFlight) StelarContext.onAnswered(ctx, inFlight.begin(session));
+    const observe = counters.observe;
+    const release = inFlight?.begin(session);
+    const answered = observe === null ? release : observe.ackTimer(session.protocol, release);
+    if (answered) StelarContext.onAnswered(ctx, answered);
+    if (observe === null) return this.#runAck(session, packet, ctx, name);
+    const start = performance.now();
+    this.#runAck(session, packet, ctx, name);
+    observe.handlersRan('ack', start);
+  }
+
+  /** Calls the request's onAck handler, or its plain handlers, and answers with what they return. */
+  #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    const { handlers } = this.#p;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
     // returns something (it may answer later through ctx.ack / ctx.send instead).

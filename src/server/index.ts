@@ -8,4 +8,4 @@ export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
 export type { RequestInfo } from './session.js';
 export type * from './types.js';
 export { MemoryAdapter } from '../adapter/memory.js';
-export type { Adapter, AdapterClient, AdapterHost, BroadcastTarget, EncodedMessage } from '../contracts/index.js';
+export type { Adapter, AdapterClient, AdapterHost, AdapterMetrics, BroadcastTarget, EncodedMessage } from '../contracts/index.js';

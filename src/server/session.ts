@@ -17,6 +17,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AdapterClient, EncodedMessage, RateLimitConfig, TransportProtocol } from '../contracts/index.js';
 import { CloseCode, CONNECT_HEADER, ErrorCode, type Packet, PacketType, peekPacketType, StelarError } from '../protocol/index.js';
 import type { SessionRecoveryState } from './recovery.js';
+import type { StatsCounters } from './stats.js';
 import type { Transport, TransportSink } from './transport.js';
 
 export const SessionState = {
@@ -47,7 +48,8 @@ export interface SessionHost {
   onProtocolError(session: Session, err: StelarError): void;
   onClosed(session: Session, code: number, reason: string): void;
   onSlowConsumer(session: Session, buffered: number): void;
-  countSent(n: number): void;
+  /** The server's counters: what a session writes and the errors it reports are counted here. */
+  readonly counters: StatsCounters;
   roomsOf(id: string): ReadonlySet<string>;
   readonly maxBufferedBytes: number;
   /** Pings (WebSocket ping frames and Ping packets together) allowed per window; null = no limit. */
@@ -252,8 +254,8 @@ export class Session implements TransportSink, AdapterClient {
   /** Writes one packet; false when the session is closing or now over its buffer cap. */
   sendPacket(packet: Packet): boolean {
     if (this.#state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
-    this.transport.sendPacket(packet);
-    if (packet.type !== PacketType.PONG) this.#host.countSent(1);
+    const size = this.transport.sendPacket(packet);
+    this.#host.counters.packetOut(this.transport.protocol, packet.type, size);
     return true;
   }
 
@@ -268,6 +270,7 @@ export class Session implements TransportSink, AdapterClient {
     // The common case, once per recipient of a broadcast: no recovery, or an unrecorded message.
     if (recovery === null || message.offset === undefined) {
       transport.sendEncoded(message);
+      this.#host.counters.encodedOut(transport.protocol, message);
       return true;
     }
     if (recovery.skipUpTo !== null && !recovery.passes(message.offset)) return true;
@@ -276,7 +279,8 @@ export class Session implements TransportSink, AdapterClient {
       recovery.sent = message.offset;
       message = message.withOffset();
     }
-    this.transport.sendEncoded(message);
+    transport.sendEncoded(message);
+    this.#host.counters.encodedOut(transport.protocol, message);
     return true;
   }
 
@@ -295,6 +299,7 @@ export class Session implements TransportSink, AdapterClient {
 
   /** Error packet `{ event: code, data: { message, ...extra } }`, then close if the error says so. */
   fail(err: StelarError, extra?: Record<string, unknown>): void {
+    this.#host.counters.error(err.code);
     this.sendPacket({ type: PacketType.ERROR, event: err.code, data: { message: err.message, ...extra } });
     if (err.closeCode) this.close(err.closeCode, err.message);
   }

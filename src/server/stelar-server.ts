@@ -21,6 +21,8 @@ import { Hub } from './hub.js';
 import { InFlightRequests } from './in-flight.js';
 import { ClientLifecycle } from './lifecycle.js';
 import { closeServer, createBoundedHttpServer, createTcpListener, listen, retimeHttpServer } from './listeners.js';
+import { handleMetricsRequest, type MetricsEndpointSource } from './metrics/endpoint.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
 import { RateLimits } from './rate-limiter.js';
@@ -63,6 +65,9 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   readonly #inFlight = new InFlightRequests();
+  readonly #metricsEndpoint: MetricsEndpointSource;
+  /** Built the first time metrics are turned on; the counters it reads run regardless. */
+  #metrics: ServerMetrics | null = null;
   #state: State = 'idle';
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
@@ -133,6 +138,35 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       },
       stats: () => hub.stats(),
     };
+    this.#metricsEndpoint = { config, render: () => this.#metrics?.render() ?? '' };
+    this.#syncMetrics();
+  }
+
+  /**
+   * Metrics on or off as the config says: the histograms are observed while on, and the
+   * event-loop monitor runs while on and listening.
+   */
+  #syncMetrics(): void {
+    let metrics = this.#metrics;
+    if (!this.#config.metrics) {
+      this.#counters.observe = null;
+      metrics?.stop();
+      return;
+    }
+    if (!metrics) {
+      const adapter = this.#adapter;
+      metrics = new ServerMetrics({
+        counters: this.#counters,
+        rooms: () => adapter.roomCount(),
+        acksInFlight: () => this.#inFlight.count,
+        sockets: this.#gate,
+        adapter: adapter.metrics ? () => adapter.metrics!() : null,
+        recovery: this.#recovery !== null,
+      });
+      this.#metrics = metrics;
+    }
+    this.#counters.observe = metrics.observations;
+    if (this.#state === 'running') metrics.start();
   }
 
   // ---- events -----------------------------------------------------------------------------
@@ -298,6 +332,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     if (changed.has('rateLimit')) this.#rateLimits.setGlobalLimit(c.rateLimit);
     if (changed.has('eventRateLimits')) this.#rateLimits.replaceEventLimits(c.eventRateLimits);
     if (changed.has('byteRateLimit')) this.#rateLimits.setByteLimit(c.byteRateLimit);
+    if (changed.has('metrics')) this.#syncMetrics();
     if ((changed.has('heartbeatTimeout') || changed.has('connectTimeout')) && this.#sweeper.running) {
       this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     }
@@ -345,7 +380,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#ownHttp = !c.server;
     this.#gate.measure();
     if (this.#ownHttp) this.#gate.watch(http, 'HTTP server');
-    this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
+    this.#detachHttp = attachRequestHandler(
+      http,
+      (req, res) => handleHealthRequest(this.#health, req, res) || handleMetricsRequest(this.#metricsEndpoint, req, res),
+    );
     const wss = new WebSocketServer({
       server: http,
       path: c.namespace,
@@ -374,6 +412,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     if (c.gracefulShutdown) registerShutdown(this);
     this.#state = 'running';
+    this.#syncMetrics();
     c.logger.info(`listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}`);
     return this.#port ?? 0;
   }
@@ -385,8 +424,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** A refused upgrade says why in `X-Stelar-Error` too, so a Node client reports that code. */
   #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string; headers: Record<string, string> } {
-    if (this.#refusing) return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
+    if (this.#refusing) {
+      this.#counters.refused('ws', 'shutting_down');
+      return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
+    }
     if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) {
+      this.#counters.refused('ws', 'origin_not_allowed');
       return { status: 403, message: 'Origin not allowed', headers: { [ERROR_HEADER]: ErrorCode.ORIGIN_NOT_ALLOWED } };
     }
     return true;
@@ -404,6 +447,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #onTcpSocket(socket: Socket): void {
     // Destroyed: dropped at accept by the socket gate.
     if (this.#refusing || socket.destroyed) {
+      if (!socket.destroyed) this.#counters.refused('tcp', 'shutting_down');
       socket.destroy();
       return;
     }
@@ -443,6 +487,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const hub = this.#hub;
     unregisterShutdown(this);
     this.#sweeper.stop();
+    this.#metrics?.stop();
     const tcpClosed = this.#tcp ? closeServer(this.#tcp) : Promise.resolve();
     // Detach first so no new upgrade arrives; open connections are closed below, as sessions.
     this.#wss?.close();

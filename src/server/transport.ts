@@ -44,7 +44,8 @@ export interface Transport {
    */
   limitInbound(maxFrameSize: number, maxPacketSize?: number): void;
   readonly isOpen: boolean;
-  sendPacket(packet: Packet): boolean;
+  /** Writes one packet; returns its size in bytes, without the transport's framing (for the counters). */
+  sendPacket(packet: Packet): number;
   sendEncoded(message: EncodedMessage): boolean;
   close(code: number, reason: string): void;
   terminate(): void;
@@ -62,6 +63,12 @@ function clampReason(reason: string): string {
   let out = reason.slice(0, 123);
   while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
   return out;
+}
+
+/** The header of an unmasked WebSocket frame (the server's): 2 bytes, or 4 / 10 with a 16 / 64-bit length. */
+function serverFrameHeaderSize(frame: Uint8Array): number {
+  const len7 = frame[1] & 0x7f;
+  return len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
 }
 
 /*
@@ -151,10 +158,16 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
     conn.on('ping', onWsPing);
   }
 
-  sendPacket(packet: Packet): boolean {
+  sendPacket(packet: Packet): number {
     // Replies, events and errors: packet and frame header built in one Buffer.
     const frame = encodeFramed(packet, false);
-    return frame ? this.conn.sendFrame(frame) : this.conn.send(encodePacket(packet), { binary: true });
+    if (frame) {
+      this.conn.sendFrame(frame);
+      return frame.length - serverFrameHeaderSize(frame);
+    }
+    const bytes = encodePacket(packet);
+    this.conn.send(bytes, { binary: true });
+    return bytes.length;
   }
   sendEncoded(message: EncodedMessage): boolean {
     return this.conn.sendFrame(message.wsFrame());
@@ -179,8 +192,10 @@ class TcpTransport extends ConnectionTransport<TcpConnection> implements Transpo
     conn.on('frame', onTcpFrame);
   }
 
-  sendPacket(packet: Packet): boolean {
-    return this.conn.send(encodeFramed(packet, true) ?? encodePacket(packet, TCP_PREFIX_SIZE));
+  sendPacket(packet: Packet): number {
+    const frame = encodeFramed(packet, true) ?? encodePacket(packet, TCP_PREFIX_SIZE);
+    this.conn.send(frame);
+    return frame.length - TCP_PREFIX_SIZE;
   }
   sendEncoded(message: EncodedMessage): boolean {
     return this.conn.send(message.tcpFrame());
