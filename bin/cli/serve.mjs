@@ -1,7 +1,7 @@
 // `stelar serve`: a StelarServer that echoes `echo` events and answers `ping` requests.
 import { fail, loadLibrary, usageError } from './args.mjs';
 
-const SYNOPSIS = 'usage: stelar serve [--port 3000] [--tcp-port 3001|off] [--host 0.0.0.0] [--redis redis://host:6379]\n';
+const SYNOPSIS = 'usage: stelar serve [--port 3000] [--tcp-port 3001|off] [--host 0.0.0.0] [--redis redis://host:6379] [--metrics]\n';
 
 /** What a usage error prints after its message. */
 export const synopsis = `${SYNOPSIS}(stelar serve --help for details)\n`;
@@ -16,13 +16,15 @@ deployment. Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully.
   --host <address>    address to listen on (default: every address)
   --redis <url>       redis:// or rediss:// url: share rooms and broadcasts with other
                       instances (needs the \`redis\` package)
+  --metrics           Prometheus metrics at GET /metrics on --port; with $STELAR_METRICS_TOKEN
+                      set, only for requests with \`Authorization: Bearer <that token>\`
   -h, --help          this help
 `;
 
 export const spec = {
   usage,
   synopsis,
-  options: { port: { type: 'string' }, 'tcp-port': { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' } },
+  options: { port: { type: 'string' }, 'tcp-port': { type: 'string' }, host: { type: 'string' }, redis: { type: 'string' }, metrics: { type: 'boolean' } },
   positionals: [],
 };
 
@@ -38,6 +40,14 @@ function portOf(values, option, envName, fallback) {
     usageError(`${name} must be ${range}, got "${text}"`, synopsis);
   }
   return n;
+}
+
+/** `--metrics`: on at /metrics, behind the token from the environment when there is one. */
+function metricsOption(token) {
+  if (token === undefined || token === '') return { path: '/metrics' };
+  if (!/^[\x21-\x7e]{1,1024}$/.test(token))
+    usageError('STELAR_METRICS_TOKEN (from the environment) must be 1 to 1024 visible ASCII characters, no spaces', synopsis);
+  return { path: '/metrics', token };
 }
 
 function checkRedisUrl(text) {
@@ -91,6 +101,7 @@ export async function run({ values }) {
     options.host = values.host;
   }
   if (values.redis !== undefined) checkRedisUrl(values.redis);
+  if (values.metrics) options.metrics = metricsOption(process.env.STELAR_METRICS_TOKEN);
   const { StelarServer } = await loadLibrary();
   if (values.redis !== undefined) options.adapter = await redisAdapter(values.redis);
   const server = new StelarServer(options);
@@ -98,5 +109,6 @@ export async function run({ values }) {
   server.onAck('ping', () => ({ pong: Date.now() }));
   const port = await server.start().catch((err) => fail(listenFailure(err, options)));
   const tcp = options.tcpPort === false ? '' : `, TCP on :${server.getTcpPort()}`;
-  console.log(`stelar serving WebSocket on :${port}${tcp}`);
+  const metrics = options.metrics ? `, metrics at /metrics${options.metrics.token ? ' (bearer token)' : ''}` : '';
+  console.log(`stelar serving WebSocket on :${port}${tcp}${metrics}`);
 }
