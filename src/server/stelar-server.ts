@@ -160,7 +160,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
         rooms: () => adapter.roomCount(),
         acksInFlight: () => this.#inFlight.count,
         sockets: this.#gate,
-        adapter: adapter.metrics ? () => adapter.metrics!() : null,
+        adapter: adapter.metrics ? adapter.metrics.bind(adapter) : null,
         recovery: this.#recovery !== null,
       });
       this.#metrics = metrics;
