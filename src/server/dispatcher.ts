@@ -251,10 +251,11 @@ export class Dispatcher {
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data);
     const logger = config.logger;
     const observe = this.#p.counters.observe;
-    const start = observe === null ? 0 : performance.now();
+    const timed = observe?.sampleEvent() === true;
+    const start = timed ? performance.now() : 0;
     for (const h of all) invokeHandler(h, ctx, logger, 'onAll');
     if (list) for (const h of list) invokeEventHandler(h, ctx, logger, packet.event);
-    if (observe !== null) observe.handlersRan('event', start);
+    if (timed) observe.handlersRan('event', start);
   }
 
   #ack(session: Session, packet: Packet): void {

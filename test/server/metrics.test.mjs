@@ -149,8 +149,8 @@ test('a broadcast: one fan-out observation, one sent message per recipient and t
   assert.equal(delta(before, after, 'stelar_sent_bytes_total{transport="ws",type="json"}'), 2 * size);
 });
 
-test('an ACK request: one ack-duration observation and one handler observation; an event: one handler observation', async (t) => {
-  const server = await serve(t, { metrics: true });
+test('ACK requests: each one observed (duration and handler time); events: the first, then one in 16 on average', async (t) => {
+  const server = await serve(t, { metrics: true, rateLimit: false });
   server.onAck('slow', () => new Promise((resolve) => setTimeout(() => resolve('done'), 30)));
   server.on('ev', () => {});
   const ws = await client(t, server, 'ws');
@@ -168,7 +168,12 @@ test('an ACK request: one ack-duration observation and one handler observation; 
   assert.equal(delta(before, after, 'stelar_ack_duration_seconds_bucket{transport="ws",le="10"}'), 2);
   assert.ok(delta(before, after, 'stelar_ack_duration_seconds_sum{transport="ws"}') >= 0.06);
   assert.equal(delta(before, after, 'stelar_handler_duration_seconds_count{kind="ack"}'), 2);
-  assert.equal(delta(before, after, 'stelar_handler_duration_seconds_count{kind="event"}'), 1, 'an event nobody handles runs no handler');
+  assert.equal(delta(before, after, 'stelar_handler_duration_seconds_count{kind="event"}'), 1, 'the first event is timed; one nobody handles is not');
+  // Later events are sampled: one in 16 on average, never more than 31 apart.
+  for (let i = 0; i < 320; i++) ws.emit('ev', i);
+  await ws.request('slow');
+  const sampled = delta(after, await readMetrics(server.getPort()), 'stelar_handler_duration_seconds_count{kind="event"}');
+  assert.ok(sampled >= 10 && sampled < 160, `${sampled} of 320 events timed`);
 });
 
 test('refusals by reason: server full, origin, middleware; the error codes told to the client', async (t) => {
@@ -215,6 +220,23 @@ test('a rate-limited message and an invalid event name are counted, by scope and
   assert.equal(delta(before, after, 'stelar_rate_limited_total{transport="ws",scope="global"}'), 0);
   assert.equal(delta(before, after, 'stelar_errors_total{code="STELAR_ERR_RATE_LIMITED"}'), 1);
   assert.equal(delta(before, after, 'stelar_errors_total{code="STELAR_ERR_PACKET_INVALID_EVENT"}'), 1);
+});
+
+test('a client that stops reading is cut (4006) and counted once as a slow consumer', async (t) => {
+  const server = await serve(t, { metrics: true, maxBufferedBytes: 256 * 1024 });
+  const c = await client(t, server, 'tcp');
+  const before = await readMetrics(server.getPort());
+  c.socket.pause();
+  const chunk = Buffer.alloc(512 * 1024, 7);
+  for (let i = 0; i < 200 && server.getStats().activeConnections === 1; i++) {
+    server.broadcastBinary('flood', chunk);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  c.socket.resume();
+  assert.equal((await c.closed).code, 4006);
+  const after = await readMetrics(server.getPort());
+  assert.equal(delta(before, after, 'stelar_slow_consumers_total{transport="tcp"}'), 1);
+  assert.equal(delta(before, after, 'stelar_slow_consumers_total{transport="ws"}'), 0);
 });
 
 test('recovery: a resumed session and its replayed message, and a refused resume by reason', async (t) => {
