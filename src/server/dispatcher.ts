@@ -228,6 +228,7 @@ export class Dispatcher {
 
   #rateLimited(session: Session, bytes: Buffer, event: string, scope: NonNullable<RateVerdict>): void {
     const c = this.#p.config;
+    this.#p.counters.rateLimited(session.protocol, scope);
     const disconnect = runHook(
       c.hooks,
       'onRateLimitExceeded',
@@ -253,33 +254,42 @@ export class Dispatcher {
     if (!list && all.length === 0) return; // nobody listens: no context to build
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data);
     const logger = config.logger;
+    const observe = this.#p.counters.observe;
+    const timed = observe?.sampleEvent() === true;
+    const start = timed ? performance.now() : 0;
     for (const h of all) invokeHandler(h, ctx, logger, 'onAll');
     if (list) for (const h of list) invokeEventHandler(h, ctx, logger, packet.event);
+    if (timed) observe.handlersRan('event', start);
   }
 
   #ack(session: Session, packet: Packet): void {
-    const { contextHost, inFlight } = this.#p;
+    const { contextHost, inFlight, counters } = this.#p;
     if (inFlight?.draining) {
       const err = new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started');
       return this.#refuseAckId(session, packet.ackId ?? 0, packet.ackName ?? packet.event, err);
     }
     const name = packet.ackName ?? packet.event;
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data, packet.ackId, name);
-    const answered = inFlight?.begin(session);
+    const observe = counters.observe;
+    const release = inFlight?.begin(session);
+    const answered = observe === null ? release : observe.ackTimer(session.protocol, release);
+    const start = observe === null ? 0 : performance.now();
     if (tracingAcks()) {
       // Traced: the handler runs inside ack:start's runStores, so a store a tracer bound to that
       // channel (an AsyncLocalStorage holding its span) is current in the handler and what it awaits.
       const trace = this.#p.diagnostics.ackStart(session, packet.ackId ?? 0, name, packet.event, answered);
       StelarContext.onAnswered(ctx, trace.onAnswered);
-      return channels.ackStart.runStores(trace.message, this.#runAck, this, session, packet, ctx, name);
+      channels.ackStart.runStores(trace.message, this.#runAck, this, session, packet, ctx, name);
+    } else {
+      if (answered) StelarContext.onAnswered(ctx, answered);
+      this.#runAck(session, packet, ctx, name);
     }
-    if (answered) StelarContext.onAnswered(ctx, answered);
-    this.#runAck(session, packet, ctx, name);
+    if (observe !== null) observe.handlersRan('ack', start);
   }
 
-  /** Calls the request's handler (the onAck one, else the event's plain handlers). */
+  /** Calls the request's onAck handler, or its plain handlers, and answers with what they return. */
   #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
-    const handlers = this.#p.handlers;
+    const { handlers } = this.#p;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
     // returns something (it may answer later through ctx.ack / ctx.send instead).

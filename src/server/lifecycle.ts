@@ -77,7 +77,10 @@ export class ClientLifecycle {
     const finish = (v: true | StelarError): void => {
       if (session.state !== SessionState.HANDSHAKE) return; // closed meanwhile
       if (v === true) void this.#accept(session, ctx);
-      else session.fail(v);
+      else {
+        this.#p.counters.refused(session.protocol, v.code === ErrorCode.CONNECT_TIMEOUT ? 'connect_timeout' : 'middleware_rejected');
+        session.fail(v);
+      }
     };
     if (verdict instanceof Promise) return verdict.then(finish);
     finish(verdict);
@@ -117,7 +120,11 @@ export class ClientLifecycle {
         ...admission?.fields,
       },
     });
-    if (admission) counters.sent(admission.replay());
+    if (admission) {
+      const replayed = admission.replay();
+      counters.sent(replayed);
+      counters.recoveryOutcome(admission.fields.recovered, admission.fields.recovery.reason, replayed);
+    }
     if (c.hooks.onClientConnect) {
       runHook(
         c.hooks,

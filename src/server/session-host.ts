@@ -35,13 +35,19 @@ export interface SessionHostParts {
 export function createSessionHost(p: SessionHostParts): SessionHost {
   const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight } = p;
   return {
-    handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
+    handlePacket(session, bytes) {
+      counters.packetIn(session.protocol, bytes);
+      return dispatcher.handle(session, bytes);
+    },
     onInvalid(session, err) {
       reportInvalid(config, session, err);
       session.fail(err);
     },
-    // The transport already told the peer (close frame / Disconnect); only report it.
-    onProtocolError: (session, err) => reportInvalid(config, session, err),
+    // The transport already told the peer (close frame / Disconnect); only count and report it.
+    onProtocolError(session, err) {
+      counters.error(err.code);
+      reportInvalid(config, session, err);
+    },
     onClosed(session, code, reason) {
       inFlight?.release(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);
@@ -49,6 +55,7 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
     },
     onSlowConsumer(session, buffered) {
       if (session.state >= SessionState.CLOSING) return;
+      counters.slowConsumer(session.protocol);
       config.logger.warn(`client ${session.id} is not reading (${buffered} bytes queued): disconnecting`);
       runHook(
         config.hooks,
@@ -59,7 +66,7 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
       if (channels.slowConsumer.hasSubscribers) diagnostics.slowConsumer(session, buffered, config.maxBufferedBytes);
       session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     },
-    countSent: (n) => counters.sent(n),
+    counters,
     roomsOf: (id) => adapter.roomsOf(id),
     diagnostics,
     get maxBufferedBytes() {

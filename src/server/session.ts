@@ -19,6 +19,7 @@ import { CloseCode, CONNECT_HEADER, ErrorCode, type Packet, PacketType, peekPack
 import { runDeferredWrites } from '../net/write-batcher.js';
 import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { SessionRecoveryState } from './recovery.js';
+import type { StatsCounters } from './stats.js';
 import type { Transport, TransportSink } from './transport.js';
 
 export const SessionState = {
@@ -49,7 +50,8 @@ export interface SessionHost {
   onProtocolError(session: Session, err: StelarError): void;
   onClosed(session: Session, code: number, reason: string): void;
   onSlowConsumer(session: Session, buffered: number): void;
-  countSent(n: number): void;
+  /** The server's counters: what a session writes and the errors it reports are counted here. */
+  readonly counters: StatsCounters;
   roomsOf(id: string): ReadonlySet<string>;
   readonly maxBufferedBytes: number;
   /** Where diagnostics messages about this session are published (read only while a channel has subscribers). */
@@ -257,9 +259,8 @@ export class Session implements TransportSink, AdapterClient {
   sendPacket(packet: Packet): boolean {
     if (this.#state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
     const size = this.transport.sendPacket(packet);
-    if (packet.type === PacketType.PONG) return true;
-    this.#host.countSent(1);
-    if (channels.messageOut.hasSubscribers) this.#host.diagnostics.messageOut(this, packet, size);
+    this.#host.counters.packetOut(this.transport.protocol, packet.type, size);
+    if (packet.type !== PacketType.PONG && channels.messageOut.hasSubscribers) this.#host.diagnostics.messageOut(this, packet, size);
     return true;
   }
 
@@ -274,6 +275,7 @@ export class Session implements TransportSink, AdapterClient {
     // The common case, once per recipient of a broadcast: no recovery, or an unrecorded message.
     if (recovery === null || message.offset === undefined) {
       transport.sendEncoded(message);
+      this.#host.counters.encodedOut(transport.protocol, message);
       return true;
     }
     if (recovery.skipUpTo !== null && !recovery.passes(message.offset)) return true;
@@ -282,7 +284,8 @@ export class Session implements TransportSink, AdapterClient {
       recovery.sent = message.offset;
       message = message.withOffset();
     }
-    this.transport.sendEncoded(message);
+    transport.sendEncoded(message);
+    this.#host.counters.encodedOut(transport.protocol, message);
     return true;
   }
 
@@ -301,6 +304,7 @@ export class Session implements TransportSink, AdapterClient {
 
   /** Error packet `{ event: code, data: { message, ...extra } }`, then close if the error says so. */
   fail(err: StelarError, extra?: Record<string, unknown>): void {
+    this.#host.counters.error(err.code);
     this.sendPacket({ type: PacketType.ERROR, event: err.code, data: { message: err.message, ...extra } });
     if (err.closeCode) this.close(err.closeCode, err.message);
   }

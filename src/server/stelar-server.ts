@@ -24,6 +24,8 @@ import { Hub } from './hub.js';
 import { InFlightRequests } from './in-flight.js';
 import { ClientLifecycle } from './lifecycle.js';
 import { closeServer, createBoundedHttpServer, createTcpListener, listen, retimeHttpServer } from './listeners.js';
+import { handleMetricsRequest, type MetricsEndpointSource } from './metrics/endpoint.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
 import { RateLimits } from './rate-limiter.js';
@@ -68,6 +70,9 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #inFlight = new InFlightRequests();
   /** The `dashboard` option's page and live channel; null when off. */
   readonly #dashboard: Dashboard | null;
+  readonly #metricsEndpoint: MetricsEndpointSource;
+  /** Built the first time metrics are turned on; the counters it reads run regardless. */
+  #metrics: ServerMetrics | null = null;
   #state: State = 'idle';
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
@@ -142,6 +147,35 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       },
       stats: () => hub.stats(),
     };
+    this.#metricsEndpoint = { config, render: () => this.#metrics?.render() ?? '' };
+    this.#syncMetrics();
+  }
+
+  /**
+   * Metrics on or off as the config says: the histograms are observed while on, and the
+   * event-loop monitor runs while on and listening.
+   */
+  #syncMetrics(): void {
+    let metrics = this.#metrics;
+    if (!this.#config.metrics) {
+      this.#counters.observe = null;
+      metrics?.stop();
+      return;
+    }
+    if (!metrics) {
+      const adapter = this.#adapter;
+      metrics = new ServerMetrics({
+        counters: this.#counters,
+        rooms: () => adapter.roomCount(),
+        acksInFlight: () => this.#inFlight.count,
+        sockets: this.#gate,
+        adapter: adapter.metrics ? adapter.metrics.bind(adapter) : null,
+        recovery: this.#recovery !== null,
+      });
+      this.#metrics = metrics;
+    }
+    this.#counters.observe = metrics.observations;
+    if (this.#state === 'running') metrics.start();
   }
 
   #createDashboard(options: DashboardConfig): Dashboard {
@@ -327,6 +361,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     if (changed.has('rateLimit')) this.#rateLimits.setGlobalLimit(c.rateLimit);
     if (changed.has('eventRateLimits')) this.#rateLimits.replaceEventLimits(c.eventRateLimits);
     if (changed.has('byteRateLimit')) this.#rateLimits.setByteLimit(c.byteRateLimit);
+    if (changed.has('metrics')) this.#syncMetrics();
     if ((changed.has('heartbeatTimeout') || changed.has('connectTimeout')) && this.#sweeper.running) {
       this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     }
@@ -374,7 +409,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#ownHttp = !c.server;
     this.#gate.measure();
     if (this.#ownHttp) this.#gate.watch(http, 'HTTP server');
-    this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
+    this.#detachHttp = attachRequestHandler(
+      http,
+      (req, res) => handleHealthRequest(this.#health, req, res) || handleMetricsRequest(this.#metricsEndpoint, req, res),
+    );
     this.#dashboard?.attach(http);
     const wss = new WebSocketServer({
       server: http,
@@ -405,6 +443,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     if (c.gracefulShutdown) registerShutdown(this);
     this.#state = 'running';
+    this.#syncMetrics();
     const dashboard = c.dashboard ? `, dashboard at ${c.dashboard.path}` : '';
     c.logger.info(
       `listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}${dashboard}`,
@@ -419,8 +458,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** A refused upgrade says why in `X-Stelar-Error` too, so a Node client reports that code. */
   #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string; headers: Record<string, string> } {
-    if (this.#refusing) return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
+    if (this.#refusing) {
+      this.#counters.refused('ws', 'shutting_down');
+      return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
+    }
     if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) {
+      this.#counters.refused('ws', 'origin_not_allowed');
       return { status: 403, message: 'Origin not allowed', headers: { [ERROR_HEADER]: ErrorCode.ORIGIN_NOT_ALLOWED } };
     }
     return true;
@@ -438,6 +481,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #onTcpSocket(socket: Socket): void {
     // Destroyed: dropped at accept by the socket gate.
     if (this.#refusing || socket.destroyed) {
+      if (!socket.destroyed) this.#counters.refused('tcp', 'shutting_down');
       socket.destroy();
       return;
     }
@@ -477,6 +521,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const hub = this.#hub;
     unregisterShutdown(this);
     this.#sweeper.stop();
+    this.#metrics?.stop();
     const tcpClosed = this.#tcp ? closeServer(this.#tcp) : Promise.resolve();
     // Detach first so no new upgrade arrives; open connections are closed below, as sessions.
     this.#wss?.close();

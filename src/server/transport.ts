@@ -44,7 +44,7 @@ export interface Transport {
    */
   limitInbound(maxFrameSize: number, maxPacketSize?: number): void;
   readonly isOpen: boolean;
-  /** Writes one packet; returns its size in bytes, framing excluded (what diagnostics report). */
+  /** Writes one packet; returns its size in bytes, without the transport's framing (counters and diagnostics). */
   sendPacket(packet: Packet): number;
   sendEncoded(message: EncodedMessage): boolean;
   close(code: number, reason: string): void;
@@ -65,10 +65,10 @@ function clampReason(reason: string): string {
   return out;
 }
 
-/** The payload size of a server (unmasked) WebSocket frame: the frame less its 2, 4 or 10 header bytes. */
-function unmaskedPayloadSize(frame: Uint8Array): number {
+/** The header of an unmasked WebSocket frame (the server's): 2 bytes, or 4 / 10 with a 16 / 64-bit length. */
+function serverFrameHeaderSize(frame: Uint8Array): number {
   const len7 = frame[1] & 0x7f;
-  return frame.length - (len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
+  return len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
 }
 
 /*
@@ -163,7 +163,7 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
     const frame = encodeFramed(packet, false);
     if (frame) {
       this.conn.sendFrame(frame);
-      return unmaskedPayloadSize(frame);
+      return frame.length - serverFrameHeaderSize(frame);
     }
     const bytes = encodePacket(packet);
     this.conn.send(bytes, { binary: true });

@@ -121,6 +121,10 @@ export class ClusterLink {
     return [...this.#nodes];
   }
 
+  get nodeCount(): number {
+    return this.#nodes.size;
+  }
+
   /** Connects the subscriber and starts the heartbeat. Resolves within requestTimeout even if Redis is away. */
   async start(): Promise<void> {
     if (!this.#closed) return;

@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type {
   Adapter,
   AdapterHost,
+  AdapterMetrics,
   BroadcastTarget,
   ClientSummary,
   ClusterStats,
@@ -121,6 +122,19 @@ export class RedisAdapter implements Adapter {
   /** Counters of the cluster link: published, received, forged, replayed, malformed, dropped. */
   getStats(): RedisAdapterStats {
     return { ...this.#link.counters, nodeId: this.nodeId, nodes: this.#link.nodes(), redisReady: this.#link.ready };
+  }
+
+  /** The link's counters and state for the server's metrics (Adapter.metrics). */
+  metrics(): AdapterMetrics {
+    const c = this.#link.counters;
+    return {
+      published: c.published,
+      received: c.received,
+      dropped: c.dropped,
+      rejected: { forged: c.forged, replayed: c.replayed, malformed: c.malformed },
+      linkUp: this.#link.ready,
+      nodes: this.#link.nodeCount,
+    };
   }
 
   /** Live nodes (this one included), as of the last heartbeat. */
