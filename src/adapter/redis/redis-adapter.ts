@@ -32,7 +32,7 @@ import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
-import { type Envelope, type Header, Kind } from './envelope.js';
+import { type Envelope, type Header, Kind } from '../shared/envelope.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
 export interface RedisAdapterOptions {
