@@ -86,5 +86,5 @@ export const NATS = {
   tool: 'nats-server',
   install: 'apt-get install -y nats-server',
   // Core NATS only: the adapter does not use JetStream.
-  start: (port) => startServer('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port)], port, { expect: 'INFO ' }),
+  start: (port, extra = []) => startServer('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port), ...extra], port, { expect: 'INFO ' }),
 };
