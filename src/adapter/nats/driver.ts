@@ -72,8 +72,14 @@ class CoreDriver implements NatsDriver {
   subscribe(subject: string, onMessage: (data: Buffer) => void, onError: (err: unknown) => void): () => void {
     const sub = this.#c.subscribe(subject, {
       callback: (err: unknown, msg: { data?: Uint8Array } | null) => {
-        if (err) onError(err);
-        else if (msg?.data) onMessage(asBuffer(msg.data));
+        if (err) return onError(err);
+        if (!msg?.data) return;
+        try {
+          onMessage(asBuffer(msg.data));
+        } catch (e) {
+          // Never into the client's dispatch loop: report it and keep the subscription.
+          onError(e);
+        }
       },
     });
     return () => {

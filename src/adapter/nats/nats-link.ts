@@ -175,7 +175,7 @@ export class NatsLink {
       return this.#driver.subscribe(
         subject,
         (data) => this.#onMessage(data),
-        (err) => this.#h.logger().warn(`NATS subscription ${subject} failed:`, err instanceof Error ? err.message : err),
+        (err) => this.#h.logger().warn(`NATS subscription ${subject}:`, err instanceof Error ? err.message : err),
       );
     } catch (err) {
       this.#down(err);
@@ -336,14 +336,14 @@ export class NatsLink {
   }
 
   #answer(env: Envelope): void {
-    let result: unknown;
+    let body: Buffer;
     try {
-      result = this.#h.answer(env.header.k ?? '', env.header.a);
+      body = Buffer.from(JSON.stringify(this.#h.answer(String(env.header.k), env.header.a) ?? null));
     } catch (err) {
+      // A query that throws, or an answer that is not JSON (a BigInt in some metadata).
       this.#h.logger().error('cluster query failed:', err);
-      result = null;
+      body = Buffer.from('null');
     }
-    const body = Buffer.from(JSON.stringify(result ?? null));
     this.publish(Kind.RESPONSE, { q: env.header.q }, body, this.#subjects.node(env.header.o));
   }
 

@@ -20,15 +20,17 @@ export interface LocalView {
 }
 
 /** This node's answer to a query from another node (JSON-able; null for an unknown query). */
-export function answerQuery(view: LocalView, kind: string, arg: string | undefined): unknown {
+export function answerQuery(view: LocalView, kind: string, arg: unknown): unknown {
   const { host, rooms } = view;
+  // From another process: a room name or nothing, whatever the header says.
+  if (typeof arg !== 'string') arg = undefined;
   switch (kind) {
     case 'rooms':
       return rooms.getRooms();
     case 'members':
-      return arg === undefined ? [] : rooms.getRoomMembers(arg);
+      return typeof arg === 'string' ? rooms.getRoomMembers(arg) : [];
     case 'clients':
-      return host ? host.getClients(arg) : [];
+      return host ? host.getClients(arg as string | undefined) : [];
     case 'stats':
       return host ? { stats: { nodeId: view.nodeId, ...host.stats() }, rooms: rooms.getRooms() } : null;
     default:
