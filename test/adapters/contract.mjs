@@ -272,7 +272,7 @@ export function adapterContract(engineName) {
       }
     });
 
-    test('a node killed with SIGKILL: nodeLeave within the heartbeat timeout, its clients gone from queries, delivery goes on', async () => {
+    test('a node killed with SIGKILL: nodeLeave within the heartbeat timeout, its clients gone from queries, delivery goes on', async (t) => {
       const prefix = uniquePrefix('k');
       const local = await startNode(engineName, { brokerPort: broker.port, prefix });
       const survivor = await spawnNode(engineName, { brokerPort: broker.port, prefix });
@@ -302,6 +302,7 @@ export function adapterContract(engineName) {
         await victim.kill();
         await until(() => left.includes(victim.nodeId), 'nodeLeave', TIMINGS.heartbeatTimeout * 4);
         const noticed = Date.now() - killedAt;
+        t.diagnostic(`nodeLeave ${noticed} ms after the kill (heartbeat ${TIMINGS.heartbeatInterval}/${TIMINGS.heartbeatTimeout} ms)`);
         // Within the heartbeat timeout plus one interval, with slack for a busy machine.
         assert.ok(noticed < TIMINGS.heartbeatTimeout + TIMINGS.heartbeatInterval + 1500, `noticed after ${noticed} ms`);
         assert.deepEqual(local.adapter.getNodes().sort(), [local.nodeId, survivor.nodeId].sort());
