@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LoggerLike } from '../../logger.js';
 import type { RedisDriver } from './driver.js';
-import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from './envelope.js';
+import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from '../shared/envelope.js';
 import { HEARTBEAT, RECORD, type Script } from './scripts.js';
 import type { RedisArg } from './driver.js';
 

@@ -24,7 +24,6 @@ import type {
   ClientSummary,
   ClusterStats,
   EncodedMessage,
-  NodeStats,
   RecoveryOptions,
   RecoveryStore,
 } from '../../contracts/index.js';
@@ -33,7 +32,8 @@ import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
-import { type Envelope, type Header, Kind } from './envelope.js';
+import { type Envelope, type Header, Kind } from '../shared/envelope.js';
+import { answerQuery, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
 export interface RedisAdapterOptions {
@@ -76,6 +76,7 @@ export class RedisAdapter implements Adapter {
   readonly #local = new MemoryAdapter();
   readonly #link: ClusterLink;
   readonly #prefix: string;
+  readonly #view: LocalView;
   #host: AdapterHost | null = null;
   #recovery: RedisRecoveryStore | null = null;
   #listeners = { join: [] as NodeListener[], leave: [] as NodeListener[] };
@@ -103,12 +104,20 @@ export class RedisAdapter implements Adapter {
       },
       {
         deliver: (env, recorded) => this.#deliver(env, recorded),
-        answer: (kind, arg) => this.#answer(kind, arg),
+        answer: (kind, arg) => answerQuery(this.#view, kind, arg),
         nodesChanged: (joined, left) => this.#nodesChanged(joined, left),
         up: () => this.#recovery?.onLinkUp(),
         logger: () => this.#logger,
       },
     );
+    const self = this;
+    this.#view = {
+      nodeId: this.#link.nodeId,
+      get host() {
+        return self.#host;
+      },
+      rooms: this.#local,
+    };
   }
 
   get #logger(): LoggerLike {
@@ -254,62 +263,20 @@ export class RedisAdapter implements Adapter {
 
   // ---- cluster queries ----------------------------------------------------------------------
 
-  #answer(kind: string, arg: string | undefined): unknown {
-    const host = this.#host;
-    switch (kind) {
-      case 'rooms':
-        return this.#local.getRooms();
-      case 'members':
-        return arg === undefined ? [] : this.#local.getRoomMembers(arg);
-      case 'clients':
-        return host ? host.getClients(arg) : [];
-      case 'stats':
-        return host ? { stats: { nodeId: this.nodeId, ...host.stats() }, rooms: this.#local.getRooms() } : null;
-      default:
-        return null;
-    }
-  }
-
   async fetchRooms(): Promise<string[]> {
-    const all = new Set(this.#local.getRooms());
-    for (const r of await this.#link.ask('rooms')) if (Array.isArray(r)) for (const room of r) all.add(String(room));
-    return [...all];
+    return mergeRooms(this.#view, await this.#link.ask('rooms'));
   }
 
   async fetchRoomMembers(room: string): Promise<string[]> {
-    const all = new Set(this.#local.getRoomMembers(room));
-    for (const r of await this.#link.ask('members', room)) if (Array.isArray(r)) for (const id of r) all.add(String(id));
-    return [...all];
+    return mergeMembers(this.#view, room, await this.#link.ask('members', room));
   }
 
   async fetchClients(room?: string): Promise<ClientSummary[]> {
-    const out = this.#host ? this.#host.getClients(room) : [];
-    for (const r of await this.#link.ask('clients', room)) if (Array.isArray(r)) out.push(...(r as ClientSummary[]));
-    return out;
+    return mergeClients(this.#view, room, await this.#link.ask('clients', room));
   }
 
   async fetchStats(): Promise<ClusterStats> {
-    const host = this.#host;
-    const nodes: NodeStats[] = [];
-    const rooms = new Set(this.#local.getRooms());
-    if (host) nodes.push({ nodeId: this.nodeId, ...host.stats() });
-    for (const r of await this.#link.ask('stats')) {
-      const part = r as { stats?: NodeStats; rooms?: unknown } | null;
-      if (!part?.stats) continue;
-      nodes.push(part.stats);
-      if (Array.isArray(part.rooms)) for (const room of part.rooms) rooms.add(String(room));
-    }
-    const sum = (k: keyof NodeStats): number => nodes.reduce((n, s) => n + (Number(s[k]) || 0), 0);
-    return {
-      nodes,
-      activeConnections: sum('activeConnections'),
-      totalConnections: sum('totalConnections'),
-      wsConnections: sum('wsConnections'),
-      tcpConnections: sum('tcpConnections'),
-      totalMessagesReceived: sum('totalMessagesReceived'),
-      totalMessagesSent: sum('totalMessagesSent'),
-      totalRooms: rooms.size,
-    };
+    return mergeStats(this.#view, await this.#link.ask('stats'));
   }
 
   #nodesChanged(joined: string[], left: string[]): void {
