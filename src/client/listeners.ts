@@ -38,6 +38,12 @@ export interface ClientReservedEvents {
   room_left: (room: string) => void;
   /** The client asked to resume its session and the server could not: this is a new session. */
   recovery_failed: (info: { reason: string }) => void;
+  /**
+   * After `emit` answered false (the connection's backlog reached its high-water mark, or the
+   * message was queued offline): the backlog is written out and the client is connected, so
+   * sending may go on.
+   */
+  drain: () => void;
 }
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReservedEvents>([
   'connect',
@@ -48,6 +54,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReserved
   'room_joined',
   'room_left',
   'recovery_failed',
+  'drain',
 ]);
 
 export interface AckInfo {

@@ -9,9 +9,11 @@ import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { Dispatcher } from './dispatcher.js';
 import { runHook } from './hooks.js';
 import type { Hub } from './hub.js';
+import type { DrainNotices } from './drain.js';
 import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import type { ResolvedConfig } from './options.js';
+import type { CredentialRefresh } from './refresh.js';
 import { type Session, type SessionHost, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
 
@@ -30,10 +32,12 @@ export interface SessionHostParts {
   counters: StatsCounters;
   diagnostics: ServerDiagnostics;
   inFlight?: InFlightRequests;
+  refresh: CredentialRefresh;
+  drains: DrainNotices;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight, refresh, drains } = p;
   return {
     handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
     onInvalid(session, err) {
@@ -44,6 +48,8 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
     onProtocolError: (session, err) => reportInvalid(config, session, err),
     onClosed(session, code, reason) {
       inFlight?.release(session);
+      refresh.forget(session);
+      drains.closed(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);
       hub.settled();
     },
@@ -59,6 +65,7 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
       if (channels.slowConsumer.hasSubscribers) diagnostics.slowConsumer(session, buffered, config.maxBufferedBytes);
       session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     },
+    onDrain: (session) => drains.drained(session),
     countSent: (n) => counters.sent(n),
     roomsOf: (id) => adapter.roomsOf(id),
     diagnostics,
