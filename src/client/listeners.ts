@@ -41,9 +41,10 @@ export interface ClientReservedEvents {
   /**
    * After `emit` answered false (the connection's backlog reached its high-water mark, or the
    * message was queued offline): the backlog is written out and the client is connected, so
-   * sending may go on.
+   * sending may go on. Called with no argument; typed so that a promise's `resolve` fits too,
+   * as in `await new Promise((resolve) => client.once('drain', resolve))`.
    */
-  drain: () => void;
+  drain: (value?: undefined) => void;
 }
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReservedEvents>([
   'connect',
