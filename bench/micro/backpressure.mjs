@@ -58,7 +58,7 @@ const gc = vm.runInNewContext('gc');
 /** Prints the producer's memory every `every` ms; `sent()` says how far it got. */
 function memoryLog(label, sent) {
   const t0 = Date.now();
-  let peak = { rss: 0, heap: 0, buffers: 0, retained: 0 };
+  const peak = { rss: 0, heap: 0, buffers: 0, retained: 0 };
   let first = null;
   const line = async () => {
     const m = process.memoryUsage();
