@@ -136,7 +136,10 @@ export class ExpiryClock<S extends Expiring> {
     const entry = this.#entries.get(session);
     if (!entry) return;
     entry.refreshing = false;
-    if (accepted && entry.version === token) this.#delete(entry);
+    if (!accepted) return;
+    if (entry.version === token) this.#delete(entry);
+    // A new expiry whose ask came due while this answer was checked: asked from now.
+    else if (!entry.asked) this.#move(entry, this.#dueOf(entry, Date.now()));
   }
 
   /** Stops the timer and forgets every entry (the server stops). */
@@ -186,7 +189,10 @@ export class ExpiryClock<S extends Expiring> {
       // The actions may close sessions (forget) or set expiries: the top is read again each turn.
       while (heap.length > 0 && heap[0]!.due <= now) {
         const entry = heap[0]!;
-        if (!entry.asked && entry.session.canRefresh && entry.expiresAt > now) {
+        if (!entry.asked && entry.refreshing) {
+          // An answer is being checked: its verdict sets the next step (endRefresh).
+          this.#move(entry, entry.expiresAt);
+        } else if (!entry.asked && entry.session.canRefresh && entry.expiresAt > now) {
           entry.asked = true;
           this.#move(entry, entry.expiresAt);
           this.#actions.ask(entry.session, entry.expiresAt - now);

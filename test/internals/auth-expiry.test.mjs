@@ -148,3 +148,21 @@ test('an expiry set before arm waits for it; forget and clear leave no timer beh
   assert.equal(log.length, 1);
   assert.equal(c.size, 0);
 });
+
+test('an ask that comes due while an answer is being checked waits for its verdict', async () => {
+  const { c, log } = clock(1000);
+  const s = { canRefresh: true };
+  c.set(s, Date.now() + 60);
+  c.arm(s);
+  await until(() => log.length === 1);
+  const token = c.beginRefresh(s);
+  // The chain sets a short new expiry and is still running when its ask comes due.
+  c.set(s, Date.now() + 80);
+  await delay(60);
+  assert.equal(log.length, 1, 'not asked while the previous answer is checked');
+  c.endRefresh(s, token, true);
+  await until(() => log.length === 2);
+  assert.equal(log[1].what, 'ask', 'asked once the verdict is in');
+  await until(() => log.length === 3);
+  assert.deepEqual([log[2].what, log[2].asked], ['expire', true]);
+});
