@@ -208,13 +208,13 @@ test('browser: auth that refreshes (the auth function answers on the same connec
     let n = 0;
     const client = new window.Stelar.StelarClient(location.host, {
       logger: 'silent',
-      auth: async () => ({ token: `page${++n}:${Date.now() + 400}` }),
+      auth: async () => ({ token: `page${++n}:${Date.now() + 500}` }),
     });
     const seen = [];
     client.on('disconnect', ({ code }) => seen.push(code));
     await new Promise((resolve) => client.connect(resolve));
     const id = client.getId();
-    await new Promise((resolve) => setTimeout(resolve, 600)); // past the first expiry
+    await new Promise((resolve) => setTimeout(resolve, 800)); // past the first expiry
     const result = { id, same: client.getId() === id, calls: n, seen: [...seen] };
     client.disconnect();
     return result;

@@ -10,8 +10,8 @@ import { CloseCode, ErrorCode, StelarClient } from '../../dist/index.js';
 import { closeAll, delay, openTcp, openWs, PacketType, startServer, until } from './helpers.mjs';
 
 /** Expiries in these tests: short, with a lead time shorter still. */
-const LIFETIME = 400;
-const LEAD = 150;
+const LIFETIME = 800;
+const LEAD = 300;
 
 const token = (user, ms = LIFETIME) => `${user}:${Date.now() + ms}`;
 
