@@ -38,6 +38,13 @@ export interface ClientReservedEvents {
   room_left: (room: string) => void;
   /** The client asked to resume its session and the server could not: this is a new session. */
   recovery_failed: (info: { reason: string }) => void;
+  /**
+   * After `emit` answered false (the connection's backlog reached its high-water mark, or the
+   * message was queued offline): the backlog is written out and the client is connected, so
+   * sending may go on. Called with no argument; typed so that a promise's `resolve` fits too,
+   * as in `await new Promise((resolve) => client.once('drain', resolve))`.
+   */
+  drain: (value?: undefined) => void;
 }
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReservedEvents>([
   'connect',
@@ -48,6 +55,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReserved
   'room_joined',
   'room_left',
   'recovery_failed',
+  'drain',
 ]);
 
 export interface AckInfo {

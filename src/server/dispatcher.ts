@@ -26,6 +26,7 @@ import type { ClientLifecycle } from './lifecycle.js';
 import { handshakePacketLimit, validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
 import type { RateLimits, RateVerdict } from './rate-limiter.js';
+import type { CredentialRefresh } from './refresh.js';
 import type { RoomPolicy } from './rooms.js';
 import { type Session, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
@@ -37,6 +38,8 @@ export interface DispatcherParts {
   rateLimits: RateLimits;
   rooms: RoomPolicy;
   lifecycle: ClientLifecycle;
+  /** Answers to the server's requests for fresh credentials (a Connect on an open session). */
+  refresh: CredentialRefresh;
   counters: StatsCounters;
   contextHost: ContextHost;
   diagnostics: ServerDiagnostics;
@@ -117,6 +120,8 @@ export class Dispatcher {
       case PacketType.JOIN_ROOM:
       case PacketType.LEAVE_ROOM:
         return this.#message(session, bytes, type);
+      case PacketType.CONNECT:
+        return this.#refresh(session, bytes);
       default:
         return this.#control(session, bytes);
     }
@@ -134,9 +139,23 @@ export class Dispatcher {
         session.close(1000, 'client disconnected');
         return;
       default:
-        // Pong, ACK response, Error, a repeated Connect: proof of life, nothing to do.
+        // Pong, ACK response, Error: proof of life, nothing to do.
         return;
     }
+  }
+
+  /**
+   * A Connect on an open session: the answer to our request for fresh credentials, read only
+   * when one was asked for (with the handshake's size limit); any other is a sign of life and
+   * nothing else, as always (its header is all that is read).
+   */
+  #refresh(session: Session, bytes: Buffer): void | Promise<void> {
+    const refresh = this.#p.refresh;
+    if (!refresh.awaitsAnswer(session)) return;
+    const max = handshakePacketLimit(this.#p.config);
+    if (bytes.length > max) return this.#tooLarge(session, bytes, max, CloseCode.MESSAGE_TOO_BIG);
+    const packet = this.#decode(session, bytes);
+    if (packet) return refresh.answer(session, packet);
   }
 
   #message(session: Session, bytes: Buffer, type: number): void | Promise<void> {

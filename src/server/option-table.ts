@@ -369,6 +369,10 @@ export const SERVER_OPTIONS = {
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),
   heartbeatTimeout: positiveIntOption(60_000, 'A client silent this long is closed with 4005 (ms).'),
   connectTimeout: positiveIntOption(10_000, 'Time a new connection has to send Connect and pass middleware (ms).'),
+  authRefreshLeadTime: positiveIntOption(
+    30_000,
+    "How long before a connection's expiry (ctx.setExpiry) the client is asked for fresh credentials, at most half the time left (ms).",
+  ),
 
   healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
   livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),

@@ -15,6 +15,7 @@ import type { DashboardConfig } from './dashboard/config.js';
 import { Dashboard } from './dashboard/dashboard.js';
 import { ServerDiagnostics } from './diagnostics.js';
 import { Dispatcher } from './dispatcher.js';
+import { DrainNotices } from './drain.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
 import { handleHealthRequest, type HealthSource, originAllowed } from './health.js';
 import { sweepInterval, Sweeper } from './heartbeat.js';
@@ -30,6 +31,7 @@ import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
 import { RateLimits } from './rate-limiter.js';
 import { SessionRecovery } from './recovery.js';
+import { CredentialRefresh } from './refresh.js';
 import { RoomPolicy } from './rooms.js';
 import { assertCloseCode, type SessionHost } from './session.js';
 import { createSessionHost, reportInvalid } from './session-host.js';
@@ -68,6 +70,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   readonly #inFlight = new InFlightRequests();
+  /** Connection expiries and the requests for fresh credentials before them. */
+  readonly #refresh: CredentialRefresh;
   /** The `dashboard` option's page and live channel; null when off. */
   readonly #dashboard: Dashboard | null;
   readonly #metricsEndpoint: MetricsEndpointSource;
@@ -112,7 +116,14 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       leaveRoom: (session, room) => rooms.leaveRoom(session, room),
       roomsOf: (id) => adapter.roomsOf(id),
       getClients: (room) => hub.getClients(room),
+      // Built right below; the context calls these only once a client exists.
+      setExpiry: (session, at) => refresh.setExpiry(session, at),
+      expiresAt: (session) => refresh.expiresAt(session),
+      drained: (session) => drains.wait(session),
     };
+    const refresh = new CredentialRefresh({ config, handlers: this.#handlers, contextHost });
+    this.#refresh = refresh;
+    const drains = new DrainNotices({ config, handlers: this.#handlers, contextHost });
     const lifecycle = new ClientLifecycle({
       config,
       handlers: this.#handlers,
@@ -123,6 +134,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       counters: this.#counters,
       contextHost,
       diagnostics,
+      refresh,
     });
     const dispatcher = new Dispatcher({
       config,
@@ -130,13 +142,25 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       rateLimits: this.#rateLimits,
       rooms,
       lifecycle,
+      refresh,
       counters: this.#counters,
       contextHost,
       diagnostics,
       inFlight: this.#inFlight,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
-    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, diagnostics, inFlight: this.#inFlight });
+    this.#sessionHost = createSessionHost({
+      config,
+      hub,
+      dispatcher,
+      lifecycle,
+      adapter,
+      counters: this.#counters,
+      diagnostics,
+      inFlight: this.#inFlight,
+      refresh,
+      drains,
+    });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
     this.#dashboard = config.dashboard ? this.#createDashboard(config.dashboard) : null;
     const self = this;
@@ -222,6 +246,17 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** An accepted client is gone; its rooms and metadata are still readable here. */
   onDisconnect(handler: (client: StelarContext<DisconnectInfo, SE>, info: DisconnectInfo) => unknown): this {
     this.#handlers.disconnect.push(handler as EventHandler);
+    return this;
+  }
+
+  /**
+   * A client's backlog fell below the high-water mark after `ctx.emit` (or a send to it)
+   * answered false: it can take more. The handler gets the client's context (`ctx.emit`,
+   * `ctx.bufferedAmount`...). For a producer inside a handler, `await ctx.drained()` is simpler.
+   */
+  onDrain(handler: (client: StelarContext<undefined, SE>) => unknown): this {
+    if (typeof handler !== 'function') throw new TypeError('onDrain handler must be a function');
+    this.#handlers.drain.push(handler as EventHandler);
     return this;
   }
 
@@ -527,6 +562,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#wss?.close();
     this.#wss = null;
     const dashboardClosed = this.#dashboard?.detach(graceMs);
+    this.#refresh.clear();
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
     await hub.whenIdle(graceMs);
     hub.terminateAll();

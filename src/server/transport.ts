@@ -21,6 +21,8 @@ export interface TransportSink {
   onProtocolError(err: StelarError): void;
   /** The transport answered the peer by itself (a WebSocket pong): the bytes count against the cap. */
   onAutoReply(): void;
+  /** The backlog fell below the high-water mark after a send answered false. */
+  onDrain(): void;
   onClose(code: number, reason: string): void;
 }
 
@@ -29,6 +31,8 @@ export interface Transport {
   readonly socket: Socket;
   /** Bytes queued for the peer and not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  /** A send answered false (the backlog reached the high-water mark) and `onDrain` has not followed yet. */
+  readonly writableNeedDrain: boolean;
   /** true while the connection stopped reading because the peer is not reading what we sent. */
   readonly readsPaused: boolean;
   /** Whether the peer read any of our backlog since the previous call. */
@@ -97,6 +101,9 @@ function onWsPing(this: WithSink): void {
 function onConnClose(this: WithSink, code: number, reason: string | Buffer): void {
   this[kSink]!.onClose(code, String(reason ?? ''));
 }
+function onConnDrain(this: WithSink): void {
+  this[kSink]!.onDrain();
+}
 function onTcpFrame(this: WithSink, packet: Buffer): void {
   this[kSink]!.onPacket(packet);
 }
@@ -114,6 +121,7 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
     (conn as WithSink)[kSink] = sink;
     conn.on('error', onConnError);
     conn.on('close', onConnClose);
+    conn.on('drain', onConnDrain);
   }
 
   get socket(): Socket {
@@ -121,6 +129,9 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
   }
   get bufferedAmount(): number {
     return this.conn.bufferedAmount;
+  }
+  get writableNeedDrain(): boolean {
+    return this.conn.writableNeedDrain;
   }
   get readsPaused(): boolean {
     return this.conn.readsPaused;

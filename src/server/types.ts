@@ -109,6 +109,12 @@ export interface ServerOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   connectTimeout?: number;
+  /**
+   * How long before a connection's expiry (set with `ctx.setExpiry`) the server asks the
+   * client for fresh credentials, in ms; at most half the time left when the expiry was set.
+   * Default 30,000. Clients that cannot answer are closed at the expiry (4010).
+   */
+  authRefreshLeadTime?: number;
 
   /** Health endpoint path; false disables it. Default '/health'. */
   healthEndpoint?: string | false;
