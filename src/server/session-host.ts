@@ -12,6 +12,7 @@ import type { Hub } from './hub.js';
 import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import type { ResolvedConfig } from './options.js';
+import type { OutgoingRequests } from './outgoing-requests.js';
 import { type Session, type SessionHost, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
 
@@ -30,10 +31,12 @@ export interface SessionHostParts {
   counters: StatsCounters;
   diagnostics: ServerDiagnostics;
   inFlight?: InFlightRequests;
+  /** Requests the server sent to clients: a closing connection can no longer answer them. */
+  outgoing?: OutgoingRequests;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight, outgoing } = p;
   return {
     handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
     onInvalid(session, err) {
@@ -42,8 +45,10 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
     },
     // The transport already told the peer (close frame / Disconnect); only report it.
     onProtocolError: (session, err) => reportInvalid(config, session, err),
+    onClosing: (session) => outgoing?.release(session),
     onClosed(session, code, reason) {
       inFlight?.release(session);
+      outgoing?.release(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);
       hub.settled();
     },
