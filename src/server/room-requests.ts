@@ -147,13 +147,10 @@ export class RoomRequests {
       }
       if (!cluster) return allKnown();
       // A cluster that cannot be asked leaves the answer to this node's members.
-      cluster.then(
-        (ids) => {
-          askAll(ids);
-          allKnown();
-        },
-        allKnown,
-      );
+      cluster.then((ids) => {
+        askAll(ids);
+        allKnown();
+      }, allKnown);
     });
   }
 }
