@@ -23,7 +23,7 @@ function rooms({ local = [], cluster = null, answer = (id) => ({ ok: true, data:
     localMembers: () => local,
     clusterMembers: () => cluster?.() ?? null,
     ask: (id, request, timeout, settle) => {
-      asked.push({ id, timeout });
+      asked.push({ id, timeout, event: request.event });
       const a = answer(id);
       if (a === 'never') return;
       if (a instanceof Error) throw a;
@@ -40,6 +40,7 @@ test('members known locally and to the cluster are asked once; the remote ones g
     asked.map((x) => x.id),
     ['a', 'b', 'c'],
   );
+  assert.ok(asked.every((x) => x.event === 'q'), 'every member gets the same request');
   assert.ok(asked[2].timeout <= 960, `the remote member got what was left (${asked[2].timeout} ms)`);
   assert.deepEqual(result, {
     answers: [
