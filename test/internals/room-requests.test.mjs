@@ -40,7 +40,10 @@ test('members known locally and to the cluster are asked once; the remote ones g
     asked.map((x) => x.id),
     ['a', 'b', 'c'],
   );
-  assert.ok(asked.every((x) => x.event === 'q'), 'every member gets the same request');
+  assert.ok(
+    asked.every((x) => x.event === 'q'),
+    'every member gets the same request',
+  );
   assert.ok(asked[2].timeout <= 960, `the remote member got what was left (${asked[2].timeout} ms)`);
   assert.deepEqual(result, {
     answers: [
