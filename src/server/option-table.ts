@@ -377,6 +377,8 @@ export const SERVER_OPTIONS = {
   ackTimeout: positiveIntOption(5000, "How long server.request() and ctx.request() wait for a client's answer unless told otherwise (ms)."),
   maxOutgoingRequests: positiveIntOption(10_000, 'Requests to clients waiting for an answer on the whole server; past it a request is refused.'),
   maxOutgoingRequestsPerClient: positiveIntOption(100, 'Requests waiting for one client to answer; past it a request to that client is refused.'),
+  maxRoomRequests: positiveIntOption(100, 'server.requestRoom() calls waiting for answers at once; past it a call is refused.'),
+  maxRoomRequestMembers: positiveIntOption(1000, 'Members asked per server.requestRoom() call; the rest are reported as failed.'),
 
   healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
   livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),

@@ -30,6 +30,7 @@ import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
 import { checkRequest, type ClientRequest, OutgoingRequests, type SettleFn, settleWith } from './outgoing-requests.js';
+import { type RoomAnswers, RoomRequests } from './room-requests.js';
 import { RateLimits } from './rate-limiter.js';
 import { SessionRecovery } from './recovery.js';
 import { CredentialRefresh } from './refresh.js';
@@ -49,6 +50,7 @@ import type {
   RuntimeConfig,
   ServerOptions,
   ServerRequestOptions,
+  RoomRequestOptions,
   StelarStats,
 } from './types.js';
 
@@ -69,6 +71,8 @@ const CONNECT_TAKEN: Readonly<Record<string, string>> = Object.freeze({ [CONNECT
 export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventMap = DefaultEvents> {
   // What this server owns, built once here and handed to the parts that need them.
   readonly #config: ResolvedConfig;
+  /** `requestRoom()` calls waiting for their members' answers. */
+  readonly #roomRequests: RoomRequests;
   readonly #adapter: Adapter;
   readonly #handlers = new Handlers();
   readonly #rateLimits: RateLimits;
@@ -107,7 +111,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   constructor(options: ServerOptions = {}) {
     const config = resolveOptions(options);
     this.#config = config;
-    const adapter = options.adapter ?? new MemoryAdapter();
+    const adapter: Adapter = options.adapter ?? new MemoryAdapter();
     this.#adapter = adapter;
     this.#rateLimits = new RateLimits(config, config.rateLimit, config.eventRateLimits, (err) => config.logger.error('rate limiter failed:', err));
     this.#rateLimits.setByteLimit(config.byteRateLimit);
@@ -115,6 +119,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     // Requests this server sends to clients, waiting for their answers.
     const outgoing = new OutgoingRequests(config);
     const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits, diagnostics, outgoing });
+    this.#roomRequests = new RoomRequests({
+      limits: config,
+      localMembers: (room) => adapter.getRoomMembers(room),
+      clusterMembers: (room) => (adapter.fetchRoomMembers ? adapter.fetchRoomMembers(room) : null),
+      ask: (id, request, timeout, settle) => hub.request(id, request, timeout, settle),
+    });
     this.#hub = hub;
     this.#gate = new SocketGate(config);
     adapter.init(hub);
@@ -336,6 +346,30 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return new Promise((resolve, reject) => {
       const timeout = checkRequest(event, options, this.#config.ackTimeout);
       send({ event, ackName: options?.ackName ?? event, data }, timeout, settleWith(resolve, reject));
+    });
+  }
+
+  /**
+   * Asks every member of `room`, on every node, and resolves once all have answered or the
+   * timeout (default `ackTimeout`) passed: `{ answers, failed, timedOut }`, each member asked
+   * in exactly one list. A separate method rather than an overload of `to()`, whose 4-argument
+   * form sends an event and returns a count. Rejects only for bad arguments, data that cannot
+   * be encoded, or STELAR_ERR_REQUEST_LIMIT (`maxRoomRequests` calls outstanding already).
+   */
+  requestRoom<R = any, K extends keyof SE & string = keyof SE & string>(
+    room: string,
+    event: K,
+    data?: SE[K],
+    options?: RoomRequestOptions,
+  ): Promise<RoomAnswers<R>> {
+    return new Promise<RoomAnswers<R>>((resolve, reject) => {
+      if (typeof room !== 'string' || room === '') throw new TypeError('room must be a non-empty string');
+      const timeout = checkRequest(event, options, this.#config.ackTimeout);
+      const exceptId = options?.exceptId;
+      if (exceptId !== undefined && typeof exceptId !== 'string') throw new TypeError('exceptId must be a string');
+      // Encoded once here, so data that cannot be sent rejects the call instead of failing every member.
+      JSON.stringify(data);
+      this.#roomRequests.start(room, { event, ackName: options?.ackName ?? event, data }, timeout, exceptId).then(resolve, reject);
     });
   }
 

@@ -20,6 +20,14 @@ export interface ServerRequestOptions {
   ackName?: string;
 }
 
+/** `server.requestRoom()` options: those of `server.request()` and the member to leave out. */
+export interface RoomRequestOptions extends ServerRequestOptions {
+  /** A member not to ask (usually the client whose action started it). */
+  exceptId?: string;
+}
+
+export type { RoomAnswer, RoomAnswers, RoomFailure } from './room-requests.js';
+
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
 /** Events no one declared: any name, any data. */
@@ -130,6 +138,10 @@ export interface ServerOptions {
   maxOutgoingRequests?: number;
   /** Requests waiting for one client's answer; past it a request to that client fails with STELAR_ERR_REQUEST_LIMIT. Default 100. */
   maxOutgoingRequestsPerClient?: number;
+  /** `server.requestRoom()` calls waiting for answers at once; past it a call rejects with STELAR_ERR_REQUEST_LIMIT. Default 100. */
+  maxRoomRequests?: number;
+  /** Members asked per `server.requestRoom()` call; the rest are listed in `failed` with STELAR_ERR_REQUEST_LIMIT. Default 1000. */
+  maxRoomRequestMembers?: number;
 
   /** Health endpoint path; false disables it. Default '/health'. */
   healthEndpoint?: string | false;
