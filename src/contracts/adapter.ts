@@ -10,13 +10,15 @@
  *   number reached here; a cluster adapter also publishes to other nodes in the background
  *   (fire and forget, its own error handling).
  * - Cluster-wide queries are optional and asynchronous (`fetchRoomMembers`, `fetchRooms`,
- *   `fetchClients`, `fetchStats`); the server's `fetch*()` methods fall back to local answers.
+ *   `fetchClients`, `fetchStats`, `fetchPresence`); the server's `fetch*()` methods fall back
+ *   to local answers.
  * - Connection-state recovery: a message the server recorded carries an `offset`; a cluster
  *   adapter may keep the history itself (`recoveryStore`).
  * - `close()` may return a Promise; the server awaits it in `stop()`.
  */
 import type { LoggerLike } from '../logger.js';
 import type { EncodedMessage } from '../wire/index.js';
+import type { PresencePart, PresenceQuery } from './presence.js';
 import type { RecoveryOptions, RecoveryStore } from './recovery.js';
 import type { ClientSummary, ClusterStats, StelarStats } from './stats.js';
 
@@ -37,6 +39,12 @@ export interface AdapterHost {
   getClients(room?: string): ClientSummary[];
   /** This node's stats (what a cluster `fetchStats` gathers). */
   stats(): StelarStats;
+  /**
+   * This node's part of a presence query (what a cluster `fetchPresence` gathers): its
+   * accepted clients in the room, with only the asked metadata fields. Asynchronous because
+   * a big room is listed in slices, between which the event loop runs.
+   */
+  presence(query: PresenceQuery): Promise<PresencePart>;
   /** Counts messages a cluster adapter delivered on its own (from other nodes). */
   countSent(n: number): void;
   readonly logger: LoggerLike;
@@ -82,6 +90,13 @@ export interface Adapter {
   fetchRooms?(): Promise<string[]>;
   fetchClients?(room?: string): Promise<ClientSummary[]>;
   fetchStats?(): Promise<ClusterStats>;
+  /**
+   * Presence of a room: one part per live node, this one's included (`host.presence`), asked
+   * over the same path as the other queries. Without it the server builds presence from
+   * `fetchClients` (the whole metadata then crosses between nodes, only the chosen fields
+   * reach clients).
+   */
+  fetchPresence?(query: PresenceQuery): Promise<PresencePart[]>;
   /**
    * Optional: a cluster adapter that keeps the recovery history itself (one ordered log for
    * every node). Called once by the server when `recovery` is on; without it the server uses

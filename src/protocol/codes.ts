@@ -105,6 +105,9 @@ export const ErrorCode = {
   CONNECTION_CLOSED: 'STELAR_ERR_CONNECTION_CLOSED',
   SHUTTING_DOWN: 'STELAR_ERR_SHUTTING_DOWN',
   INVALID_URL: 'STELAR_ERR_INVALID_URL',
+  // Presence (carried as the code of an error ACK Response)
+  NOT_IN_ROOM: 'STELAR_ERR_NOT_IN_ROOM',
+  PRESENCE_BUSY: 'STELAR_ERR_PRESENCE_BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -156,4 +159,6 @@ export const errorCloseCode: Record<ErrorCode, number> = {
   STELAR_ERR_CONNECTION_CLOSED: 0,
   STELAR_ERR_SHUTTING_DOWN: 0,
   STELAR_ERR_INVALID_URL: 0,
+  STELAR_ERR_NOT_IN_ROOM: 0,
+  STELAR_ERR_PRESENCE_BUSY: 0,
 };

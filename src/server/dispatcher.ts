@@ -9,12 +9,14 @@ import {
   decodeEventName,
   decodePacket,
   ErrorCode,
+  isReservedEvent,
   isStelarError,
   type Packet,
   PacketType,
   peekAck,
   peekEvent,
   peekPacketType,
+  ReservedEvent,
   StelarError,
 } from '../protocol/index.js';
 import { type ContextHost, StelarContext } from './context.js';
@@ -25,6 +27,7 @@ import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import { handshakePacketLimit, validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
+import type { Presence } from './presence/presence.js';
 import type { RateLimits, RateVerdict } from './rate-limiter.js';
 import type { RoomPolicy } from './rooms.js';
 import { type Session, SessionState } from './session.js';
@@ -42,6 +45,8 @@ export interface DispatcherParts {
   diagnostics: ServerDiagnostics;
   /** Started, unanswered ACK requests (graceful shutdown waits for them and refuses new ones). */
   inFlight?: InFlightRequests;
+  /** Answers the reserved `$stelar:presence` request. */
+  presence?: Presence | null;
   /** A peer's bad packet: logged and reported to `onInvalidMessage` (the caller tells the peer). */
   reportInvalid(session: Session, err: StelarError): void;
 }
@@ -247,6 +252,8 @@ export class Dispatcher {
   }
 
   #event(session: Session, packet: Packet): void {
+    // Reserved names are the protocol's: never the application's handlers (none is a plain event yet).
+    if (isReservedEvent(packet.event)) return;
     const { handlers, contextHost, config } = this.#p;
     const list = handlers.events.get(packet.event);
     const all = handlers.all;
@@ -279,6 +286,7 @@ export class Dispatcher {
 
   /** Calls the request's handler (the onAck one, else the event's plain handlers). */
   #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    if (isReservedEvent(packet.event)) return this.#reserved(session, packet, ctx, name);
     const handlers = this.#p.handlers;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
@@ -309,6 +317,20 @@ export class Dispatcher {
       }
       this.#answer(session, ctx, name, false, result);
     }
+  }
+
+  /** A request for a reserved event: answered by the library (docs/PROTOCOL.md, "Reserved events"). */
+  #reserved(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    const presence = this.#p.presence;
+    let result: unknown;
+    try {
+      if (packet.event !== ReservedEvent.PRESENCE || !presence) throw new StelarError(ErrorCode.NO_ACK_HANDLER, `no handler for "${packet.event}"`);
+      result = presence.request(session, packet.data);
+    } catch (err) {
+      StelarContext.reply(ctx, false, StelarContext.errorBody(err));
+      return;
+    }
+    this.#answer(session, ctx, name, true, result);
   }
 
   /**

@@ -11,6 +11,9 @@ import type { InboundRateConfig, RuntimeOptionName, SnapshotFromTable } from './
 export type { InboundRateConfig } from './option-table.js';
 export type { DashboardOptions } from './dashboard/config.js';
 import type { DashboardOptions } from './dashboard/config.js';
+export type { PresenceOptions } from './presence/config.js';
+import type { PresenceOptions } from './presence/config.js';
+export type { PresenceQueryOptions } from './presence/presence.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
@@ -157,6 +160,14 @@ export interface ServerOptions {
    * messages it missed. `true` = defaults (120 s, 1000 messages). Off by default.
    */
   recovery?: { maxDisconnectionDuration?: number; maxMessages?: number } | boolean;
+  /**
+   * Presence (beyond the spec): lets a member of a room ask who is in it (`client.presence()`)
+   * and, per room, tells members who joins and leaves. `fields` names the metadata keys shown
+   * (default none: ids only), `notify` turns notifications on (`true`, or `(room) => boolean`),
+   * `maxMembers` caps one answer's list (default 10000; the count stays exact). `true` = the
+   * defaults. Off by default; `server.presence()` works either way.
+   */
+  presence?: boolean | PresenceOptions;
 }
 
 /** The options `updateConfig()` accepts (the rest are fixed once the server exists). */

@@ -28,7 +28,7 @@ export interface LinkOptions {
 export interface LinkHandlers {
   /** A DELIVER from another node (or any recorded one, ours included, with its stream position). */
   deliver(env: Envelope, recorded: { epoch: string; id: string } | null): void;
-  /** Answers a query from another node (JSON-able). */
+  /** Answers a query from another node (JSON-able, or a Promise of it for work done in slices). */
   answer(kind: string, arg: string | undefined): unknown;
   nodesChanged(joined: string[], left: string[]): void;
   /** The link is up again after an outage (or for the first time). */
@@ -374,7 +374,29 @@ export class ClusterLink {
       this.#h.logger().error('cluster query failed:', err);
       result = null;
     }
-    const body = Buffer.from(JSON.stringify(result ?? null));
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => this.#respond(env, value),
+        (err: unknown) => {
+          this.#h.logger().error('cluster query failed:', err);
+          this.#respond(env, null);
+        },
+      );
+      return;
+    }
+    this.#respond(env, result);
+  }
+
+  #respond(env: Envelope, result: unknown): void {
+    if (this.#closed) return;
+    let body: Buffer;
+    try {
+      body = Buffer.from(JSON.stringify(result ?? null));
+    } catch (err) {
+      // A value that cannot be JSON (an exposed metadata field holding a BigInt...): answer null.
+      this.#h.logger().error('cluster query answer could not be encoded:', err);
+      body = Buffer.from('null');
+    }
     this.publish(Kind.RESPONSE, { q: env.header.q }, body, `${this.#o.prefix}node:${env.header.o}`);
   }
 

@@ -8,7 +8,8 @@
  *   therefore runs once), written to the local clients at once, and published as packet bytes
  *   behind a small routing header. Every other node frames those bytes once and writes them
  *   to its matching clients. No node decodes or re-encodes the JSON.
- * - Cluster-wide queries ask every live node and merge the answers (`fetchRooms`...).
+ * - Cluster-wide queries ask every live node and merge the answers (`fetchRooms`...,
+ *   `fetchPresence`, whose answers each node computes in slices and projects itself).
  * - Nodes beat in a Redis sorted set; a node silent for `heartbeatTimeout` is dropped, and a
  *   query never waits for it again.
  * - With connection-state recovery on, recorded messages go through Redis first (a Lua
@@ -24,9 +25,12 @@ import type {
   ClusterStats,
   EncodedMessage,
   NodeStats,
+  PresencePart,
+  PresenceQuery,
   RecoveryOptions,
   RecoveryStore,
 } from '../../contracts/index.js';
+import { readPresencePart, readPresenceQuery } from '../../contracts/index.js';
 import { MemoryAdapter } from '../memory.js';
 import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
@@ -251,6 +255,8 @@ export class RedisAdapter implements Adapter {
         return host ? host.getClients(arg) : [];
       case 'stats':
         return host ? { stats: { nodeId: this.nodeId, ...host.stats() }, rooms: this.#local.getRooms() } : null;
+      case 'presence':
+        return host ? this.#presenceHere(host, arg) : null;
       default:
         return null;
     }
@@ -272,6 +278,28 @@ export class RedisAdapter implements Adapter {
     const out = this.#host ? this.#host.getClients(room) : [];
     for (const r of await this.#link.ask('clients', room)) if (Array.isArray(r)) out.push(...(r as ClientSummary[]));
     return out;
+  }
+
+  /** Presence: this node's part and every other live node's, asked like the other queries. */
+  async fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
+    const host = this.#host;
+    const [own, others] = await Promise.all([host ? host.presence(query) : null, this.#link.ask('presence', JSON.stringify(query))]);
+    const parts: PresencePart[] = own ? [own] : [];
+    for (const r of others) {
+      const part = readPresencePart(r);
+      if (part) parts.push(part);
+    }
+    return parts;
+  }
+
+  #presenceHere(host: AdapterHost, arg: string | undefined): Promise<PresencePart> | null {
+    let query: PresenceQuery | null = null;
+    try {
+      query = readPresenceQuery(arg === undefined ? null : JSON.parse(arg));
+    } catch {
+      // not JSON: answered as malformed, below
+    }
+    return query ? host.presence(query) : null;
   }
 
   async fetchStats(): Promise<ClusterStats> {
