@@ -463,7 +463,7 @@ export const SERVER_OPTIONS = {
     description: 'Who is in a room, for clients too, and join/leave notifications; true or { fields, notify, maxMembers }.',
     runtime: true,
     default: false,
-    resolve: (value): PresenceConfig | null => resolvePresence(value),
+    resolve: (value): PresenceConfig | false => resolvePresence(value),
     snapshot: { value: (v) => describePresence(v) },
   }),
 } as const;

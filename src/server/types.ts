@@ -11,9 +11,8 @@ import type { InboundRateConfig, RuntimeOptionName, SnapshotFromTable } from './
 export type { InboundRateConfig } from './option-table.js';
 export type { DashboardOptions } from './dashboard/config.js';
 import type { DashboardOptions } from './dashboard/config.js';
-export type { PresenceOptions } from './presence/config.js';
+export type { PresenceOptions, PresenceQueryOptions } from './presence/config.js';
 import type { PresenceOptions } from './presence/config.js';
-export type { PresenceQueryOptions } from './presence/presence.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;

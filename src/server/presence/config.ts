@@ -20,7 +20,15 @@ export interface PresenceOptions {
   maxMembers?: number;
 }
 
-/** The resolved option (`null` = off). */
+/** `server.presence(room, options)`: the server's own query may show other fields or list more. */
+export interface PresenceQueryOptions {
+  /** Metadata keys to show, instead of the `presence.fields` option. */
+  fields?: readonly string[];
+  /** Most members to list, instead of `presence.maxMembers`. */
+  limit?: number;
+}
+
+/** The resolved option (`false` = off, as the option's default). */
 export interface PresenceConfig {
   readonly fields: readonly string[];
   readonly notify: boolean | ((room: string) => boolean);
@@ -50,8 +58,8 @@ export function checkLimit(name: string, value: unknown): number {
   return value;
 }
 
-export function resolvePresence(value: unknown): PresenceConfig | null {
-  if (value === undefined || value === null || value === false) return null;
+export function resolvePresence(value: unknown): PresenceConfig | false {
+  if (value === undefined || value === null || value === false) return false;
   if (value === true) return PRESENCE_DEFAULTS;
   if (typeof value !== 'object') throw new TypeError('presence must be false, true or { fields?, notify?, maxMembers? }');
   const v = value as Record<string, unknown>;
@@ -68,7 +76,7 @@ export function resolvePresence(value: unknown): PresenceConfig | null {
 }
 
 /** How `getConfig()` shows it. */
-export function describePresence(c: PresenceConfig | null): false | { fields: string[]; notify: boolean | 'function'; maxMembers: number } {
+export function describePresence(c: PresenceConfig | false): false | { fields: string[]; notify: boolean | 'function'; maxMembers: number } {
   if (!c) return false;
   return { fields: [...c.fields], notify: typeof c.notify === 'function' ? 'function' : c.notify, maxMembers: c.maxMembers };
 }

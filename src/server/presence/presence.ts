@@ -14,17 +14,9 @@ import type { Adapter, AdapterHost, PresenceQuery } from '../../contracts/index.
 import { ErrorCode, type PresenceChange, type PresenceResult, ReservedEvent, StelarError } from '../../protocol/index.js';
 import type { ResolvedConfig } from '../options.js';
 import { type Session, SessionState } from '../session.js';
-import { checkFields, checkLimit, PRESENCE_DEFAULTS, type PresenceConfig } from './config.js';
+import { checkFields, checkLimit, PRESENCE_DEFAULTS, type PresenceConfig, type PresenceQueryOptions } from './config.js';
 import { project } from './local.js';
 import { gatherParts, mergeParts } from './merge.js';
-
-/** `server.presence(room, options)`: the server's own query may show other fields or list more. */
-export interface PresenceQueryOptions {
-  /** Metadata keys to show, instead of the `presence.fields` option. */
-  fields?: readonly string[];
-  /** Most members to list, instead of `presence.maxMembers`. */
-  limit?: number;
-}
 
 export interface PresenceParts {
   config: ResolvedConfig;
@@ -44,8 +36,9 @@ export class Presence {
     this.#p = parts;
   }
 
+  /** null while the option is off. */
   get #config(): PresenceConfig | null {
-    return this.#p.config.presence;
+    return this.#p.config.presence || null;
   }
 
   // ---- queries ------------------------------------------------------------------------------
