@@ -328,3 +328,30 @@ test('reserved names: the application cannot register them, and clients cannot r
     await server.stop();
   }
 });
+
+test('the client turns the notifications it knows into its events, drops malformed and unknown reserved ones, and onAll sees none', async () => {
+  const server = await startServer();
+  const clients = [];
+  try {
+    const c = await member(server, 'ws', ['r'], {});
+    clients.push(c);
+    const seen = recordChanges(c);
+    const all = [];
+    c.onAll((event) => all.push(event));
+    server.to('r', '$stelar:future', { room: 'r', id: 'x', data: {} });
+    server.to('r', '$stelar:join', { room: 'r' }); // no id
+    server.to('r', '$stelar:leave', 'nonsense');
+    server.to('r', '$stelar:join', { room: 'r', id: 'x', data: 'not an object' });
+    server.to('r', '$stelar:leave', { room: 'r', id: 'x', data: { name: 'X' } });
+    server.to('r', 'plain', 1);
+    await until(() => all.length === 1, 'the plain event');
+    assert.deepEqual(all, ['plain']);
+    assert.deepEqual(seen, [
+      ['join', 'r', 'x', {}],
+      ['leave', 'r', 'x', { name: 'X' }],
+    ]);
+  } finally {
+    for (const c of clients) c.disconnect();
+    await server.stop();
+  }
+});

@@ -29,8 +29,8 @@ export interface PresenceParts {
 
 export class Presence {
   readonly #p: PresenceParts;
-  /** Clients with a presence request in flight: one at a time each. */
-  readonly #asking = new Set<Session>();
+  /** Clients with a presence request in flight: one at a time each (weak: a gone client is forgotten). */
+  readonly #asking = new WeakSet<Session>();
 
   constructor(parts: PresenceParts) {
     this.#p = parts;
