@@ -22,6 +22,21 @@ export function stelarDist() {
 }
 
 /**
+ * `STELAR_BENCH_METRICS=1`: stelar servers run with `metrics: true` (the histograms observed,
+ * the event-loop monitor on; nobody scrapes during the measurement: bench/micro/scrape.mjs
+ * measures a scrape). Returns the options to add for a build whose SERVER_DEFAULTS are
+ * given; a build without the option gets none, and says so.
+ */
+export function benchMetricsOptions(serverDefaults) {
+  if (process.env.STELAR_BENCH_METRICS !== '1') return {};
+  if (!('metrics' in serverDefaults)) {
+    process.stderr.write('STELAR_BENCH_METRICS=1: this build has no metrics option, measured without\n');
+    return {};
+  }
+  return { metrics: true };
+}
+
+/**
  * Target name -> { server: module under bench/servers, client: adapter kind under
  * bench/load/clients.mjs, serverMode: passed to the server's start() }.
  * The stelar rows are driven by StelarClient, as users run it; the `-floor` rows by a raw,

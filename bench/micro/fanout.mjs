@@ -4,6 +4,8 @@
  *
  *   node bench/micro/fanout.mjs [--dist DIR[,DIR2]] [--only ws,tcp,uws,floor] [--clients 1000]
  *     [--messages 1000] [--batch 10] [--idle 5000] [--runs 5] [--no-cpu] [--no-idle]
+ *     [--metrics-ab] (each build twice, alternating: plain, then with `metrics: true`;
+ *                     STELAR_BENCH_METRICS=1 instead turns metrics on for every stelar run)
  *     [--prof DIR]   (the server profiles each broadcast window: DIR/<kind>-<pid>.cpuprofile, see bench/lib/cpu-top.mjs)
  *     [--heap DIR]   (idle runs write heap snapshots before/after to DIR: bench/lib/heap-diff.mjs)
  *
@@ -28,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { setImmediate as tick } from 'node:timers/promises';
-import { loadUws, ROOT } from '../lib/targets.mjs';
+import { benchMetricsOptions, loadUws, ROOT } from '../lib/targets.mjs';
 import { BROADCAST_TEXT, ROOM } from '../lib/payloads.mjs';
 
 const HOST = '127.0.0.1';
@@ -78,6 +80,7 @@ async function startServer(kind, dist) {
     heartbeatInterval: 30_000,
     heartbeatTimeout: 600_000,
     ...extra,
+    ...benchMetricsOptions(SERVER_DEFAULTS),
   });
   await server.start();
   return { port: kind === 'tcp' ? server.getTcpPort() : server.getPort(), broadcast: (data) => server.to(ROOM, 'b', data) };
@@ -277,11 +280,15 @@ async function openMany(kind, port, count, join, onMessage) {
   return out;
 }
 
+/** `dist` may end in '+metrics' (--metrics-ab): that server runs with metrics on. */
 function spawnServer(kind, dist) {
   const prof = arg('prof');
-  const proc = fork(SELF, ['--child', kind, '--dist', dist, ...(prof ? ['--prof', resolve(prof)] : [])], {
+  const metrics = dist.endsWith(METRICS_SUFFIX);
+  const dir = metrics ? dist.slice(0, -METRICS_SUFFIX.length) : dist;
+  const proc = fork(SELF, ['--child', kind, '--dist', dir, ...(prof ? ['--prof', resolve(prof)] : [])], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: metrics ? { ...process.env, STELAR_BENCH_METRICS: '1' } : process.env,
   });
   let next = 0;
   const waiting = new Map();
@@ -300,6 +307,8 @@ function spawnServer(kind, dist) {
     });
   return { ready, call, kill: () => proc.send({ cmd: 'exit' }) };
 }
+
+const METRICS_SUFFIX = '+metrics';
 
 const close = (c) => (typeof c.terminate === 'function' ? c.terminate() : c.destroy());
 
@@ -344,9 +353,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function main() {
   // Several builds, comma-separated: their runs alternate (A B A B ...), so a busy machine
   // weighs on each alike and the ratio between them holds.
-  const dists = arg('dist', join(ROOT, 'dist'))
+  const dirs = arg('dist', join(ROOT, 'dist'))
     .split(',')
     .map((d) => resolve(d));
+  const dists = flag('metrics-ab') ? dirs.flatMap((d) => [d, d + METRICS_SUFFIX]) : dirs;
   const kinds = arg('only', 'ws,tcp,uws').split(',');
   const clients = Number(arg('clients', 1000));
   const messages = Number(arg('messages', 1000));

@@ -16,9 +16,12 @@
  *
  *   node bench/micro/inbound.mjs [--runs 5] [--events 300000] [--acks 20000]
  *                                [--base-dist /tmp/wt-inbound-base/dist] [--only stelar-ws,ws-app]
+ *                                [--metrics-ab]
  *
  * `--base-dist` adds the same stelar targets loaded from another build (before/after, run
- * back to back). Prints per-run numbers, medians and ratios against ws-app.
+ * back to back). `--metrics-ab` adds them again with `metrics: true` (stelar-ws+metrics,
+ * stelar-tcp+metrics), interleaved with the plain ones; STELAR_BENCH_METRICS=1 instead turns
+ * metrics on for every stelar target. Prints per-run numbers, medians and ratios against ws-app.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -80,7 +83,8 @@ if (process.argv[2] === '--child') {
     await new Promise((r) => wss.once('listening', r));
     port = wss.address().port;
   } else {
-    const { StelarServer } = await import(pathToFileURL(join(dist, 'index.js')).href);
+    const { StelarServer, SERVER_DEFAULTS } = await import(pathToFileURL(join(dist, 'index.js')).href);
+    const { benchMetricsOptions } = await import('../lib/targets.mjs');
     const server = new StelarServer({
       port: 0,
       tcpPort: 0,
@@ -92,6 +96,7 @@ if (process.argv[2] === '--child') {
       // On, as by default, but never refusing: the bookkeeping is what is measured.
       rateLimit: { maxPoints: 1e12, windowMs: 1000 },
       byteRateLimit: { maxBytes: 1e15, windowMs: 1000 },
+      ...benchMetricsOptions(SERVER_DEFAULTS),
     });
     server.on('ev', () => tick());
     server.onAck('echo', (ctx) => {
@@ -222,8 +227,9 @@ async function dial(port, enc) {
   return s;
 }
 
-function startServer(kind, dist) {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', kind, dist], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startServer(kind, dist, metrics) {
+  const env = metrics ? { ...process.env, STELAR_BENCH_METRICS: '1' } : process.env;
+  const child = fork(fileURLToPath(import.meta.url), ['--child', kind, dist], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
   return new Promise((r, j) => {
     child.once('message', (m) => r({ child, port: m.port }));
     child.once('exit', (code) => j(new Error(`${kind} server exited with ${code}`)));
@@ -241,7 +247,7 @@ const result = (child) => new Promise((r) => child.once('message', (m) => r(m)))
 /** Floods `warmup + n` events; resolves with the server's CPU µs per event over the last n. */
 async function flood(target, warmup, n) {
   const dbg = process.env.INBOUND_DEBUG ? (...a) => console.error(...a) : () => {};
-  const { child, port } = await startServer(target.kind, target.dist);
+  const { child, port } = await startServer(target.kind, target.dist, target.metrics);
   const enc = ENC[target.kind];
   dbg('started', port);
   const s = await dial(port, enc);
@@ -269,7 +275,7 @@ async function flood(target, warmup, n) {
 
 /** Sequential ACK round trips on one client; server CPU µs per round trip over the last n. */
 async function pingPong(target, warmup, n) {
-  const { child, port } = await startServer(target.kind, target.dist);
+  const { child, port } = await startServer(target.kind, target.dist, target.metrics);
   const enc = ENC[target.kind];
   const s = await dial(port, enc);
   await arm(child, warmup, n);
@@ -317,6 +323,10 @@ async function main() {
   if (base) {
     targets.push({ name: 'stelar-ws@base', kind: 'stelar-ws', dist: resolve(base) });
     targets.push({ name: 'stelar-tcp@base', kind: 'stelar-tcp', dist: resolve(base) });
+  }
+  if (process.argv.includes('--metrics-ab')) {
+    targets.push({ name: 'stelar-ws+metrics', kind: 'stelar-ws', dist, metrics: true });
+    targets.push({ name: 'stelar-tcp+metrics', kind: 'stelar-tcp', dist, metrics: true });
   }
   if (only) targets = targets.filter((t) => only.includes(t.name));
   const flooded = new Map(targets.map((t) => [t.name, []]));

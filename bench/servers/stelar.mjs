@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { stelarDist } from '../lib/targets.mjs';
+import { benchMetricsOptions, stelarDist } from '../lib/targets.mjs';
 
 /**
  * `profile: 'hostile'` (the hostile scenario): the library's defaults (limits, rate limits,
@@ -25,9 +25,10 @@ const PER_ADDRESS_OFF = { connectionRateLimit: false };
 export async function start({ count, profile }) {
   const { StelarServer, SERVER_DEFAULTS } = await import(pathToFileURL(join(stelarDist(), 'index.js')).href);
   const known = (extra) => Object.fromEntries(Object.entries(extra).filter(([key]) => key in SERVER_DEFAULTS));
+  const metrics = benchMetricsOptions(SERVER_DEFAULTS);
   const server = new StelarServer(
     profile === 'hostile'
-      ? { ...HOSTILE, ...known(PER_ADDRESS_OFF) }
+      ? { ...HOSTILE, ...known(PER_ADDRESS_OFF), ...metrics }
       : {
           port: 0,
           tcpPort: 0,
@@ -40,6 +41,7 @@ export async function start({ count, profile }) {
           heartbeatInterval: 30_000,
           heartbeatTimeout: 600_000,
           ...known(PER_ADDRESS_OFF),
+          ...metrics,
           ...known(JSON.parse(process.env.STELAR_BENCH_OPTIONS ?? '{}')),
         },
   );

@@ -3,7 +3,7 @@ import { fail, loadLibrary, usageError } from './args.mjs';
 
 const SYNOPSIS =
   'usage: stelar serve [--port 3000] [--tcp-port 3001|off] [--host 0.0.0.0] [--redis redis://host:6379]\n' +
-  '                    [--dashboard] [--dashboard-token <token>]\n';
+  '                    [--metrics] [--dashboard] [--dashboard-token <token>]\n';
 
 /** What a usage error prints after its message. */
 export const synopsis = `${SYNOPSIS}(stelar serve --help for details)\n`;
@@ -18,6 +18,8 @@ deployment. Ctrl-C (SIGINT) or SIGTERM shuts it down gracefully.
   --host <address>    address to listen on (default: every address)
   --redis <url>       redis:// or rediss:// url: share rooms and broadcasts with other
                       instances (needs the \`redis\` package)
+  --metrics           Prometheus metrics at GET /metrics on --port; with $STELAR_METRICS_TOKEN
+                      set, only for requests with \`Authorization: Bearer <that token>\`
   --dashboard         serve the live dashboard page at /dashboard on --port; without a
                       token only with a loopback --host (127.0.0.1, ::1, localhost)
   --dashboard-token <token>
@@ -36,6 +38,7 @@ export const spec = {
     redis: { type: 'string' },
     dashboard: { type: 'boolean' },
     'dashboard-token': { type: 'string' },
+    metrics: { type: 'boolean' },
   },
   positionals: [],
 };
@@ -52,6 +55,14 @@ function portOf(values, option, envName, fallback) {
     usageError(`${name} must be ${range}, got "${text}"`, synopsis);
   }
   return n;
+}
+
+/** `--metrics`: on at /metrics, behind the token from the environment when there is one. */
+function metricsOption(token) {
+  if (token === undefined || token === '') return { path: '/metrics' };
+  if (!/^[\x21-\x7e]{1,1024}$/.test(token))
+    usageError('STELAR_METRICS_TOKEN (from the environment) must be 1 to 1024 visible ASCII characters, no spaces', synopsis);
+  return { path: '/metrics', token };
 }
 
 function checkRedisUrl(text) {
@@ -131,6 +142,7 @@ export async function run({ values }) {
   if (values.redis !== undefined) checkRedisUrl(values.redis);
   const dashboard = dashboardOption(values, options.host);
   if (dashboard !== undefined) options.dashboard = dashboard;
+  if (values.metrics) options.metrics = metricsOption(process.env.STELAR_METRICS_TOKEN);
   const { StelarServer } = await loadLibrary();
   if (values.redis !== undefined) options.adapter = await redisAdapter(values.redis);
   const server = new StelarServer(options);
@@ -138,6 +150,7 @@ export async function run({ values }) {
   server.onAck('ping', () => ({ pong: Date.now() }));
   const port = await server.start().catch((err) => fail(listenFailure(err, options)));
   const tcp = options.tcpPort === false ? '' : `, TCP on :${server.getTcpPort()}`;
-  console.log(`stelar serving WebSocket on :${port}${tcp}`);
+  const metrics = options.metrics ? `, metrics at /metrics${options.metrics.token ? ' (bearer token)' : ''}` : '';
+  console.log(`stelar serving WebSocket on :${port}${tcp}${metrics}`);
   if (dashboard !== undefined) console.log(`dashboard on ${dashboardUrl(options.host, port)}${dashboard === true ? '' : ' (token required)'}`);
 }

@@ -45,6 +45,13 @@ export interface ClientReservedEvents<P extends object = PresenceData> {
   presence_join: (change: PresenceChange<P>) => void;
   /** Someone left a room this client is in (only in rooms where the server announces it). */
   presence_leave: (change: PresenceChange<P>) => void;
+  /**
+   * After `emit` answered false (the connection's backlog reached its high-water mark, or the
+   * message was queued offline): the backlog is written out and the client is connected, so
+   * sending may go on. Called with no argument; typed so that a promise's `resolve` fits too,
+   * as in `await new Promise((resolve) => client.once('drain', resolve))`.
+   */
+  drain: (value?: undefined) => void;
 }
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReservedEvents>([
   'connect',
@@ -57,6 +64,7 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReserved
   'recovery_failed',
   'presence_join',
   'presence_leave',
+  'drain',
 ]);
 
 export interface AckInfo {

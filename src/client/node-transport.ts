@@ -119,6 +119,10 @@ class NodeTransport implements ClientTransport {
     return (conn as WebSocketConnection).sendFrame(maskFrameInPlace(Opcode.BINARY, bytes, MASKED_HEADER_ROOM));
   }
 
+  get bufferedAmount(): number {
+    return this.#conn?.bufferedAmount ?? 0;
+  }
+
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     if (this.#conn) this.#conn.close(code, reason);
     else this.#abandon();
@@ -151,6 +155,8 @@ class NodeTransport implements ClientTransport {
         else h.onError(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text WebSocket message: stelar packets travel as binary messages'));
       });
     }
+    // Only owed drains are emitted (a send answered false first).
+    conn.on('drain', () => h.onDrain());
     conn.on('error', (err: Error) => {
       if (!this.#failedWith && err instanceof StelarError && err.closeCode) this.#failedWith = err.closeCode;
       h.onError(err);

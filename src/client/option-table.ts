@@ -174,7 +174,7 @@ export const CLIENT_OPTIONS = {
     copy: (v) => ({ ...v }),
   }),
   auth: option({
-    description: 'Sent in the Connect packet; a function is called on every attempt.',
+    description: 'Sent in the Connect packet; a function is called on every attempt, and when the server asks for fresh credentials.',
     runtime: true,
     default: undefined,
     // `'auth' in input`: an explicit `auth: undefined` clears it.

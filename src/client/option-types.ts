@@ -57,7 +57,10 @@ export interface ClientTlsOptions {
   servername?: string;
 }
 
-/** Value sent as `auth` in the Connect packet; a function is called on every (re)connection. */
+/**
+ * Value sent as `auth` in the Connect packet; a function is called on every (re)connection,
+ * and again when the server asks for fresh credentials on the open connection.
+ */
 export type AuthOption = unknown | (() => unknown | Promise<unknown>);
 
 /**

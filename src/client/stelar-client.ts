@@ -71,6 +71,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
         failInFlight: (code) => this.#outbound.failInFlight(code),
         cancelAll: () => this.#outbound.cancelAll(),
         deliver: (event, data, isBinary, offset) => this.#inbound.deliver(event, data, isBinary, offset),
+        onDrain: () => this.#outbound.onDrain(),
       },
       options?.heartbeatInterval !== undefined,
     );
@@ -137,8 +138,10 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   // ---------------------------------------------------------------- sending
 
   /**
-   * Sends an event. Returns true when handed to the connection now, false when it was
-   * queued (offline), cancelled by `onBeforeEmit`, or refused (too large).
+   * Sends an event. Returns true when handed to the connection now, false when the
+   * connection's backlog reached its high-water mark (the message is sent anyway: wait for the
+   * `drain` event before sending more), when it was queued (offline; `drain` follows the
+   * reconnection), cancelled by `onBeforeEmit`, or refused (too large).
    * `opts.ack` turns it into a request: a callback gets `(err, data)`, a string names the
    * server's ack handler and the answer goes to `onAck(name)` listeners.
    */
@@ -290,6 +293,15 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
 
   getQueueSize(): number {
     return this.#outbound.queueSize;
+  }
+
+  /**
+   * Bytes handed to the connection and not yet written to the network (0 while there is no
+   * connection; the offline queue is `getQueueSize()`). Above the high-water mark `emit`
+   * answers false until `drain`.
+   */
+  get bufferedAmount(): number {
+    return this.#session.bufferedAmount;
   }
 
   // ---------------------------------------------------------------- runtime options

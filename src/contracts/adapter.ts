@@ -50,6 +50,25 @@ export interface AdapterHost {
   readonly logger: LoggerLike;
 }
 
+/**
+ * Counters a cluster adapter keeps, read by the server's metrics at each scrape (plain
+ * numbers since the adapter was built; the optional parts only when it has them).
+ */
+export interface AdapterMetrics {
+  /** Messages published to the other nodes. */
+  published: number;
+  /** Messages received from the other nodes. */
+  received: number;
+  /** Publishes dropped (backend unavailable, or too many waiting). */
+  dropped: number;
+  /** Messages from other nodes refused: bad or missing signature, seen before, unreadable. */
+  rejected?: { forged: number; replayed: number; malformed: number };
+  /** Whether the link to the backend is usable right now. */
+  linkUp?: boolean;
+  /** Live nodes known, this one included. */
+  nodes?: number;
+}
+
 export interface BroadcastTarget {
   /** Deliver only to members of these rooms (each client once). Omitted: every client. */
   rooms?: readonly string[];
@@ -103,4 +122,6 @@ export interface Adapter {
    * an in-memory history, which only lets clients recover on the node they left.
    */
   recoveryStore?(options: RecoveryOptions): RecoveryStore;
+  /** Optional: the adapter's own counters, for the server's metrics (`metrics` option). Cheap: called once per scrape. */
+  metrics?(): AdapterMetrics;
 }

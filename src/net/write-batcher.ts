@@ -218,6 +218,14 @@ export class OutboundQueue implements Flushable {
     if (!this.#socket.destroyed) this.#socket.resume();
   }
 
+  /**
+   * A write answered false and its `drain` has not come yet: the backlog is at or above the
+   * high-water mark (the name and meaning of Node's `writable.writableNeedDrain`).
+   */
+  get writableNeedDrain(): boolean {
+    return this.#needDrain;
+  }
+
   /** Queued bytes plus the socket's own buffer: what `bufferedAmount` reports. */
   get bufferedAmount(): number {
     return this.#out === null ? this.#socket.writableLength : this.#bytes + this.#socketBytes;

@@ -26,6 +26,12 @@ export const CloseCode = {
   SLOW_CONSUMER: 4006,
   RATE_LIMITED: 4008,
   KICKED: 4009,
+  /**
+   * The connection's credentials expired: the server asked for fresh ones and got none in
+   * time, refused the ones it got, or the client cannot answer such a request. Reconnect
+   * (with new credentials: the client's `auth` function runs again).
+   */
+  AUTH_EXPIRED: 4010,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -42,7 +48,7 @@ const STOP = new Set<number>([
   CloseCode.REJECTED,
   CloseCode.KICKED,
 ]);
-const AT_ONCE = new Set<number>([CloseCode.ABNORMAL, CloseCode.HEARTBEAT_TIMEOUT, CloseCode.NO_STATUS]);
+const AT_ONCE = new Set<number>([CloseCode.ABNORMAL, CloseCode.HEARTBEAT_TIMEOUT, CloseCode.NO_STATUS, CloseCode.AUTH_EXPIRED]);
 
 export function reconnectAdvice(code: number): ReconnectAdvice {
   if (STOP.has(code)) return 'stop';
@@ -98,6 +104,7 @@ export const ErrorCode = {
   CONNECT_TIMEOUT: 'STELAR_ERR_CONNECT_TIMEOUT',
   HEARTBEAT_TIMEOUT: 'STELAR_ERR_HEARTBEAT_TIMEOUT',
   SLOW_CONSUMER: 'STELAR_ERR_SLOW_CONSUMER',
+  AUTH_EXPIRED: 'STELAR_ERR_AUTH_EXPIRED',
   INBOUND_OVERLOAD: 'STELAR_ERR_INBOUND_OVERLOAD',
   FRAME_STALLED: 'STELAR_ERR_FRAME_STALLED',
   NOT_CONNECTED: 'STELAR_ERR_NOT_CONNECTED',
@@ -152,6 +159,7 @@ export const errorCloseCode: Record<ErrorCode, number> = {
   STELAR_ERR_CONNECT_TIMEOUT: CloseCode.CONNECT_TIMEOUT,
   STELAR_ERR_HEARTBEAT_TIMEOUT: CloseCode.HEARTBEAT_TIMEOUT,
   STELAR_ERR_SLOW_CONSUMER: CloseCode.SLOW_CONSUMER,
+  STELAR_ERR_AUTH_EXPIRED: CloseCode.AUTH_EXPIRED,
   STELAR_ERR_INBOUND_OVERLOAD: CloseCode.TRY_AGAIN_LATER,
   STELAR_ERR_FRAME_STALLED: CloseCode.HEARTBEAT_TIMEOUT,
   STELAR_ERR_NOT_CONNECTED: 0,

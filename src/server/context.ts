@@ -32,6 +32,21 @@ export interface ContextHost {
   leaveRoom(session: Session, room: string): Error | null;
   roomsOf(id: string): ReadonlySet<string>;
   getClients(room?: string): ClientSummary[];
+  /** The connection's credentials expire at `at` (epoch ms; null: never). */
+  setExpiry(session: Session, at: number | null): void;
+  expiresAt(session: Session): number | null;
+  /** Settles when the connection's backlog is below the high-water mark (rejects once it is closed). */
+  drained(session: Session): Promise<void>;
+}
+
+/** `ctx.setExpiry`'s argument as epoch ms (null: no expiry); throws a TypeError for anything else. */
+function expiryTime(at: Date | number | null): number | null {
+  if (at === null) return null;
+  const ms = at instanceof Date ? at.getTime() : at;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new TypeError('setExpiry needs a Date, a time in ms since the epoch (as Date.now() gives), or null');
+  }
+  return ms;
 }
 
 /**
@@ -75,7 +90,10 @@ Object.freeze(ClientInfoView.prototype);
 export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   /** The message's payload (a Buffer for binary events; the Connect `auth` in middleware). */
   readonly data: TData;
-  /** The event this context was created for ('connection' / 'disconnect' for lifecycle handlers). */
+  /**
+   * The event this context was created for: 'connection' in middleware at the handshake and
+   * in onConnection, 'refresh' in middleware checking fresh credentials, 'disconnect', 'drain'.
+   */
   readonly eventName: string;
   readonly #host: ContextHost;
   readonly #session: Session;
@@ -124,11 +142,40 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     return this.#ackId !== 0 && !this.#answered;
   }
 
+  /**
+   * The epoch ms at which this connection's credentials expire (`setExpiry`), or null.
+   * During a refresh, middleware reads the expiry of the credentials being replaced.
+   */
+  get expiresAt(): number | null {
+    return this.#host.expiresAt(this.#session);
+  }
+
+  /**
+   * Bytes sent to this client and not yet handed to the kernel (queued for this tick's write
+   * plus the socket's own buffer).
+   */
+  get bufferedAmount(): number {
+    return this.#session.transport.bufferedAmount;
+  }
+
   // ---- sending ----------------------------------------------------------------------------
 
-  /** Sends an event to this client. */
+  /**
+   * Sends an event to this client. false: the connection's backlog reached its high-water
+   * mark (the message is queued and sent anyway: wait for `drained()` or `onDrain` before
+   * sending more), or the message could not be written (the connection is closing).
+   */
   emit<K extends keyof SE & string>(event: K, data?: SE[K]): boolean {
-    return this.#session.sendPacket({ type: eventPacketType(data), event, data });
+    return this.#session.emitPacket({ type: eventPacketType(data), event, data });
+  }
+
+  /**
+   * Resolves once this connection's backlog is below the high-water mark: at once when it is,
+   * else when it drains. Rejects with STELAR_ERR_CONNECTION_CLOSED when the connection is
+   * closed first. `if (!ctx.emit(...)) await ctx.drained();` keeps a producer's memory flat.
+   */
+  drained(): Promise<void> {
+    return this.#host.drained(this.#session);
   }
 
   /** Answers the pending ACK request with `data`; outside a request it is `emit`. */
@@ -137,8 +184,9 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     return this.emit(event, data);
   }
 
+  /** `emit` as a binary message; the same false. */
   emitBinary(event: string, data: BinaryLike): boolean {
-    return this.#session.sendPacket({ type: PacketType.BINARY, event, data });
+    return this.#session.emitPacket({ type: PacketType.BINARY, event, data });
   }
 
   /** Sends to every client except this one (or except `excludeId` when given). */
@@ -196,6 +244,21 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   getMetadata<T = unknown>(key: string): T | undefined {
     return this.#session.getMetadata(key) as T | undefined;
+  }
+
+  // ---- credentials ------------------------------------------------------------------------
+
+  /**
+   * When this connection's credentials expire: a `Date` or epoch ms (a JWT's `exp * 1000`),
+   * or null for never. Before then a client that can refresh is asked for fresh credentials,
+   * which the middleware chain checks again (`eventName === 'refresh'`) without dropping the
+   * connection; at that time a client that could not refresh, did not answer, or was refused
+   * is closed with 4010 (`STELAR_ERR_AUTH_EXPIRED`). Usually called from middleware; from any
+   * handler it applies at once.
+   */
+  setExpiry(at: Date | number | null): this {
+    this.#host.setExpiry(this.#session, expiryTime(at));
+    return this;
   }
 
   // ---- ACK and lifecycle ------------------------------------------------------------------

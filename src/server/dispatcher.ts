@@ -29,6 +29,7 @@ import { handshakePacketLimit, validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
 import type { Presence } from './presence/presence.js';
 import type { RateLimits, RateVerdict } from './rate-limiter.js';
+import type { CredentialRefresh } from './refresh.js';
 import type { RoomPolicy } from './rooms.js';
 import { type Session, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
@@ -40,6 +41,8 @@ export interface DispatcherParts {
   rateLimits: RateLimits;
   rooms: RoomPolicy;
   lifecycle: ClientLifecycle;
+  /** Answers to the server's requests for fresh credentials (a Connect on an open session). */
+  refresh: CredentialRefresh;
   counters: StatsCounters;
   contextHost: ContextHost;
   diagnostics: ServerDiagnostics;
@@ -122,6 +125,8 @@ export class Dispatcher {
       case PacketType.JOIN_ROOM:
       case PacketType.LEAVE_ROOM:
         return this.#message(session, bytes, type);
+      case PacketType.CONNECT:
+        return this.#refresh(session, bytes);
       default:
         return this.#control(session, bytes);
     }
@@ -139,9 +144,23 @@ export class Dispatcher {
         session.close(1000, 'client disconnected');
         return;
       default:
-        // Pong, ACK response, Error, a repeated Connect: proof of life, nothing to do.
+        // Pong, ACK response, Error: proof of life, nothing to do.
         return;
     }
+  }
+
+  /**
+   * A Connect on an open session: the answer to our request for fresh credentials, read only
+   * when one was asked for (with the handshake's size limit); any other is a sign of life and
+   * nothing else, as always (its header is all that is read).
+   */
+  #refresh(session: Session, bytes: Buffer): void | Promise<void> {
+    const refresh = this.#p.refresh;
+    if (!refresh.awaitsAnswer(session)) return;
+    const max = handshakePacketLimit(this.#p.config);
+    if (bytes.length > max) return this.#tooLarge(session, bytes, max, CloseCode.MESSAGE_TOO_BIG);
+    const packet = this.#decode(session, bytes);
+    if (packet) return refresh.answer(session, packet);
   }
 
   #message(session: Session, bytes: Buffer, type: number): void | Promise<void> {
@@ -233,6 +252,7 @@ export class Dispatcher {
 
   #rateLimited(session: Session, bytes: Buffer, event: string, scope: NonNullable<RateVerdict>): void {
     const c = this.#p.config;
+    this.#p.counters.rateLimited(session.protocol, scope);
     const disconnect = runHook(
       c.hooks,
       'onRateLimitExceeded',
@@ -260,34 +280,43 @@ export class Dispatcher {
     if (!list && all.length === 0) return; // nobody listens: no context to build
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data);
     const logger = config.logger;
+    const observe = this.#p.counters.observe;
+    const timed = observe?.sampleEvent() === true;
+    const start = timed ? performance.now() : 0;
     for (const h of all) invokeHandler(h, ctx, logger, 'onAll');
     if (list) for (const h of list) invokeEventHandler(h, ctx, logger, packet.event);
+    if (timed) observe.handlersRan('event', start);
   }
 
   #ack(session: Session, packet: Packet): void {
-    const { contextHost, inFlight } = this.#p;
+    const { contextHost, inFlight, counters } = this.#p;
     if (inFlight?.draining) {
       const err = new StelarError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down: request not started');
       return this.#refuseAckId(session, packet.ackId ?? 0, packet.ackName ?? packet.event, err);
     }
     const name = packet.ackName ?? packet.event;
     const ctx = new StelarContext(contextHost, session, packet.event, packet.data, packet.ackId, name);
-    const answered = inFlight?.begin(session);
+    const observe = counters.observe;
+    const release = inFlight?.begin(session);
+    const answered = observe === null ? release : observe.ackTimer(session.protocol, release);
+    const start = observe === null ? 0 : performance.now();
     if (tracingAcks()) {
       // Traced: the handler runs inside ack:start's runStores, so a store a tracer bound to that
       // channel (an AsyncLocalStorage holding its span) is current in the handler and what it awaits.
       const trace = this.#p.diagnostics.ackStart(session, packet.ackId ?? 0, name, packet.event, answered);
       StelarContext.onAnswered(ctx, trace.onAnswered);
-      return channels.ackStart.runStores(trace.message, this.#runAck, this, session, packet, ctx, name);
+      channels.ackStart.runStores(trace.message, this.#runAck, this, session, packet, ctx, name);
+    } else {
+      if (answered) StelarContext.onAnswered(ctx, answered);
+      this.#runAck(session, packet, ctx, name);
     }
-    if (answered) StelarContext.onAnswered(ctx, answered);
-    this.#runAck(session, packet, ctx, name);
+    if (observe !== null) observe.handlersRan('ack', start);
   }
 
-  /** Calls the request's handler (the onAck one, else the event's plain handlers). */
+  /** Calls the request's onAck handler, or its plain handlers, and answers with what they return. */
   #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
     if (isReservedEvent(packet.event)) return this.#reserved(session, packet, ctx, name);
-    const handlers = this.#p.handlers;
+    const { handlers } = this.#p;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
     // returns something (it may answer later through ctx.ack / ctx.send instead).

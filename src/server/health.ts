@@ -31,7 +31,8 @@ function corsHeaders(allowed: readonly string[] | null, req: IncomingMessage): R
   return { Vary: 'Origin' };
 }
 
-function pathOf(url: string | undefined): string {
+/** The path of a request URL (without its query). */
+export function pathOf(url: string | undefined): string {
   if (!url) return '/';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);

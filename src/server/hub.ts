@@ -156,8 +156,11 @@ export class Hub implements AdapterHost, ClientRegistry {
     const tracker = this.#ipTracker;
     // Every attempt is charged, refused or not: hammering a full server keeps an address out.
     const tooFast = this.#connectionRate.admit(this.#config.connectionRateLimit, remoteAddress);
-    const refusal = admitConnection(this.#config, this.#sessions.size, tracker, remoteAddress, protocol) ?? tooFast;
+    const capped = admitConnection(this.#config, this.#sessions.size, tracker, remoteAddress, protocol);
+    const refusal = capped ?? tooFast;
     if (refusal) {
+      const reason = capped === null ? 'connection_rate' : capped.code === ErrorCode.SERVER_FULL ? 'max_connections' : 'max_connections_per_ip';
+      this.#counters.refused(protocol, reason);
       const timer = setTimeout(() => session.terminate(), REFUSED_GRACE_MS);
       timer.unref();
       this.#refused.set(session, timer);
@@ -233,6 +236,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     const recovery = this.#recovery;
     const sent = this.#adapter.broadcast(recovery ? recovery.record(message, target) : message, target);
     this.#counters.sent(sent);
+    this.#counters.observe?.broadcast(sent);
     if (channels.broadcast.hasSubscribers) this.#diagnostics.broadcast(message.packet, message.bytes.length, opts, sent);
     return sent;
   }
@@ -287,6 +291,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     for (const s of this.#sessions.keys()) {
       if (s.state < SessionState.OPEN) {
         if (now - s.openedAt > c.connectTimeout) {
+          this.#counters.refused(s.protocol, 'connect_timeout');
           const what = s.state === SessionState.AWAITING_CONNECT ? 'no Connect' : 'handshake (middleware) not finished';
           s.fail(new StelarError(ErrorCode.CONNECT_TIMEOUT, `${what} within ${c.connectTimeout} ms`));
         }

@@ -86,6 +86,22 @@ export interface InboundRateConfig {
   windowMs: number;
 }
 
+/** `metrics` as given: where the exposition is served, and the bearer token it asks for. */
+export interface MetricsOptions {
+  /** Default '/metrics'. */
+  path?: string;
+  /** When set, only requests with `Authorization: Bearer <token>` are answered (others get 401). */
+  token?: string;
+}
+
+/** `metrics` as resolved (false = off). */
+export interface MetricsConfig {
+  readonly path: string;
+  readonly token: string | null;
+}
+
+export const METRICS_PATH = '/metrics';
+
 // ---- checks shared by several entries -----------------------------------------------------
 
 const MiB = 1024 * 1024;
@@ -172,6 +188,24 @@ function checkDashboardPlacement(d: DashboardConfig, input: Readonly<Record<stri
   if (d.token === null && input.server === undefined && !isLoopbackHost(host)) {
     throw exposedDashboardError(host === undefined ? 'listens on every interface (no host option)' : `listens on ${host}`);
   }
+}
+
+/** A token that fits an Authorization header as it is: visible ASCII, no spaces. */
+const HEADER_TOKEN = /^[\x21-\x7e]{1,1024}$/;
+
+function resolveMetrics(name: string, value: unknown, current: MetricsConfig | false | undefined): MetricsConfig | false {
+  if (value === undefined) return current ?? false;
+  if (value === false || value === null) return false;
+  if (value === true) return { path: METRICS_PATH, token: null };
+  if (typeof value !== 'object') throw new TypeError(`${name} must be true, false or { path?, token? }`);
+  for (const key of Object.keys(value)) if (key !== 'path' && key !== 'token') throw new TypeError(`${name}.${key} is not an option (path, token)`);
+  const v = value as MetricsOptions;
+  const path = v.path ?? METRICS_PATH;
+  if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) throw new TypeError(`${name}.path must be a path starting with '/' (no query, no spaces)`);
+  if (v.token !== undefined && (typeof v.token !== 'string' || !HEADER_TOKEN.test(v.token))) {
+    throw new TypeError(`${name}.token must be 1 to 1024 visible ASCII characters (no spaces)`);
+  }
+  return { path, token: v.token ?? null };
 }
 
 // ---- the table ----------------------------------------------------------------------------
@@ -336,6 +370,10 @@ export const SERVER_OPTIONS = {
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),
   heartbeatTimeout: positiveIntOption(60_000, 'A client silent this long is closed with 4005 (ms).'),
   connectTimeout: positiveIntOption(10_000, 'Time a new connection has to send Connect and pass middleware (ms).'),
+  authRefreshLeadTime: positiveIntOption(
+    30_000,
+    "How long before a connection's expiry (ctx.setExpiry) the client is asked for fresh credentials, at most half the time left (ms).",
+  ),
 
   healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
   livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),
@@ -352,6 +390,14 @@ export const SERVER_OPTIONS = {
     },
     // Never the token itself.
     snapshot: { value: (v) => (v ? { path: v.path, hasToken: v.token !== null } : false) },
+  }),
+  metrics: option({
+    description:
+      'Prometheus metrics on the HTTP port: true serves them at /metrics, { path, token } moves them or asks for a bearer token; false turns them off.',
+    runtime: true,
+    default: false,
+    resolve: (value, { name, current }): MetricsConfig | false => resolveMetrics(name, value, current),
+    snapshot: { value: (v) => (v ? { path: v.path, hasToken: v.token !== null } : (false as const)) },
   }),
 
   gracefulShutdown: option({

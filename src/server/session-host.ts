@@ -9,9 +9,11 @@ import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { Dispatcher } from './dispatcher.js';
 import { runHook } from './hooks.js';
 import type { Hub } from './hub.js';
+import type { DrainNotices } from './drain.js';
 import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import type { ResolvedConfig } from './options.js';
+import type { CredentialRefresh } from './refresh.js';
 import { type Session, type SessionHost, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
 
@@ -30,25 +32,36 @@ export interface SessionHostParts {
   counters: StatsCounters;
   diagnostics: ServerDiagnostics;
   inFlight?: InFlightRequests;
+  refresh: CredentialRefresh;
+  drains: DrainNotices;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight, refresh, drains } = p;
   return {
-    handlePacket: (session, bytes) => dispatcher.handle(session, bytes),
+    handlePacket(session, bytes) {
+      counters.packetIn(session.protocol, bytes);
+      return dispatcher.handle(session, bytes);
+    },
     onInvalid(session, err) {
       reportInvalid(config, session, err);
       session.fail(err);
     },
-    // The transport already told the peer (close frame / Disconnect); only report it.
-    onProtocolError: (session, err) => reportInvalid(config, session, err),
+    // The transport already told the peer (close frame / Disconnect); only count and report it.
+    onProtocolError(session, err) {
+      counters.error(err.code);
+      reportInvalid(config, session, err);
+    },
     onClosed(session, code, reason) {
       inFlight?.release(session);
+      refresh.forget(session);
+      drains.closed(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);
       hub.settled();
     },
     onSlowConsumer(session, buffered) {
       if (session.state >= SessionState.CLOSING) return;
+      counters.slowConsumer(session.protocol);
       config.logger.warn(`client ${session.id} is not reading (${buffered} bytes queued): disconnecting`);
       runHook(
         config.hooks,
@@ -59,7 +72,8 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
       if (channels.slowConsumer.hasSubscribers) diagnostics.slowConsumer(session, buffered, config.maxBufferedBytes);
       session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     },
-    countSent: (n) => counters.sent(n),
+    counters,
+    onDrain: (session) => drains.drained(session),
     roomsOf: (id) => adapter.roomsOf(id),
     diagnostics,
     get maxBufferedBytes() {

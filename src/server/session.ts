@@ -19,6 +19,7 @@ import { CloseCode, CONNECT_HEADER, ErrorCode, type Packet, PacketType, peekPack
 import { runDeferredWrites } from '../net/write-batcher.js';
 import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { SessionRecoveryState } from './recovery.js';
+import type { StatsCounters } from './stats.js';
 import type { Transport, TransportSink } from './transport.js';
 
 export const SessionState = {
@@ -49,7 +50,10 @@ export interface SessionHost {
   onProtocolError(session: Session, err: StelarError): void;
   onClosed(session: Session, code: number, reason: string): void;
   onSlowConsumer(session: Session, buffered: number): void;
-  countSent(n: number): void;
+  /** The server's counters: what a session writes and the errors it reports are counted here. */
+  readonly counters: StatsCounters;
+  /** The session's backlog fell below the high-water mark after a send answered false. */
+  onDrain(session: Session): void;
   roomsOf(id: string): ReadonlySet<string>;
   readonly maxBufferedBytes: number;
   /** Where diagnostics messages about this session are published (read only while a channel has subscribers). */
@@ -94,6 +98,14 @@ export function assertCloseCode(code: number): void {
   }
 }
 
+/**
+ * The Connect came in the upgrade request. A proxy that drops our 101's acknowledgement
+ * makes the client send it again as its first frame: that repeat is ignored, once.
+ */
+const REPEAT_CONNECT = 1;
+/** The client's Connect said it answers requests for fresh credentials (`refresh: true`). */
+const CAN_REFRESH = 2;
+
 export class Session implements TransportSink, AdapterClient {
   readonly remoteAddress: string;
   readonly transport: Transport;
@@ -118,11 +130,8 @@ export class Session implements TransportSink, AdapterClient {
   /** Ping budget: pings counted in the window that started at `#pingWindowStart`. */
   #pings = 0;
   #pingWindowStart = 0;
-  /**
-   * The Connect came in the upgrade request. A proxy that drops our 101's acknowledgement
-   * makes the client send it again as its first frame: that repeat is ignored, once.
-   */
-  #repeatConnectPossible = false;
+  /** REPEAT_CONNECT | CAN_REFRESH: two booleans in one small integer (one slot per idle client). */
+  #flags = 0;
 
   constructor(host: SessionHost, id: string, remoteAddress: string, req: IncomingMessage | null, makeTransport: TransportFactory) {
     this.#host = host;
@@ -184,11 +193,20 @@ export class Session implements TransportSink, AdapterClient {
     return true;
   }
 
-  /** The client's Connect arrived: middleware runs next. `recovery` is what it negotiated. */
-  beginHandshake(recovery: SessionRecoveryState | null): boolean {
+  /**
+   * The client's Connect arrived: middleware runs next. `recovery` is what it negotiated;
+   * `canRefresh`: it said it answers requests for fresh credentials.
+   */
+  beginHandshake(recovery: SessionRecoveryState | null, canRefresh = false): boolean {
     if (this.#state !== SessionState.AWAITING_CONNECT) return false;
     this.#recovery = recovery;
+    if (canRefresh) this.#flags |= CAN_REFRESH;
     return this.#moveTo(SessionState.HANDSHAKE);
+  }
+
+  /** The client answers requests for fresh credentials (its Connect said `refresh: true`). */
+  get canRefresh(): boolean {
+    return (this.#flags & CAN_REFRESH) !== 0;
   }
 
   /**
@@ -257,10 +275,18 @@ export class Session implements TransportSink, AdapterClient {
   sendPacket(packet: Packet): boolean {
     if (this.#state >= SessionState.CLOSING || !this.transport.isOpen || this.#backlogged()) return false;
     const size = this.transport.sendPacket(packet);
-    if (packet.type === PacketType.PONG) return true;
-    this.#host.countSent(1);
-    if (channels.messageOut.hasSubscribers) this.#host.diagnostics.messageOut(this, packet, size);
+    this.#host.counters.packetOut(this.transport.protocol, packet.type, size);
+    if (packet.type !== PacketType.PONG && channels.messageOut.hasSubscribers) this.#host.diagnostics.messageOut(this, packet, size);
     return true;
+  }
+
+  /**
+   * `sendPacket` for the application's own sends (`ctx.emit`): false also once the backlog
+   * reached the high-water mark. The packet is queued and sent either way; a producer waits
+   * for drain (`ctx.drained()`, `server.onDrain`) before it sends more.
+   */
+  emitPacket(packet: Packet): boolean {
+    return this.sendPacket(packet) && this.transport.writableNeedDrain !== true;
   }
 
   /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
@@ -274,6 +300,7 @@ export class Session implements TransportSink, AdapterClient {
     // The common case, once per recipient of a broadcast: no recovery, or an unrecorded message.
     if (recovery === null || message.offset === undefined) {
       transport.sendEncoded(message);
+      this.#host.counters.encodedOut(transport.protocol, message);
       return true;
     }
     if (recovery.skipUpTo !== null && !recovery.passes(message.offset)) return true;
@@ -282,7 +309,8 @@ export class Session implements TransportSink, AdapterClient {
       recovery.sent = message.offset;
       message = message.withOffset();
     }
-    this.transport.sendEncoded(message);
+    transport.sendEncoded(message);
+    this.#host.counters.encodedOut(transport.protocol, message);
     return true;
   }
 
@@ -301,6 +329,7 @@ export class Session implements TransportSink, AdapterClient {
 
   /** Error packet `{ event: code, data: { message, ...extra } }`, then close if the error says so. */
   fail(err: StelarError, extra?: Record<string, unknown>): void {
+    this.#host.counters.error(err.code);
     this.sendPacket({ type: PacketType.ERROR, event: err.code, data: { message: err.message, ...extra } });
     if (err.closeCode) this.close(err.closeCode, err.message);
   }
@@ -324,14 +353,14 @@ export class Session implements TransportSink, AdapterClient {
 
   /** The upgrade request carried this client's Connect, which was handled already. */
   connectTakenFromUpgrade(): void {
-    this.#repeatConnectPossible = true;
+    this.#flags |= REPEAT_CONNECT;
   }
 
   onPacket(bytes: Buffer): void {
     this.#lastSeen = now();
     if (this.#state >= SessionState.CLOSING) return;
-    if (this.#repeatConnectPossible) {
-      this.#repeatConnectPossible = false;
+    if ((this.#flags & REPEAT_CONNECT) !== 0) {
+      this.#flags &= ~REPEAT_CONNECT;
       if (peekPacketType(bytes) === PacketType.CONNECT) return;
     }
     if (peekPacketType(bytes) === PacketType.PING && this.#overPingBudget()) return;
@@ -378,6 +407,10 @@ export class Session implements TransportSink, AdapterClient {
     if (channels.rateLimit.hasSubscribers) this.#host.diagnostics.rateLimit(this, '', 'ping', true);
     this.fail(new StelarError(ErrorCode.RATE_LIMITED, `too many pings: more than ${limit.maxPoints} in ${limit.windowMs} ms`, CloseCode.RATE_LIMITED));
     return true;
+  }
+
+  onDrain(): void {
+    if (this.#state < SessionState.CLOSING) this.#host.onDrain(this);
   }
 
   onClose(code: number, reason: string): void {

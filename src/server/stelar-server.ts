@@ -15,6 +15,7 @@ import type { DashboardConfig } from './dashboard/config.js';
 import { Dashboard } from './dashboard/dashboard.js';
 import { ServerDiagnostics } from './diagnostics.js';
 import { Dispatcher } from './dispatcher.js';
+import { DrainNotices } from './drain.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
 import { handleHealthRequest, type HealthSource, originAllowed } from './health.js';
 import { sweepInterval, Sweeper } from './heartbeat.js';
@@ -24,12 +25,15 @@ import { Hub } from './hub.js';
 import { InFlightRequests } from './in-flight.js';
 import { ClientLifecycle } from './lifecycle.js';
 import { closeServer, createBoundedHttpServer, createTcpListener, listen, retimeHttpServer } from './listeners.js';
+import { handleMetricsRequest, type MetricsEndpointSource } from './metrics/endpoint.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
 import type { PresenceQueryOptions } from './presence/config.js';
 import { Presence } from './presence/presence.js';
 import { RateLimits } from './rate-limiter.js';
 import { SessionRecovery } from './recovery.js';
+import { CredentialRefresh } from './refresh.js';
 import { RoomPolicy } from './rooms.js';
 import { assertCloseCode, type SessionHost } from './session.js';
 import { createSessionHost, reportInvalid } from './session-host.js';
@@ -68,10 +72,15 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   readonly #inFlight = new InFlightRequests();
+  /** Connection expiries and the requests for fresh credentials before them. */
+  readonly #refresh: CredentialRefresh;
   /** The `dashboard` option's page and live channel; null when off. */
   readonly #dashboard: Dashboard | null;
   /** Who is in a room across the cluster, and the `presence` option's notifications. */
   readonly #presence: Presence;
+  readonly #metricsEndpoint: MetricsEndpointSource;
+  /** Built the first time metrics are turned on; the counters it reads run regardless. */
+  #metrics: ServerMetrics | null = null;
   #state: State = 'idle';
   #starting: Promise<number> | null = null;
   #stopping: Promise<void> | null = null;
@@ -118,7 +127,14 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       leaveRoom: (session, room) => rooms.leaveRoom(session, room),
       roomsOf: (id) => adapter.roomsOf(id),
       getClients: (room) => hub.getClients(room),
+      // Built right below; the context calls these only once a client exists.
+      setExpiry: (session, at) => refresh.setExpiry(session, at),
+      expiresAt: (session) => refresh.expiresAt(session),
+      drained: (session) => drains.wait(session),
     };
+    const refresh = new CredentialRefresh({ config, handlers: this.#handlers, contextHost });
+    this.#refresh = refresh;
+    const drains = new DrainNotices({ config, handlers: this.#handlers, contextHost });
     const lifecycle = new ClientLifecycle({
       config,
       handlers: this.#handlers,
@@ -130,6 +146,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       contextHost,
       diagnostics,
       presence,
+      refresh,
     });
     const dispatcher = new Dispatcher({
       config,
@@ -137,6 +154,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       rateLimits: this.#rateLimits,
       rooms,
       lifecycle,
+      refresh,
       counters: this.#counters,
       contextHost,
       diagnostics,
@@ -144,7 +162,18 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       presence,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
-    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, diagnostics, inFlight: this.#inFlight });
+    this.#sessionHost = createSessionHost({
+      config,
+      hub,
+      dispatcher,
+      lifecycle,
+      adapter,
+      counters: this.#counters,
+      diagnostics,
+      inFlight: this.#inFlight,
+      refresh,
+      drains,
+    });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
     this.#dashboard = config.dashboard ? this.#createDashboard(config.dashboard) : null;
     const self = this;
@@ -155,6 +184,35 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       },
       stats: () => hub.stats(),
     };
+    this.#metricsEndpoint = { config, render: () => this.#metrics?.render() ?? '' };
+    this.#syncMetrics();
+  }
+
+  /**
+   * Metrics on or off as the config says: the histograms are observed while on, and the
+   * event-loop monitor runs while on and listening.
+   */
+  #syncMetrics(): void {
+    let metrics = this.#metrics;
+    if (!this.#config.metrics) {
+      this.#counters.observe = null;
+      metrics?.stop();
+      return;
+    }
+    if (!metrics) {
+      const adapter = this.#adapter;
+      metrics = new ServerMetrics({
+        counters: this.#counters,
+        rooms: () => adapter.roomCount(),
+        acksInFlight: () => this.#inFlight.count,
+        sockets: this.#gate,
+        adapter: adapter.metrics ? adapter.metrics.bind(adapter) : null,
+        recovery: this.#recovery !== null,
+      });
+      this.#metrics = metrics;
+    }
+    this.#counters.observe = metrics.observations;
+    if (this.#state === 'running') metrics.start();
   }
 
   #createDashboard(options: DashboardConfig): Dashboard {
@@ -202,6 +260,17 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** An accepted client is gone; its rooms and metadata are still readable here. */
   onDisconnect(handler: (client: StelarContext<DisconnectInfo, SE>, info: DisconnectInfo) => unknown): this {
     this.#handlers.disconnect.push(handler as EventHandler);
+    return this;
+  }
+
+  /**
+   * A client's backlog fell below the high-water mark after `ctx.emit` (or a send to it)
+   * answered false: it can take more. The handler gets the client's context (`ctx.emit`,
+   * `ctx.bufferedAmount`...). For a producer inside a handler, `await ctx.drained()` is simpler.
+   */
+  onDrain(handler: (client: StelarContext<undefined, SE>) => unknown): this {
+    if (typeof handler !== 'function') throw new TypeError('onDrain handler must be a function');
+    this.#handlers.drain.push(handler as EventHandler);
     return this;
   }
 
@@ -352,6 +421,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     if (changed.has('rateLimit')) this.#rateLimits.setGlobalLimit(c.rateLimit);
     if (changed.has('eventRateLimits')) this.#rateLimits.replaceEventLimits(c.eventRateLimits);
     if (changed.has('byteRateLimit')) this.#rateLimits.setByteLimit(c.byteRateLimit);
+    if (changed.has('metrics')) this.#syncMetrics();
     if ((changed.has('heartbeatTimeout') || changed.has('connectTimeout')) && this.#sweeper.running) {
       this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     }
@@ -399,7 +469,10 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#ownHttp = !c.server;
     this.#gate.measure();
     if (this.#ownHttp) this.#gate.watch(http, 'HTTP server');
-    this.#detachHttp = attachRequestHandler(http, (req, res) => handleHealthRequest(this.#health, req, res));
+    this.#detachHttp = attachRequestHandler(
+      http,
+      (req, res) => handleHealthRequest(this.#health, req, res) || handleMetricsRequest(this.#metricsEndpoint, req, res),
+    );
     this.#dashboard?.attach(http);
     const wss = new WebSocketServer({
       server: http,
@@ -430,6 +503,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#sweeper.start(sweepInterval(c.heartbeatTimeout, c.connectTimeout));
     if (c.gracefulShutdown) registerShutdown(this);
     this.#state = 'running';
+    this.#syncMetrics();
     const dashboard = c.dashboard ? `, dashboard at ${c.dashboard.path}` : '';
     c.logger.info(
       `listening: ws on ${this.#port}${c.namespace === '/' ? '' : c.namespace}${this.#tcpPort !== undefined ? `, tcp on ${this.#tcpPort}` : ''}${dashboard}`,
@@ -444,8 +518,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   /** A refused upgrade says why in `X-Stelar-Error` too, so a Node client reports that code. */
   #verifyUpgrade(req: IncomingMessage): true | { status: number; message: string; headers: Record<string, string> } {
-    if (this.#refusing) return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
+    if (this.#refusing) {
+      this.#counters.refused('ws', 'shutting_down');
+      return { status: 503, message: 'Server is shutting down', headers: { [ERROR_HEADER]: ErrorCode.SHUTTING_DOWN } };
+    }
     if (!originAllowed(this.#config.allowedOrigins, req.headers.origin)) {
+      this.#counters.refused('ws', 'origin_not_allowed');
       return { status: 403, message: 'Origin not allowed', headers: { [ERROR_HEADER]: ErrorCode.ORIGIN_NOT_ALLOWED } };
     }
     return true;
@@ -463,6 +541,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   #onTcpSocket(socket: Socket): void {
     // Destroyed: dropped at accept by the socket gate.
     if (this.#refusing || socket.destroyed) {
+      if (!socket.destroyed) this.#counters.refused('tcp', 'shutting_down');
       socket.destroy();
       return;
     }
@@ -502,11 +581,13 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     const hub = this.#hub;
     unregisterShutdown(this);
     this.#sweeper.stop();
+    this.#metrics?.stop();
     const tcpClosed = this.#tcp ? closeServer(this.#tcp) : Promise.resolve();
     // Detach first so no new upgrade arrives; open connections are closed below, as sessions.
     this.#wss?.close();
     this.#wss = null;
     const dashboardClosed = this.#dashboard?.detach(graceMs);
+    this.#refresh.clear();
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
     await hub.whenIdle(graceMs);
     hub.terminateAll();

@@ -21,6 +21,8 @@ export interface TransportSink {
   onProtocolError(err: StelarError): void;
   /** The transport answered the peer by itself (a WebSocket pong): the bytes count against the cap. */
   onAutoReply(): void;
+  /** The backlog fell below the high-water mark after a send answered false. */
+  onDrain(): void;
   onClose(code: number, reason: string): void;
 }
 
@@ -29,6 +31,8 @@ export interface Transport {
   readonly socket: Socket;
   /** Bytes queued for the peer and not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  /** A send answered false (the backlog reached the high-water mark) and `onDrain` has not followed yet. */
+  readonly writableNeedDrain: boolean;
   /** true while the connection stopped reading because the peer is not reading what we sent. */
   readonly readsPaused: boolean;
   /** Whether the peer read any of our backlog since the previous call. */
@@ -44,7 +48,7 @@ export interface Transport {
    */
   limitInbound(maxFrameSize: number, maxPacketSize?: number): void;
   readonly isOpen: boolean;
-  /** Writes one packet; returns its size in bytes, framing excluded (what diagnostics report). */
+  /** Writes one packet; returns its size in bytes, without the transport's framing (counters and diagnostics). */
   sendPacket(packet: Packet): number;
   sendEncoded(message: EncodedMessage): boolean;
   close(code: number, reason: string): void;
@@ -65,10 +69,10 @@ function clampReason(reason: string): string {
   return out;
 }
 
-/** The payload size of a server (unmasked) WebSocket frame: the frame less its 2, 4 or 10 header bytes. */
-function unmaskedPayloadSize(frame: Uint8Array): number {
+/** The header of an unmasked WebSocket frame (the server's): 2 bytes, or 4 / 10 with a 16 / 64-bit length. */
+function serverFrameHeaderSize(frame: Uint8Array): number {
   const len7 = frame[1] & 0x7f;
-  return frame.length - (len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
+  return len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
 }
 
 /*
@@ -97,6 +101,9 @@ function onWsPing(this: WithSink): void {
 function onConnClose(this: WithSink, code: number, reason: string | Buffer): void {
   this[kSink]!.onClose(code, String(reason ?? ''));
 }
+function onConnDrain(this: WithSink): void {
+  this[kSink]!.onDrain();
+}
 function onTcpFrame(this: WithSink, packet: Buffer): void {
   this[kSink]!.onPacket(packet);
 }
@@ -114,6 +121,7 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
     (conn as WithSink)[kSink] = sink;
     conn.on('error', onConnError);
     conn.on('close', onConnClose);
+    conn.on('drain', onConnDrain);
   }
 
   get socket(): Socket {
@@ -121,6 +129,9 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
   }
   get bufferedAmount(): number {
     return this.conn.bufferedAmount;
+  }
+  get writableNeedDrain(): boolean {
+    return this.conn.writableNeedDrain;
   }
   get readsPaused(): boolean {
     return this.conn.readsPaused;
@@ -163,7 +174,7 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
     const frame = encodeFramed(packet, false);
     if (frame) {
       this.conn.sendFrame(frame);
-      return unmaskedPayloadSize(frame);
+      return frame.length - serverFrameHeaderSize(frame);
     }
     const bytes = encodePacket(packet);
     this.conn.send(bytes, { binary: true });

@@ -7,8 +7,8 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Adapter, ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
-import type { InboundRateConfig, RuntimeOptionName, SnapshotFromTable } from './option-table.js';
-export type { InboundRateConfig } from './option-table.js';
+import type { InboundRateConfig, MetricsOptions, RuntimeOptionName, SnapshotFromTable } from './option-table.js';
+export type { InboundRateConfig, MetricsOptions } from './option-table.js';
 export type { DashboardOptions } from './dashboard/config.js';
 import type { DashboardOptions } from './dashboard/config.js';
 export type { PresenceOptions, PresenceQueryOptions } from './presence/config.js';
@@ -111,6 +111,12 @@ export interface ServerOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   connectTimeout?: number;
+  /**
+   * How long before a connection's expiry (set with `ctx.setExpiry`) the server asks the
+   * client for fresh credentials, in ms; at most half the time left when the expiry was set.
+   * Default 30,000. Clients that cannot answer are closed at the expiry (4010).
+   */
+  authRefreshLeadTime?: number;
 
   /** Health endpoint path; false disables it. Default '/health'. */
   healthEndpoint?: string | false;
@@ -134,6 +140,13 @@ export interface ServerOptions {
    * for a server passed in) throws. Off by default.
    */
   dashboard?: boolean | DashboardOptions;
+  /**
+   * Prometheus metrics (text format 0.0.4) on the HTTP port, beside the health paths.
+   * `true`: at `/metrics`, for anyone who can reach the port. `{ path, token }`: another path,
+   * and/or only requests with `Authorization: Bearer <token>`. `false` (the default) turns
+   * them off: the path falls through to your other routes. docs/METRICS.md lists the metrics.
+   */
+  metrics?: boolean | MetricsOptions | null;
   /**
    * Handle SIGINT/SIGTERM with a graceful shutdown, then let the signal end the process
    * (unless the application added its own listener for it). Default true.

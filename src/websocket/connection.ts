@@ -206,6 +206,11 @@ export class WebSocketConnection extends EventEmitter {
     return this.#queue.bufferedAmount;
   }
 
+  /** A send answered false and `drain` has not followed yet (as Node's `writable.writableNeedDrain`). */
+  get writableNeedDrain(): boolean {
+    return this.#queue.writableNeedDrain;
+  }
+
   /** true while reads are paused because the peer is not reading what we sent (`pauseReadsOnBacklog`). */
   get readsPaused(): boolean {
     return this.#queue.readsPaused;

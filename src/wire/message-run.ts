@@ -15,13 +15,13 @@ import type { Packet } from '../protocol/index.js';
 import type { EncodedMessage } from './message.js';
 
 export class MessageRun implements EncodedMessage {
-  readonly #messages: readonly EncodedMessage[];
+  readonly parts: readonly EncodedMessage[];
   #ws: Buffer | null = null;
   #tcp: Buffer | null = null;
 
   /** `messages`: at least two unrecorded messages (no offset), in sending order. */
   constructor(messages: readonly EncodedMessage[]) {
-    this.#messages = messages;
+    this.parts = messages;
   }
 
   get packet(): Packet {
@@ -33,10 +33,10 @@ export class MessageRun implements EncodedMessage {
   }
 
   wsFrame(): Buffer {
-    return (this.#ws ??= Buffer.concat(this.#messages.map((m) => m.wsFrame())));
+    return (this.#ws ??= Buffer.concat(this.parts.map((m) => m.wsFrame())));
   }
 
   tcpFrame(): Uint8Array {
-    return (this.#tcp ??= Buffer.concat(this.#messages.map((m) => m.tcpFrame())));
+    return (this.#tcp ??= Buffer.concat(this.parts.map((m) => m.tcpFrame())));
   }
 }

@@ -35,6 +35,8 @@ export interface EncodedMessage {
   readonly offset?: string;
   /** The same message with its offset in the event field, for sessions using recovery (built once). */
   withOffset?(): EncodedMessage;
+  /** Several messages written as one (a `MessageRun`): the messages, for whoever counts them. */
+  readonly parts?: readonly EncodedMessage[];
 }
 
 /** Separates the event name from its offset in the event field. */

@@ -5,8 +5,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { BIN, closedPort, run } from './cli-helpers.mjs';
 
-async function startServe() {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--tcp-port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServe(extra = [], env = {}) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--tcp-port', '0', '--host', '127.0.0.1', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -20,7 +23,7 @@ async function startServe() {
     void chunk;
   }
   const [, ws, tcp] = out.match(/WebSocket on :(\d+), TCP on :(\d+)/);
-  return { child, ws: Number(ws), tcp: Number(tcp) };
+  return { child, ws: Number(ws), tcp: Number(tcp), out };
 }
 
 async function stopServe(child) {
@@ -38,6 +41,35 @@ test('serve + health: the JSON of /health, exit 0', async () => {
     assert.equal(typeof body.activeConnections, 'number');
   } finally {
     await stopServe(child);
+  }
+});
+
+test('serve --metrics: Prometheus text at /metrics (behind $STELAR_METRICS_TOKEN when set); without it, 404', async () => {
+  const metrics = (port, headers = {}) => fetch(`http://127.0.0.1:${port}/metrics`, { headers });
+  let serve = await startServe();
+  try {
+    assert.equal((await metrics(serve.ws)).status, 404);
+  } finally {
+    await stopServe(serve.child);
+  }
+  serve = await startServe(['--metrics']);
+  try {
+    assert.match(serve.out, /metrics at \/metrics\n/);
+    const res = await metrics(serve.ws);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    assert.match(await res.text(), /^stelar_connections_open\{transport="tcp"\} 0$/m);
+  } finally {
+    await stopServe(serve.child);
+  }
+  serve = await startServe(['--metrics'], { STELAR_METRICS_TOKEN: 'cli-token' });
+  try {
+    assert.match(serve.out, /metrics at \/metrics \(bearer token\)/);
+    assert.doesNotMatch(serve.out, /cli-token/, 'the token is never printed');
+    assert.equal((await metrics(serve.ws)).status, 401);
+    assert.equal((await metrics(serve.ws, { authorization: 'Bearer cli-token' })).status, 200);
+  } finally {
+    await stopServe(serve.child);
   }
 });
 

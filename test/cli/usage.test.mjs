@@ -78,6 +78,10 @@ test('serve: bad ports (options and environment) and --redis urls are refused be
   const port = String(await closedPort());
   await assertUsageError(['serve', '--port', port, '--tcp-port', port], /--port and --tcp-port are both \d+/, 'serve');
   await assertUsageError(['serve', '--port', '0', '--host', ''], /--host must not be empty/, 'serve');
+  await assertUsageError(['serve', '--port', '0', '--metrics=yes'], /--metrics takes no value/, 'serve');
+  await assertUsageError(['serve', '--port', '0', '--metrics'], /STELAR_METRICS_TOKEN \(from the environment\) must be/, 'serve', {
+    STELAR_METRICS_TOKEN: 'two words',
+  });
   // The Redis client used to throw "Invalid URL" from inside itself, with its stack.
   await assertUsageError(['serve', '--port', '0', '--redis', 'notaurl'], /--redis must be a redis:\/\/ or rediss:\/\/ url .*"notaurl"/, 'serve');
   await assertUsageError(['serve', '--port', '0', '--redis', 'http://127.0.0.1:1'], /--redis must be a redis:\/\/ or rediss:\/\/ url/, 'serve');

@@ -90,6 +90,16 @@ function setup({ options = {}, customRateLimiter } = {}) {
     roomsOf: () => new Set(),
     getClients: () => [],
   };
+  const refresh = {
+    awaiting: false,
+    answers: [],
+    awaitsAnswer() {
+      return this.awaiting;
+    },
+    answer(session, packet) {
+      this.answers.push({ session, packet });
+    },
+  };
   const invalid = [];
   const dispatcher = new Dispatcher({
     config,
@@ -97,11 +107,12 @@ function setup({ options = {}, customRateLimiter } = {}) {
     rateLimits,
     rooms,
     lifecycle,
+    refresh,
     counters,
     contextHost,
     reportInvalid: (session, err) => invalid.push({ session, err }),
   });
-  return { dispatcher, config, handlers, rateLimits, counters, rooms, lifecycle, invalid, logs, hookCalls, asyncErrors };
+  return { dispatcher, config, handlers, rateLimits, counters, rooms, lifecycle, refresh, invalid, logs, hookCalls, asyncErrors };
 }
 
 const bytes = (packet) => Buffer.from(encodePacket(packet));
@@ -228,13 +239,31 @@ test('Connect in AWAITING_CONNECT goes to lifecycle.handshake (its Promise is re
   assert.equal(session.failed[0].err.closeCode, 1002);
 });
 
-test('a Connect on an open session is ignored (proof of life, no handshake)', () => {
-  const { dispatcher, lifecycle } = setup();
+test('a Connect on an open session is ignored (proof of life, no handshake) unless fresh credentials were asked for', () => {
+  const { dispatcher, lifecycle, refresh } = setup();
   const session = fakeSession();
-  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '' }));
+  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '', data: { v: 1, auth: 'a' } }));
   assert.equal(lifecycle.calls.length, 0);
+  assert.equal(refresh.answers.length, 0);
   assert.equal(session.failed.length, 0);
   assert.equal(session.sent.length, 0);
+  // Asked: the Connect is the answer, decoded and handed over (never to the handshake).
+  refresh.awaiting = true;
+  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '', data: { v: 1, auth: 'b' } }));
+  assert.equal(lifecycle.calls.length, 0);
+  assert.equal(refresh.answers.length, 1);
+  assert.deepEqual(refresh.answers[0].packet.data, { v: 1, auth: 'b' });
+});
+
+test('an answer with fresh credentials above the handshake size limit is refused (1009) before it is decoded', () => {
+  const { dispatcher, refresh } = setup({ options: { maxHandshakePayloadSize: 1024 } });
+  refresh.awaiting = true;
+  const session = fakeSession();
+  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '', data: { v: 1, auth: 'x'.repeat(2000) } }));
+  assert.equal(refresh.answers.length, 0);
+  assert.equal(session.failed.length, 1);
+  assert.equal(session.failed[0].err.code, ErrorCode.PAYLOAD_TOO_LARGE);
+  assert.equal(session.failed[0].err.closeCode, 1009);
 });
 
 test('Ping is answered with a Pong carrying the same event and body, in every live state, and is not counted', () => {

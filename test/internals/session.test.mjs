@@ -4,10 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session, SessionState, assertCloseCode } from '../../dist/server/session.js';
+import { StatsCounters } from '../../dist/server/stats.js';
 import { CloseCode, ErrorCode, PacketType, StelarError } from '../../dist/protocol/index.js';
 
 function makeHost(maxBufferedBytes = 1000) {
-  const calls = { handlePacket: [], onInvalid: [], onProtocolError: [], onClosed: [], onSlowConsumer: [], countSent: [] };
+  const calls = { handlePacket: [], onInvalid: [], onProtocolError: [], onClosed: [], onSlowConsumer: [] };
   const host = {
     calls,
     maxBufferedBytes,
@@ -21,7 +22,7 @@ function makeHost(maxBufferedBytes = 1000) {
     onProtocolError: (session, err) => calls.onProtocolError.push({ session, err }),
     onClosed: (session, code, reason) => calls.onClosed.push({ session, code, reason }),
     onSlowConsumer: (session, buffered) => calls.onSlowConsumer.push({ session, buffered }),
-    countSent: (n) => calls.countSent.push(n),
+    counters: new StatsCounters(),
     roomsOf: () => new Set(),
   };
   return host;
@@ -40,7 +41,7 @@ function makeTransport() {
     terminated: 0,
     sendPacket(packet) {
       this.packets.push(packet);
-      return true;
+      return 10; // its size, as the transport reports it
     },
     sendEncoded(message) {
       this.encoded.push(message);
@@ -277,7 +278,11 @@ test('sendPacket writes through the transport and counts everything but Pongs', 
     [PacketType.JSON, PacketType.PONG],
   );
   assert.equal(transport.packets[0], event);
-  assert.deepEqual(host.calls.countSent, [1]);
+  assert.equal(host.counters.messagesSent, 1);
+  // Both are counted as packets out, by type, with the size the transport reported.
+  assert.equal(host.counters.packetsOut[PacketType.JSON], 1);
+  assert.equal(host.counters.packetsOut[PacketType.PONG], 1);
+  assert.equal(host.counters.bytesOut[PacketType.JSON], 10);
 });
 
 test('sendPacket works before acceptance (handshake replies) but is refused once closing', () => {
@@ -293,7 +298,11 @@ test('sendPacket is refused when the transport is no longer open', () => {
   transport.isOpen = false;
   assert.equal(session.sendPacket({ type: PacketType.JSON, event: 'e' }), false);
   assert.equal(transport.packets.length, 0);
-  assert.deepEqual(host.calls.countSent, []);
+  assert.equal(host.counters.messagesSent, 0);
+  assert.equal(
+    host.counters.packetsOut.reduce((a, b) => a + b),
+    0,
+  );
 });
 
 test('sendPacket over maxBufferedBytes is refused and reports a slow consumer; at the cap it is still sent', () => {
@@ -321,7 +330,9 @@ test('onAutoReply checks the backlog (a ping flood from a non-reader hits the ca
 });
 
 test('sendEncoded only writes while OPEN (not before acceptance, not when closing, not when backlogged)', () => {
-  const msg = { tag: 'shared' };
+  // A 4-byte TCP prefix, then a 6-byte JSON packet: what the counters read of a shared message.
+  const frame = Uint8Array.of(0, 0, 0, 10, PacketType.JSON, 0, 1, 0x65, 0x31, 0x32);
+  const msg = { tag: 'shared', tcpFrame: () => frame };
   const { session, transport, host } = makeSession({ maxBufferedBytes: 50 });
   assert.equal(session.sendEncoded(msg), false, 'AWAITING_CONNECT');
   session.beginHandshake(null);
@@ -329,6 +340,10 @@ test('sendEncoded only writes while OPEN (not before acceptance, not when closin
   session.open('c1');
   assert.equal(session.sendEncoded(msg), true);
   assert.deepEqual(transport.encoded, [msg]);
+  assert.equal(host.counters.packetsOut[PacketType.JSON], 1);
+  assert.equal(host.counters.bytesOut[PacketType.JSON], 6);
+  // Shared bytes are not a sent message here: whoever fanned them out counts those, once.
+  assert.equal(host.counters.messagesSent, 0);
   transport.bufferedAmount = 51;
   assert.equal(session.sendEncoded(msg), false);
   assert.equal(host.calls.onSlowConsumer.length, 1);
@@ -336,12 +351,18 @@ test('sendEncoded only writes while OPEN (not before acceptance, not when closin
   session.close();
   assert.equal(session.sendEncoded(msg), false);
   assert.equal(transport.encoded.length, 1);
+  assert.equal(host.counters.packetsOut[PacketType.JSON], 1);
 });
 
 test('fail(err) sends an Error packet { event: code, data: { message, ...extra } } and closes with err.closeCode', () => {
-  const { session, transport } = openSession();
+  const { session, transport, host } = openSession();
   const err = new StelarError(ErrorCode.PACKET_UNEXPECTED, 'nope');
   session.fail(err, { room: 'r' });
+  assert.equal(
+    host.counters.errors.reduce((a, b) => a + b),
+    1,
+    'counted once, by its code',
+  );
   assert.deepEqual(transport.packets, [{ type: PacketType.ERROR, event: ErrorCode.PACKET_UNEXPECTED, data: { message: 'nope', room: 'r' } }]);
   assert.deepEqual(transport.closes, [[CloseCode.PROTOCOL_ERROR, 'nope']]);
   assert.equal(session.state, SessionState.CLOSING);

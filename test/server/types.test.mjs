@@ -41,6 +41,27 @@ s.broadcast('welcome', { id: 1 });
 s.to('room', 'unknown', {});
 s.onDisconnect((client, info) => info.code + client.id.length);
 
+// Auth that refreshes and backpressure.
+s.use((ctx, next) => {
+  ctx.setExpiry(new Date(Date.now() + 60_000)).setExpiry(Date.now() + 60_000).setExpiry(null);
+  const at: number | null = ctx.expiresAt;
+  // @ts-expect-error an expiry is a Date, epoch ms or null, not a string
+  ctx.setExpiry('2030-01-01');
+  next(at === null ? undefined : new Error('x'));
+});
+s.onDrain(async (client) => {
+  const buffered: number = client.bufferedAmount;
+  const sent: boolean = client.emit('welcome', { id: client.id });
+  const wait: Promise<void> = client.drained();
+  await wait;
+  // @ts-expect-error the server event map applies to a drained client too
+  client.emit('welcome', { id: 1 });
+  return buffered + Number(sent);
+});
+// @ts-expect-error onDrain takes a handler
+s.onDrain();
+const lead: number | undefined = ({ authRefreshLeadTime: 5000 } satisfies ServerOptions).authRefreshLeadTime;
+
 const stats: StelarStats = s.getStats();
 const n: number = stats.wsConnections + stats.tcpConnections + stats.memoryUsage.heapUsed;
 const clients: ClientSummary[] = s.getClients('room');
@@ -68,7 +89,7 @@ const hooks: ServerHooks = {
   onClientJoinRoom: ({ room, metadata }) => !(room.startsWith('admin-') && metadata.get('role') !== 'admin'),
 };
 const options: ServerOptions = { port: 0, customRateLimiter: new Limiter(), customIPTracker: new Tracker(), hooks };
-export { n, clients, options };
+export { n, clients, options, lead };
 `;
 
 test('typed event maps are checked; public types are exported', () => {

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import type { LoggerLike } from '../../logger.js';
 import type { RedisDriver } from './driver.js';
-import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from './envelope.js';
+import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from '../shared/envelope.js';
+import { respond } from '../shared/queries.js';
 import { HEARTBEAT, RECORD, type Script } from './scripts.js';
 import type { RedisArg } from './driver.js';
 
@@ -119,6 +120,10 @@ export class ClusterLink {
   /** Live nodes (this one included) as of the last heartbeat. */
   nodes(): string[] {
     return [...this.#nodes];
+  }
+
+  get nodeCount(): number {
+    return this.#nodes.size;
   }
 
   /** Connects the subscriber and starts the heartbeat. Resolves within requestTimeout even if Redis is away. */
@@ -367,37 +372,14 @@ export class ClusterLink {
   }
 
   #answer(env: Envelope): void {
-    let result: unknown;
-    try {
-      result = this.#h.answer(env.header.k ?? '', env.header.a);
-    } catch (err) {
-      this.#h.logger().error('cluster query failed:', err);
-      result = null;
-    }
-    if (result instanceof Promise) {
-      result.then(
-        (value: unknown) => this.#respond(env, value),
-        (err: unknown) => {
-          this.#h.logger().error('cluster query failed:', err);
-          this.#respond(env, null);
-        },
-      );
-      return;
-    }
-    this.#respond(env, result);
-  }
-
-  #respond(env: Envelope, result: unknown): void {
-    if (this.#closed) return;
-    let body: Buffer;
-    try {
-      body = Buffer.from(JSON.stringify(result ?? null));
-    } catch (err) {
-      // A value that cannot be JSON (an exposed metadata field holding a BigInt...): answer null.
-      this.#h.logger().error('cluster query answer could not be encoded:', err);
-      body = Buffer.from('null');
-    }
-    this.publish(Kind.RESPONSE, { q: env.header.q }, body, `${this.#o.prefix}node:${env.header.o}`);
+    const channel = `${this.#o.prefix}node:${env.header.o}`;
+    respond(
+      () => this.#h.answer(env.header.k ?? '', env.header.a),
+      (body) => {
+        if (!this.#closed) this.publish(Kind.RESPONSE, { q: env.header.q }, body, channel);
+      },
+      () => this.#h.logger(),
+    );
   }
 
   #onResponse(env: Envelope): void {

@@ -20,23 +20,23 @@ import { randomBytes } from 'node:crypto';
 import type {
   Adapter,
   AdapterHost,
+  AdapterMetrics,
   BroadcastTarget,
   ClientSummary,
   ClusterStats,
   EncodedMessage,
-  NodeStats,
   PresencePart,
   PresenceQuery,
   RecoveryOptions,
   RecoveryStore,
 } from '../../contracts/index.js';
-import { readPresencePart, readPresenceQuery } from '../../contracts/index.js';
 import { MemoryAdapter } from '../memory.js';
 import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
-import { type Envelope, type Header, Kind } from './envelope.js';
+import { type Envelope, type Header, Kind } from '../shared/envelope.js';
+import { answerQuery, fetchPresence, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
 export interface RedisAdapterOptions {
@@ -79,6 +79,7 @@ export class RedisAdapter implements Adapter {
   readonly #local = new MemoryAdapter();
   readonly #link: ClusterLink;
   readonly #prefix: string;
+  readonly #view: LocalView;
   #host: AdapterHost | null = null;
   #recovery: RedisRecoveryStore | null = null;
   #listeners = { join: [] as NodeListener[], leave: [] as NodeListener[] };
@@ -106,12 +107,20 @@ export class RedisAdapter implements Adapter {
       },
       {
         deliver: (env, recorded) => this.#deliver(env, recorded),
-        answer: (kind, arg) => this.#answer(kind, arg),
+        answer: (kind, arg) => answerQuery(this.#view, kind, arg),
         nodesChanged: (joined, left) => this.#nodesChanged(joined, left),
         up: () => this.#recovery?.onLinkUp(),
         logger: () => this.#logger,
       },
     );
+    const self = this;
+    this.#view = {
+      nodeId: this.#link.nodeId,
+      get host() {
+        return self.#host;
+      },
+      rooms: this.#local,
+    };
   }
 
   get #logger(): LoggerLike {
@@ -125,6 +134,19 @@ export class RedisAdapter implements Adapter {
   /** Counters of the cluster link: published, received, forged, replayed, malformed, dropped. */
   getStats(): RedisAdapterStats {
     return { ...this.#link.counters, nodeId: this.nodeId, nodes: this.#link.nodes(), redisReady: this.#link.ready };
+  }
+
+  /** The link's counters and state for the server's metrics (Adapter.metrics). */
+  metrics(): AdapterMetrics {
+    const c = this.#link.counters;
+    return {
+      published: c.published,
+      received: c.received,
+      dropped: c.dropped,
+      rejected: { forged: c.forged, replayed: c.replayed, malformed: c.malformed },
+      linkUp: this.#link.ready,
+      nodes: this.#link.nodeCount,
+    };
   }
 
   /** Live nodes (this one included), as of the last heartbeat. */
@@ -244,86 +266,25 @@ export class RedisAdapter implements Adapter {
 
   // ---- cluster queries ----------------------------------------------------------------------
 
-  #answer(kind: string, arg: string | undefined): unknown {
-    const host = this.#host;
-    switch (kind) {
-      case 'rooms':
-        return this.#local.getRooms();
-      case 'members':
-        return arg === undefined ? [] : this.#local.getRoomMembers(arg);
-      case 'clients':
-        return host ? host.getClients(arg) : [];
-      case 'stats':
-        return host ? { stats: { nodeId: this.nodeId, ...host.stats() }, rooms: this.#local.getRooms() } : null;
-      case 'presence':
-        return host ? this.#presenceHere(host, arg) : null;
-      default:
-        return null;
-    }
-  }
-
   async fetchRooms(): Promise<string[]> {
-    const all = new Set(this.#local.getRooms());
-    for (const r of await this.#link.ask('rooms')) if (Array.isArray(r)) for (const room of r) all.add(String(room));
-    return [...all];
+    return mergeRooms(this.#view, await this.#link.ask('rooms'));
   }
 
   async fetchRoomMembers(room: string): Promise<string[]> {
-    const all = new Set(this.#local.getRoomMembers(room));
-    for (const r of await this.#link.ask('members', room)) if (Array.isArray(r)) for (const id of r) all.add(String(id));
-    return [...all];
+    return mergeMembers(this.#view, room, await this.#link.ask('members', room));
   }
 
   async fetchClients(room?: string): Promise<ClientSummary[]> {
-    const out = this.#host ? this.#host.getClients(room) : [];
-    for (const r of await this.#link.ask('clients', room)) if (Array.isArray(r)) out.push(...(r as ClientSummary[]));
-    return out;
+    return mergeClients(this.#view, room, await this.#link.ask('clients', room));
   }
 
   /** Presence: this node's part and every other live node's, asked like the other queries. */
-  async fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
-    const host = this.#host;
-    const [own, others] = await Promise.all([host ? host.presence(query) : null, this.#link.ask('presence', JSON.stringify(query))]);
-    const parts: PresencePart[] = own ? [own] : [];
-    for (const r of others) {
-      const part = readPresencePart(r);
-      if (part) parts.push(part);
-    }
-    return parts;
-  }
-
-  #presenceHere(host: AdapterHost, arg: string | undefined): Promise<PresencePart> | null {
-    let query: PresenceQuery | null = null;
-    try {
-      query = readPresenceQuery(arg === undefined ? null : JSON.parse(arg));
-    } catch {
-      // not JSON: answered as malformed, below
-    }
-    return query ? host.presence(query) : null;
+  fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
+    return fetchPresence(this.#view, query, (kind, arg) => this.#link.ask(kind, arg));
   }
 
   async fetchStats(): Promise<ClusterStats> {
-    const host = this.#host;
-    const nodes: NodeStats[] = [];
-    const rooms = new Set(this.#local.getRooms());
-    if (host) nodes.push({ nodeId: this.nodeId, ...host.stats() });
-    for (const r of await this.#link.ask('stats')) {
-      const part = r as { stats?: NodeStats; rooms?: unknown } | null;
-      if (!part?.stats) continue;
-      nodes.push(part.stats);
-      if (Array.isArray(part.rooms)) for (const room of part.rooms) rooms.add(String(room));
-    }
-    const sum = (k: keyof NodeStats): number => nodes.reduce((n, s) => n + (Number(s[k]) || 0), 0);
-    return {
-      nodes,
-      activeConnections: sum('activeConnections'),
-      totalConnections: sum('totalConnections'),
-      wsConnections: sum('wsConnections'),
-      tcpConnections: sum('tcpConnections'),
-      totalMessagesReceived: sum('totalMessagesReceived'),
-      totalMessagesSent: sum('totalMessagesSent'),
-      totalRooms: rooms.size,
-    };
+    return mergeStats(this.#view, await this.#link.ask('stats'));
   }
 
   #nodesChanged(joined: string[], left: string[]): void {

@@ -1,6 +1,7 @@
 /**
- * The inter-node message format. The packet bytes travel as they are (encoded once, on the
- * node where the message started); only a small routing header is JSON.
+ * The inter-node message format of every cluster adapter (Redis, NATS). The packet bytes
+ * travel as they are (encoded once, on the node where the message started); only a small
+ * routing header is JSON.
  *
  *   envelope = flags:u8 | kind:u8 | headerLen:u32be | header:json | body | [hmac:32]
  *
@@ -8,7 +9,7 @@
  * every byte before it; an envelope whose HMAC is missing or wrong is dropped and counted,
  * and so is a replay (an origin's sequence number seen before, or a timestamp far off).
  *
- * A recorded message (connection-state recovery) is published by a Lua script that adds
+ * Redis only: a recorded message (connection-state recovery) is published by a Lua script that adds
  * what only Redis knows, in front: `R epoch LF streamId LF envelope`. Those two fields are
  * not covered by the HMAC (they are assigned after signing).
  */
@@ -149,4 +150,47 @@ export class ReplayGuard {
   prune(now = Date.now()): void {
     for (const [id, o] of this.#origins) if (now - o.last > this.#maxAgeMs) this.#origins.delete(id);
   }
+}
+
+/**
+ * The first bytes of every header `nodeId` sends (`{"o":"<id>"`: `o` is always its first key),
+ * to recognise a node's own messages coming back without checking or parsing them.
+ */
+export function originMarker(nodeId: string): Buffer {
+  return Buffer.from(`{"o":${JSON.stringify(nodeId)}`);
+}
+
+/** Does `buf` carry a header starting with `marker`? (Cheap; not a proof of origin.) */
+export function startsWithOrigin(buf: Buffer, marker: Buffer): boolean {
+  return buf.length >= HEAD + marker.length && buf.compare(marker, 0, marker.length, HEAD, HEAD + marker.length) === 0;
+}
+
+/** What a node counts of the envelopes it had to drop. */
+export interface DropCounters {
+  /** Envelopes whose HMAC was missing or wrong (with a secret). */
+  forged: number;
+  /** Authentic envelopes seen before (replayed) or with a timestamp far off. */
+  replayed: number;
+  malformed: number;
+}
+
+/**
+ * Verifies (HMAC first, then replay unless `guard` is null) and parses; null when the
+ * envelope must be dropped, counted in `counters`. Never throws.
+ */
+export function openEnvelope(buf: Buffer, secret: Buffer | null, guard: ReplayGuard | null, counters: DropCounters): Envelope | null {
+  const env = decodeEnvelope(buf, secret);
+  if (env === 'forged') {
+    counters.forged++;
+    return null;
+  }
+  if (env === 'malformed') {
+    counters.malformed++;
+    return null;
+  }
+  if (guard && !guard.fresh(env.header)) {
+    counters.replayed++;
+    return null;
+  }
+  return env;
 }
