@@ -1,6 +1,7 @@
 /**
- * Where the application's listeners live: `on`/`once`/`off` per event, `onAll`, and `onAck`
- * per ack name, plus the dispatch of server messages to them. A listener that throws is
+ * Where the application's listeners live: `on`/`once`/`off` per event, `onAll`, `onAck` per
+ * ack name and `onRequest` (one handler per ack name), plus the dispatch of server messages
+ * to them. A listener that throws is
  * reported through `report` and never stops the others (or the socket's packet loop).
  */
 import type { PresenceChange, PresenceData, StelarError } from '../protocol/index.js';
@@ -74,12 +75,25 @@ export interface AckInfo {
   name: string;
 }
 export type AckListener = (data: any, info: AckInfo) => void;
+
+/** What an `onRequest` handler gets besides the data. */
+export interface ServerRequestInfo {
+  /** The event the server sent the request under. */
+  event: string;
+  /** The ack name, which chose this handler (the event name unless the server chose another). */
+  name: string;
+  /** The server's id for this request (the ACK Response carries it back). */
+  ackId: number;
+}
+/** Answers a server's request (answers.ts): the return value (or awaited value) is the answer; a throw fails it. */
+export type RequestHandler = (data: any, info: ServerRequestInfo) => unknown;
 export type AnyListener = (event: string, data: any) => void;
 
 export class ListenerRegistry {
   readonly events: Emitter;
   #any: AnyListener[] = [];
   #acks = new Map<string, AckListener[]>();
+  #requests = new Map<string, RequestHandler>();
   #report: (error: unknown) => void;
 
   constructor(onListenerError: ListenerErrorHandler, report: (error: unknown) => void) {
@@ -111,12 +125,28 @@ export class ListenerRegistry {
     else this.#acks.delete(name);
   }
 
-  /** Without an event: everything, `onAll` and `onAck` listeners included. */
+  /** One handler per ack name answers the server's requests; a second one replaces the first. */
+  setRequest(name: string, fn: RequestHandler): void {
+    if (typeof name !== 'string' || name === '') throw new TypeError('request name must be a non-empty string');
+    if (typeof fn !== 'function') throw new TypeError('onRequest handler must be a function');
+    this.#requests.set(name, fn);
+  }
+
+  removeRequest(name: string): void {
+    this.#requests.delete(name);
+  }
+
+  requestHandler(name: string): RequestHandler | undefined {
+    return this.#requests.get(name);
+  }
+
+  /** Without an event: everything, `onAll`, `onAck` and `onRequest` handlers included. */
   clear(event?: string): void {
     this.events.removeAllListeners(event);
     if (event !== undefined) return;
     this.#any = [];
     this.#acks.clear();
+    this.#requests.clear();
   }
 
   /** A server event: its own listeners (unless the name is one of the client's), then `onAll`. */

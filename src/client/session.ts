@@ -26,6 +26,7 @@ import {
   type ReconnectAdvice,
   StelarError,
 } from '../protocol/index.js';
+import type { AnswerLink } from './answers.js';
 import { reconnectDelay } from './backoff.js';
 import type { ClientContext } from './context.js';
 import type { ClientConnectionCloseMessage, ClientConnectionOpenMessage } from './diagnostics.js';
@@ -53,7 +54,7 @@ export interface SessionParts {
   onDrain(): void;
 }
 
-export class Session implements OutboundLink, InboundSession {
+export class Session implements OutboundLink, InboundSession, AnswerLink {
   #ctx: ClientContext;
   #rooms: RoomSet;
   #recovery: Recovery;
@@ -125,6 +126,16 @@ export class Session implements OutboundLink, InboundSession {
   /** Bytes handed to the current transport and not yet written to the network (0 without one). */
   get bufferedAmount(): number {
     return this.#transport?.bufferedAmount ?? 0;
+  }
+
+  /** Changes with every connection attempt (and disconnect()): what was said on an older one is stale. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** The current transport if it is still the one of `generation` and its session is open. */
+  transportFor(generation: number): ClientTransport | null {
+    return generation === this.#generation && this.#open ? this.#transport : null;
   }
 
   // ---------------------------------------------------------------- driven by the public API

@@ -11,10 +11,21 @@
  *   recovery.ts  connection-state recovery (what to resume, replayed events held until 'connect')
  */
 import { PacketType, type PresenceData, type PresenceResult, ReservedEvent } from '../protocol/index.js';
+import { Answers } from './answers.js';
 import { ClientContext } from './context.js';
 import type { Listener } from './emitter.js';
 import { Inbound } from './inbound.js';
-import type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo } from './listeners.js';
+import type {
+  AckInfo,
+  AckListener,
+  AnyListener,
+  ClientError,
+  ClientReservedEvents,
+  ConnectInfo,
+  DisconnectInfo,
+  RequestHandler,
+  ServerRequestInfo,
+} from './listeners.js';
 import { type ClientState, copyOptions, type ResolvedClientOptions, type StelarClientOptions } from './options.js';
 import { type EmitOptions, Outbound, type RequestOptions } from './outbound.js';
 import { Recovery } from './recovery.js';
@@ -36,7 +47,7 @@ export type EventHandler<M extends EventMap, K, P extends object = PresenceData>
   ? ClientReservedEvents<P>[K]
   : (data: M[K & keyof M]) => void;
 
-export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo };
+export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo, RequestHandler, ServerRequestInfo };
 
 /**
  * `connect(callback)`'s callback. It is called with no argument (the `connect` event carries
@@ -57,6 +68,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   #session: Session;
   #outbound: Outbound;
   #inbound: Inbound;
+  #answers: Answers;
 
   constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform) {
     this.#ctx = new ClientContext(url, options, platform, this);
@@ -76,7 +88,8 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
       options?.heartbeatInterval !== undefined,
     );
     this.#outbound = new Outbound(this.#ctx, this.#session);
-    this.#inbound = new Inbound(this.#ctx, this.#session, this.#outbound, this.#rooms, this.#recovery);
+    this.#answers = new Answers(this.#ctx, this.#session);
+    this.#inbound = new Inbound(this.#ctx, this.#session, this.#outbound, this.#rooms, this.#recovery, this.#answers);
   }
 
   // ---------------------------------------------------------------- listeners
@@ -125,7 +138,25 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this;
   }
 
-  /** Without an argument: every listener, `onAll` and `onAck` ones included. */
+  /**
+   * Answers the server's requests named `name` (`server.request(id, name, data)` or
+   * `ctx.request(name, data)`): the return value, or what its promise resolves to, is the
+   * answer; a throw or rejection fails the request with `{ message, code }`. One handler per
+   * name (a second call replaces it). A request with no handler is answered with
+   * STELAR_ERR_NO_ACK_HANDLER.
+   */
+  onRequest<K extends EventNames<S>>(name: K, handler: (data: S[K], info: ServerRequestInfo) => unknown): this;
+  onRequest(name: string, handler: RequestHandler): this {
+    this.#ctx.listeners.setRequest(name, handler);
+    return this;
+  }
+
+  offRequest(name: string): this {
+    this.#ctx.listeners.removeRequest(name);
+    return this;
+  }
+
+  /** Without an argument: every listener, `onAll`, `onAck` and `onRequest` ones included. */
   removeAllListeners(event?: string): this {
     this.#ctx.listeners.clear(event);
     return this;
@@ -274,8 +305,9 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this;
   }
 
+  /** Events, requests and answers to the server's requests handed to a transport (not pings). */
   getMessagesSent(): number {
-    return this.#outbound.sent;
+    return this.#outbound.sent + this.#answers.sent;
   }
 
   getMessagesReceived(): number {

@@ -14,7 +14,9 @@ export type {
   EventHandler,
   EventMap,
   EventNames,
+  RequestHandler,
   RequestOptions,
+  ServerRequestInfo,
 } from './stelar-client.js';
 export type {
   AuthOption,

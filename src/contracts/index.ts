@@ -1,6 +1,6 @@
 // The contracts the server and its pluggable parts (adapters, recovery stores, rate limiters)
 // share. They live below both, so neither has to import the other.
-export type { Adapter, AdapterClient, AdapterHost, AdapterMetrics, BroadcastTarget, EncodedMessage } from './adapter.js';
+export type { Adapter, AdapterClient, AdapterHost, AdapterMetrics, BroadcastTarget, ClientAnswer, ClientRequest, EncodedMessage } from './adapter.js';
 export {
   comparePos,
   concerns,

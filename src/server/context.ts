@@ -5,11 +5,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { ErrorCode, PacketType } from '../protocol/index.js';
+import { PacketType, thrownBody } from '../protocol/index.js';
 import { eventPacketType } from '../wire/index.js';
 import type { AnsweredFn } from './diagnostics.js';
 import { assertCloseCode, type RequestInfo, type Session, SessionState } from './session.js';
-import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
+import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, ServerRequestOptions, TransportProtocol } from './types.js';
 
 type BinaryLike = Uint8Array | ArrayBuffer;
 
@@ -37,6 +37,8 @@ export interface ContextHost {
   expiresAt(session: Session): number | null;
   /** Settles when the connection's backlog is below the high-water mark (rejects once it is closed). */
   drained(session: Session): Promise<void>;
+  /** Asks this session's client (a server -> client request); the promise of its answer. */
+  request(session: Session, event: string, data: unknown, options: ServerRequestOptions | undefined): Promise<unknown>;
 }
 
 /** `ctx.setExpiry`'s argument as epoch ms (null: no expiry); throws a TypeError for anything else. */
@@ -207,6 +209,16 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     return this.#host.toId(id, event, data);
   }
 
+  /**
+   * Asks this client (an ACK Request from the server) and resolves with its answer: what its
+   * `onRequest(name)` handler returned. Rejects with a StelarError: the client's own error,
+   * STELAR_ERR_NO_ACK_HANDLER, STELAR_ERR_ACK_TIMEOUT, STELAR_ERR_CONNECTION_CLOSED,
+   * STELAR_ERR_NOT_CONNECTED (not accepted yet, e.g. in middleware) or STELAR_ERR_REQUEST_LIMIT.
+   */
+  request<R = any, K extends keyof SE & string = keyof SE & string>(event: K, data?: SE[K], options?: ServerRequestOptions): Promise<R> {
+    return this.#host.request(this.#session, event, data, options) as Promise<R>;
+  }
+
   // ---- rooms and metadata -----------------------------------------------------------------
 
   /** true when the client is (now) in the room; false when a limit or hook refused it. */
@@ -306,9 +318,6 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   /** The ACK error body for a thrown value: `{ message, code }`. */
   static errorBody(err: unknown): { message: string; code: string } {
-    const e = err as { message?: unknown; code?: unknown } | null;
-    const message = e && typeof e.message === 'string' ? e.message : String(err);
-    const code = e && typeof e.code === 'string' ? e.code : ErrorCode.ACK_FAILED;
-    return { message, code };
+    return thrownBody(err);
   }
 }

@@ -375,6 +375,10 @@ export const SERVER_OPTIONS = {
     "How long before a connection's expiry (ctx.setExpiry) the client is asked for fresh credentials, at most half the time left (ms).",
   ),
 
+  ackTimeout: positiveIntOption(5000, "How long server.request() and ctx.request() wait for a client's answer unless told otherwise (ms)."),
+  maxOutgoingRequests: positiveIntOption(10_000, 'Requests to clients waiting for an answer on the whole server; past it a request is refused.'),
+  maxOutgoingRequestsPerClient: positiveIntOption(100, 'Requests waiting for one client to answer; past it a request to that client is refused.'),
+
   healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
   livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),
   readinessEndpoint: pathOption('/readyz', 'Readiness path (503 once shutdown starts); false turns it off.'),

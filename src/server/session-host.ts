@@ -14,6 +14,7 @@ import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import type { ResolvedConfig } from './options.js';
 import type { CredentialRefresh } from './refresh.js';
+import type { OutgoingRequests } from './outgoing-requests.js';
 import { type Session, type SessionHost, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
 
@@ -34,10 +35,12 @@ export interface SessionHostParts {
   inFlight?: InFlightRequests;
   refresh: CredentialRefresh;
   drains: DrainNotices;
+  /** Requests the server sent to clients: a closing connection can no longer answer them. */
+  outgoing?: OutgoingRequests;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight, refresh, drains } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight, refresh, drains, outgoing } = p;
   return {
     handlePacket(session, bytes) {
       counters.packetIn(session.protocol, bytes);
@@ -52,8 +55,10 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
       counters.error(err.code);
       reportInvalid(config, session, err);
     },
+    onClosing: (session) => outgoing?.release(session),
     onClosed(session, code, reason) {
       inFlight?.release(session);
+      outgoing?.release(session);
       refresh.forget(session);
       drains.closed(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);

@@ -49,6 +49,8 @@ export interface SessionHost {
   onInvalid(session: Session, err: StelarError): void;
   onProtocolError(session: Session, err: StelarError): void;
   onClosed(session: Session, code: number, reason: string): void;
+  /** The close began (a close handshake under way): nothing the peer sends is read from now on. */
+  onClosing?(session: Session): void;
   onSlowConsumer(session: Session, buffered: number): void;
   /** The server's counters: what a session writes and the errors it reports are counted here. */
   readonly counters: StatsCounters;
@@ -188,8 +190,11 @@ export class Session implements TransportSink, AdapterClient {
   #moveTo(next: SessionState): boolean {
     if (next <= this.#state) return false;
     this.#state = next;
-    if (next === SessionState.CLOSING) this.#closingSince = now();
     if (next >= SessionState.CLOSING) this.#queue = null;
+    if (next === SessionState.CLOSING) {
+      this.#closingSince = now();
+      this.#host.onClosing?.(this);
+    }
     return true;
   }
 

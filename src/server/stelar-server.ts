@@ -31,6 +31,7 @@ import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
 import type { PresenceQueryOptions } from './presence/config.js';
 import { Presence } from './presence/presence.js';
+import { checkRequest, type ClientRequest, OutgoingRequests, type SettleFn, settleWith } from './outgoing-requests.js';
 import { RateLimits } from './rate-limiter.js';
 import { SessionRecovery } from './recovery.js';
 import { CredentialRefresh } from './refresh.js';
@@ -41,7 +42,17 @@ import { registerShutdown, unregisterShutdown } from './shutdown.js';
 import { SocketGate } from './socket-gate.js';
 import { StatsCounters } from './stats.js';
 import { normaliseAddress, tcpTransport, wsTransport } from './transport.js';
-import type { ClientSummary, ConfigSnapshot, DefaultEvents, EventMap, RateLimitConfig, RuntimeConfig, ServerOptions, StelarStats } from './types.js';
+import type {
+  ClientSummary,
+  ConfigSnapshot,
+  DefaultEvents,
+  EventMap,
+  RateLimitConfig,
+  RuntimeConfig,
+  ServerOptions,
+  ServerRequestOptions,
+  StelarStats,
+} from './types.js';
 
 /** How long `stop()` lets clients answer the close before destroying their sockets. */
 const STOP_GRACE_MS = 1000;
@@ -105,7 +116,9 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#rateLimits = new RateLimits(config, config.rateLimit, config.eventRateLimits, (err) => config.logger.error('rate limiter failed:', err));
     this.#rateLimits.setByteLimit(config.byteRateLimit);
     const diagnostics = new ServerDiagnostics(this);
-    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits, diagnostics });
+    // Requests this server sends to clients, waiting for their answers.
+    const outgoing = new OutgoingRequests(config);
+    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits, diagnostics, outgoing });
     this.#hub = hub;
     this.#gate = new SocketGate(config);
     adapter.init(hub);
@@ -131,6 +144,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       setExpiry: (session, at) => refresh.setExpiry(session, at),
       expiresAt: (session) => refresh.expiresAt(session),
       drained: (session) => drains.wait(session),
+      request: (session, event, data, opts) => this.#ask(event, data, opts, (req, timeout, settle) => outgoing.send(session, req, timeout, settle)),
     };
     const refresh = new CredentialRefresh({ config, handlers: this.#handlers, contextHost });
     this.#refresh = refresh;
@@ -160,6 +174,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       diagnostics,
       inFlight: this.#inFlight,
       presence,
+      outgoing,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
     this.#sessionHost = createSessionHost({
@@ -173,6 +188,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       inFlight: this.#inFlight,
       refresh,
       drains,
+      outgoing,
     });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
     this.#dashboard = config.dashboard ? this.#createDashboard(config.dashboard) : null;
@@ -305,6 +321,37 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   broadcastBinary(event: string, data: Uint8Array | ArrayBuffer, excludeId?: string): number {
     return this.#hub.broadcast(event, data, { exceptId: excludeId, binary: true });
+  }
+
+  /**
+   * Asks one client by id (an ACK Request from the server, on either transport, on this node
+   * or, through a cluster adapter, on another) and resolves with its answer: what its
+   * `onRequest(name)` handler returned. Rejects with a StelarError: the client's own error
+   * (its code kept), STELAR_ERR_NO_ACK_HANDLER, STELAR_ERR_ACK_TIMEOUT after `timeout`
+   * (default `ackTimeout`), STELAR_ERR_CONNECTION_CLOSED when the connection ends first,
+   * STELAR_ERR_NOT_CONNECTED when no such client is connected, or STELAR_ERR_REQUEST_LIMIT.
+   */
+  request<R = any, K extends keyof SE & string = keyof SE & string>(id: string, event: K, data?: SE[K], options?: ServerRequestOptions): Promise<R> {
+    return this.#ask(event, data, options, (request, timeout, settle) => {
+      if (typeof id !== 'string' || id === '') throw new TypeError('id must be a non-empty string');
+      this.#hub.request(id, request, timeout, settle);
+    }) as Promise<R>;
+  }
+
+  /**
+   * `server.request` and `ctx.request`: the arguments checked, then `send` starts the request.
+   * A bad argument, or data that cannot be encoded, rejects the promise (nothing is sent).
+   */
+  #ask(
+    event: string,
+    data: unknown,
+    options: ServerRequestOptions | undefined,
+    send: (request: ClientRequest, timeout: number, settle: SettleFn) => void,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timeout = checkRequest(event, options, this.#config.ackTimeout);
+      send({ event, ackName: options?.ackName ?? event, data }, timeout, settleWith(resolve, reject));
+    });
   }
 
   /** Closes one client's connection (default 4009, kicked). */

@@ -14,6 +14,14 @@ import type { DashboardOptions } from './dashboard/config.js';
 export type { PresenceOptions, PresenceQueryOptions } from './presence/config.js';
 import type { PresenceOptions } from './presence/config.js';
 
+/** What `server.request()` and `ctx.request()` take besides the event and its data. */
+export interface ServerRequestOptions {
+  /** How long to wait for the client's answer (ms). Default: the server's `ackTimeout`. */
+  timeout?: number;
+  /** The client's handler to run (`client.onRequest(name)`), when it is not the event's name. */
+  ackName?: string;
+}
+
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
 /** Events no one declared: any name, any data. */
@@ -117,6 +125,13 @@ export interface ServerOptions {
    * Default 30,000. Clients that cannot answer are closed at the expiry (4010).
    */
   authRefreshLeadTime?: number;
+
+  /** How long `server.request()` and `ctx.request()` wait for the client's answer by default (ms). Default 5000. */
+  ackTimeout?: number;
+  /** Requests to clients waiting for an answer on this server (remote ones included); past it they fail with STELAR_ERR_REQUEST_LIMIT. Default 10000. */
+  maxOutgoingRequests?: number;
+  /** Requests waiting for one client's answer; past it a request to that client fails with STELAR_ERR_REQUEST_LIMIT. Default 100. */
+  maxOutgoingRequestsPerClient?: number;
 
   /** Health endpoint path; false disables it. Default '/health'. */
   healthEndpoint?: string | false;

@@ -1,6 +1,7 @@
 // StelarClient in a real browser: Debian's chromium driven by playwright-core loads the ESM
 // bundle (and the script-tag global build), connects over WebSocket, joins a room, receives a
-// broadcast emitted by a Node TCP client, completes a request, and round-trips binary.
+// broadcast emitted by a Node TCP client, completes a request, answers the server's requests,
+// and round-trips binary.
 // Without /usr/bin/chromium the test is skipped, except under CI=true where it fails.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -157,13 +158,18 @@ test('browser (ESM bundle): connect, room broadcast from a Node TCP client, requ
   });
   assert.equal(fileSize, 12);
 
+  // The server asks the page; its onRequest handler answers.
+  await page.evaluate(() => window.client.onRequest('whereAreYou', async (data, info) => ({ where: 'browser', echo: data, name: info.name })));
+  assert.deepEqual(await stelar.request(connected.id, 'whereAreYou', 5), { where: 'browser', echo: 5, name: 'whereAreYou' });
+  await assert.rejects(stelar.request(connected.id, 'unhandled'), { code: 'STELAR_ERR_NO_ACK_HANDLER' });
+
   const after = await page.evaluate(() => {
     window.client.disconnect();
     return { state: window.client.getState(), sent: window.client.getMessagesSent(), received: window.client.getMessagesReceived() };
   });
   assert.equal(after.state, 'disconnected');
-  assert.equal(after.sent, 3);
-  assert.equal(after.received, 4);
+  assert.equal(after.sent, 5, 'three messages and two answers');
+  assert.equal(after.received, 6, 'four messages and two requests');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -61,6 +61,21 @@ s.onDrain(async (client) => {
 // @ts-expect-error onDrain takes a handler
 s.onDrain();
 const lead: number | undefined = ({ authRefreshLeadTime: 5000 } satisfies ServerOptions).authRefreshLeadTime;
+// Server -> client requests: the data is checked against the server event map, the answer typed by the caller.
+s.onConnection(async (client) => {
+  const answer: { ok: boolean } = await client.request<{ ok: boolean }>('welcome', { id: client.id }, { timeout: 100 });
+  void answer;
+  // @ts-expect-error the server event map says welcome carries { id: string }
+  void client.request('welcome', { id: 1 });
+  // @ts-expect-error not a server event
+  void client.request('nope', {});
+});
+const asked: Promise<number> = s.request<number>('some-id', 'welcome', { id: 'x' }, { timeout: 100, ackName: 'hello' });
+// @ts-expect-error wrong payload type
+void s.request('some-id', 'welcome', { id: 2 });
+// @ts-expect-error timeout is a number
+void s.request('some-id', 'welcome', { id: 'x' }, { timeout: '1s' });
+void asked;
 
 const stats: StelarStats = s.getStats();
 const n: number = stats.wsConnections + stats.tcpConnections + stats.memoryUsage.heapUsed;

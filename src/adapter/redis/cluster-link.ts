@@ -8,7 +8,9 @@
  * The user's client reconnects on its own (with its backoff); both clients resubscribe.
  */
 import { randomBytes } from 'node:crypto';
+import type { ClientAnswer, ClientRequest } from '../../contracts/index.js';
 import type { LoggerLike } from '../../logger.js';
+import { ClusterRequests } from './client-requests.js';
 import type { RedisDriver } from './driver.js';
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from '../shared/envelope.js';
 import { respond } from '../shared/queries.js';
@@ -31,6 +33,8 @@ export interface LinkHandlers {
   deliver(env: Envelope, recorded: { epoch: string; id: string } | null): void;
   /** Answers a query from another node (JSON-able, or a Promise of it for work done in slices). */
   answer(kind: string, arg: string | undefined): unknown;
+  /** Asks a client of this node for another node (null: not here). */
+  askClient(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> | null;
   nodesChanged(joined: string[], left: string[]): void;
   /** The link is up again after an outage (or for the first time). */
   up(): void;
@@ -58,6 +62,8 @@ interface Pending {
 
 export class ClusterLink {
   readonly counters: LinkCounters = { published: 0, received: 0, forged: 0, replayed: 0, malformed: 0, dropped: 0 };
+  /** Server -> client requests to clients of other nodes, and theirs to ours. */
+  readonly requests: ClusterRequests;
   readonly #driver: RedisDriver;
   readonly #o: LinkOptions;
   readonly #h: LinkHandlers;
@@ -79,12 +85,24 @@ export class ClusterLink {
   #closed = true;
 
   constructor(driver: RedisDriver, options: LinkOptions, handlers: LinkHandlers) {
+    const link = this;
     this.#driver = driver;
     this.#o = options;
     this.#h = handlers;
     this.#allChannel = `${options.prefix}all`;
     this.#ownChannel = `${options.prefix}node:${options.nodeId}`;
     this.#nodesKey = `${options.prefix}nodes`;
+    this.requests = new ClusterRequests({
+      nodeId: options.nodeId,
+      otherNodes: () => [...this.#nodes].filter((n) => n !== options.nodeId),
+      get ready() {
+        return link.ready;
+      },
+      publish: (kind, header, body, toNode) => this.publish(kind, header, body, toNode === undefined ? this.#allChannel : `${options.prefix}node:${toNode}`),
+      askLocal: (id, request, timeoutMs) => handlers.askClient(id, request, timeoutMs),
+      malformed: () => void this.counters.malformed++,
+      logger: () => handlers.logger(),
+    });
   }
 
   /** Both connections can run commands right now. */
@@ -182,6 +200,7 @@ export class ClusterLink {
     this.#timer = null;
     for (const q of this.#queries.values()) this.#finish(q);
     this.#queries.clear();
+    this.requests.close();
     if (this.#driver.ready) {
       this.publish(Kind.BYE, {}, EMPTY);
       await HEARTBEAT.run(this.#driver, [this.#nodesKey], [this.#o.nodeId, '']).catch(() => {});
@@ -314,6 +333,12 @@ export class ClusterLink {
       case Kind.RESPONSE:
         this.#onResponse(env);
         return;
+      case Kind.CLIENT_REQUEST:
+        if (!self) this.requests.onRequest(env);
+        return;
+      case Kind.CLIENT_ANSWER:
+        this.requests.onAnswer(env);
+        return;
       case Kind.HELLO:
         if (!self && !this.#nodes.has(from)) {
           this.#nodes.add(from);
@@ -321,7 +346,10 @@ export class ClusterLink {
         }
         return;
       case Kind.BYE:
-        if (!self && this.#nodes.delete(from)) this.#h.nodesChanged([], [from]);
+        if (!self && this.#nodes.delete(from)) {
+          this.#h.nodesChanged([], [from]);
+          this.requests.nodesLeft([from]);
+        }
         return;
     }
   }
@@ -349,6 +377,7 @@ export class ClusterLink {
     if (joined.length || left.length) this.#h.nodesChanged(joined, left);
     // A node that left answers no query: stop waiting for it.
     if (left.length) for (const q of this.#queries.values()) for (const n of left) q.expected.delete(n), this.#settle(q);
+    if (left.length) this.requests.nodesLeft(left);
   }
 
   // ---- queries ------------------------------------------------------------------------------

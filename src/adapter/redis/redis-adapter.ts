@@ -22,6 +22,8 @@ import type {
   AdapterHost,
   AdapterMetrics,
   BroadcastTarget,
+  ClientAnswer,
+  ClientRequest,
   ClientSummary,
   ClusterStats,
   EncodedMessage,
@@ -108,6 +110,7 @@ export class RedisAdapter implements Adapter {
       {
         deliver: (env, recorded) => this.#deliver(env, recorded),
         answer: (kind, arg) => answerQuery(this.#view, kind, arg),
+        askClient: (id, request, timeoutMs) => this.#host?.requestClient(id, request, timeoutMs) ?? null,
         nodesChanged: (joined, left) => this.#nodesChanged(joined, left),
         up: () => this.#recovery?.onLinkUp(),
         logger: () => this.#logger,
@@ -251,6 +254,14 @@ export class RedisAdapter implements Adapter {
     const seen = new Set<string>();
     for (const room of target.rooms) for (const id of this.#local.getRoomMembers(room)) if (id !== target.exceptId) seen.add(id);
     return seen.size;
+  }
+
+  /**
+   * A server -> client request for a client that is not on this node: asked on every other
+   * node, answered by the one that has it, on this node's own channel (client-requests.ts).
+   */
+  requestRemote(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> {
+    return this.#link.requests.ask(id, request, timeoutMs);
   }
 
   /** A message from the cluster: frame the packet bytes once, write them to the local matches. */

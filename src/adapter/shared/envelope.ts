@@ -26,6 +26,10 @@ export const Kind = {
   HELLO: 4,
   /** A node is leaving. */
   BYE: 5,
+  /** A server -> client request for a client on another node: body = JSON { e, n, d, m }. */
+  CLIENT_REQUEST: 6,
+  /** To the asking node: how many of its clients a node asked (`c`), then each answer (body = JSON). */
+  CLIENT_ANSWER: 7,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -40,10 +44,12 @@ export interface Header {
   r?: string[];
   /** DELIVER: excluded client id. */
   x?: string;
-  /** DELIVER: a single client id (toId). */
+  /** DELIVER: a single client id (toId); CLIENT_REQUEST: the client asked. */
   i?: string;
-  /** REQUEST/RESPONSE: request id. */
+  /** REQUEST/RESPONSE, CLIENT_REQUEST/CLIENT_ANSWER: request id. */
   q?: string;
+  /** CLIENT_ANSWER: how many local clients the node asked (absent: the body is an answer). */
+  c?: number;
   /** REQUEST: query name. */
   k?: string;
   /** REQUEST: query argument. */
@@ -92,7 +98,7 @@ export function decodeEnvelope(buf: Buffer, secret: Buffer | null): DecodeResult
     end -= MAC_SIZE;
   }
   const kind = buf[1] as Kind;
-  if (kind < Kind.DELIVER || kind > Kind.BYE) return 'malformed';
+  if (kind < Kind.DELIVER || kind > Kind.CLIENT_ANSWER) return 'malformed';
   const len = buf.readUInt32BE(2);
   if (HEAD + len > end) return 'malformed';
   let header: Header;
