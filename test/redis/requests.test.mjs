@@ -4,7 +4,7 @@
 // timeout, the client leaving and its node leaving all settle the request; the caps hold.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kind } from '../../dist/adapter/redis/envelope.js';
+import { Kind } from '../../dist/adapter/shared/envelope.js';
 import { addressOf, closeRedis, connectClient, deleteKeys, redisClient, sleep, startNode, uniquePrefix, until } from './helpers.mjs';
 
 const prefix = uniquePrefix('requests');
