@@ -14,9 +14,13 @@ import { deleteKeys, startNode, StelarClient, uniquePrefix, until } from './help
 const PER_NODE = 5000;
 const MEMBERS = 2 * PER_NODE;
 const CLIENT_SCRIPT = fileURLToPath(new URL('../server/dashboard-scale-clients.mjs', import.meta.url));
-/** Stated bounds, for a loaded 2-core machine (the measured values are printed). */
+/**
+ * Stated bounds, for a loaded 2-core machine (the measured values are printed): alone there,
+ * answers take 30-160 ms and the loop is held 12-66 ms at most (the longest single step is
+ * parsing the other node's 250 KB part); beside the rest of the suite, up to ~320 ms and ~120 ms.
+ */
 const MAX_ANSWER_MS = 5000;
-const MAX_LOOP_DELAY_MS = 250;
+const MAX_LOOP_DELAY_MS = 300;
 
 /** Opens `count` raw clients on `node`, each joining room-0 (through the server's `rooms` event). */
 async function startClients(node, count) {
