@@ -3,7 +3,7 @@
  * session (Connect, Disconnect, Ping), the requests waiting for an answer, the rooms, and the
  * application's listeners. Every packet counts as a sign of life for the heartbeat.
  */
-import { CloseCode, decodePacket, ErrorCode, type Packet, PacketType, remoteError, StelarError } from '../protocol/index.js';
+import { CloseCode, decodePacket, ErrorCode, isReservedEvent, type Packet, PacketType, ReservedEvent, remoteError, StelarError } from '../protocol/index.js';
 import type { PendingAck } from './acks.js';
 import type { Answers } from './answers.js';
 import type { ClientContext } from './context.js';
@@ -105,9 +105,22 @@ export class Inbound {
   /** An event reaches the application: hook, listeners, then its offset counts as processed. */
   deliver(event: string, data: unknown, isBinary: boolean, offset: string | null): void {
     this.#received++;
-    this.#ctx.hook('onMessage', { event, data, isBinary });
-    this.#ctx.listeners.dispatchEvent(event, data);
+    if (isReservedEvent(event)) this.#reserved(event, data);
+    else {
+      this.#ctx.hook('onMessage', { event, data, isBinary });
+      this.#ctx.listeners.dispatchEvent(event, data);
+    }
     this.#recovery.processed(offset);
+  }
+
+  /** The protocol's own events become the client's events; unknown ones (a newer server's) are dropped. */
+  #reserved(event: string, data: unknown): void {
+    const change = data as { room?: unknown; id?: unknown; data?: unknown } | null;
+    if (!change || typeof change.room !== 'string' || typeof change.id !== 'string') return;
+    const fields = change.data && typeof change.data === 'object' ? change.data : {};
+    const value = { room: change.room, id: change.id, data: fields };
+    if (event === ReservedEvent.PRESENCE_JOIN) this.#ctx.emitReserved('presence_join', value);
+    else if (event === ReservedEvent.PRESENCE_LEAVE) this.#ctx.emitReserved('presence_leave', value);
   }
 
   #onEvent(event: string, data: unknown, isBinary: boolean): void {

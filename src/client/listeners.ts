@@ -4,7 +4,7 @@
  * to them. A listener that throws is
  * reported through `report` and never stops the others (or the socket's packet loop).
  */
-import type { StelarError } from '../protocol/index.js';
+import type { PresenceChange, PresenceData, StelarError } from '../protocol/index.js';
 import { Emitter, type ListenerErrorHandler } from './emitter.js';
 
 export interface DisconnectInfo {
@@ -26,8 +26,11 @@ export interface ConnectInfo {
  */
 export type ClientError = StelarError | (Error & { code?: unknown });
 
-/** Events the client itself emits; server events with these names reach only `onAll`. */
-export interface ClientReservedEvents {
+/**
+ * Events the client itself emits; server events with these names reach only `onAll`.
+ * `P`: the metadata fields the server's presence shows (its `presence.fields` option).
+ */
+export interface ClientReservedEvents<P extends object = PresenceData> {
   connect: (info: ConnectInfo) => void;
   disconnect: (info: DisconnectInfo) => void;
   reconnecting: (attempt: number) => void;
@@ -39,6 +42,10 @@ export interface ClientReservedEvents {
   room_left: (room: string) => void;
   /** The client asked to resume its session and the server could not: this is a new session. */
   recovery_failed: (info: { reason: string }) => void;
+  /** Someone joined a room this client is in (only in rooms where the server announces it). */
+  presence_join: (change: PresenceChange<P>) => void;
+  /** Someone left a room this client is in (only in rooms where the server announces it). */
+  presence_leave: (change: PresenceChange<P>) => void;
   /**
    * After `emit` answered false (the connection's backlog reached its high-water mark, or the
    * message was queued offline): the backlog is written out and the client is connected, so
@@ -56,6 +63,8 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set<keyof ClientReserved
   'room_joined',
   'room_left',
   'recovery_failed',
+  'presence_join',
+  'presence_leave',
   'drain',
 ]);
 

@@ -10,7 +10,7 @@
  *   rooms.ts     remembered rooms, re-joined after reconnections
  *   recovery.ts  connection-state recovery (what to resume, replayed events held until 'connect')
  */
-import { PacketType } from '../protocol/index.js';
+import { PacketType, type PresenceData, type PresenceResult, ReservedEvent } from '../protocol/index.js';
 import { Answers } from './answers.js';
 import { ClientContext } from './context.js';
 import type { Listener } from './emitter.js';
@@ -43,7 +43,9 @@ export type EventNames<M extends EventMap> = keyof M & string;
  * arguments whatever the map says (a server event with such a name reaches only `onAll`);
  * other events get their payload from the map `M`.
  */
-export type EventHandler<M extends EventMap, K> = K extends keyof ClientReservedEvents ? ClientReservedEvents[K] : (data: M[K & keyof M]) => void;
+export type EventHandler<M extends EventMap, K, P extends object = PresenceData> = K extends keyof ClientReservedEvents
+  ? ClientReservedEvents<P>[K]
+  : (data: M[K & keyof M]) => void;
 
 export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo, RequestHandler, ServerRequestInfo };
 
@@ -55,7 +57,11 @@ export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEven
 export type ConnectCallback = (value?: undefined) => void;
 export type { AckCallback, EmitOptions, RequestOptions } from './outbound.js';
 
-export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends EventMap = DefaultEventMap> {
+/**
+ * `S`: events the server sends, `C`: events the client sends, `P`: the metadata fields the
+ * server's presence shows (what `presence()` and the `presence_join`/`presence_leave` events carry).
+ */
+export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends EventMap = DefaultEventMap, P extends object = PresenceData> {
   #ctx: ClientContext;
   #rooms = new RoomSet();
   #recovery = new Recovery();
@@ -88,19 +94,19 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
 
   // ---------------------------------------------------------------- listeners
 
-  on<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
+  on<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K, P>): this;
   on(event: string, handler: Listener): this {
     this.#ctx.listeners.events.on(event, handler);
     return this;
   }
 
-  once<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
+  once<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K, P>): this;
   once(event: string, handler: Listener): this {
     this.#ctx.listeners.events.once(event, handler);
     return this;
   }
 
-  off<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
+  off<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K, P>): this;
   off(event: string, handler: Listener): this {
     this.#ctx.listeners.events.off(event, handler);
     return this;
@@ -210,6 +216,21 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return new Promise<R>((resolve, reject) => {
       this.#checkEvent(event);
       this.#outbound.request(event, data, ackName ?? event, opts?.timeout, resolve as (v: unknown) => void, reject);
+    });
+  }
+
+  /**
+   * Who is in `room`, across every server of a cluster: `{ room, count, members: [{ id, data }],
+   * truncated }`, `data` holding the metadata fields the server shows. Only for a member of the
+   * room (else it rejects with `STELAR_ERR_NOT_IN_ROOM`) on a server with the `presence`
+   * option; one at a time (a second while the first is unanswered: `STELAR_ERR_PRESENCE_BUSY`).
+   * A request like any other: offline it waits in the queue, `opts.timeout` bounds the wait.
+   */
+  presence(room: string, opts?: RequestOptions): Promise<PresenceResult<P>> {
+    return new Promise<PresenceResult<P>>((resolve, reject) => {
+      this.#checkRoom(room);
+      const event = ReservedEvent.PRESENCE;
+      this.#outbound.request(event, { room }, event, opts?.timeout, resolve as (v: unknown) => void, reject);
     });
   }
 

@@ -30,5 +30,6 @@ export type {
   StelarClientOptions,
 } from './options.js';
 export type { CustomReconnectDelay } from './backoff.js';
+export type { PresenceChange, PresenceData, PresenceMember, PresenceResult } from '../protocol/index.js';
 export type { ClientMode, ClientTarget, UrlInput } from './url.js';
 export type { ClientPlatform, ClientTransport, TransportHandlers, TransportOptions } from './transport.js';

@@ -10,7 +10,8 @@
  *   number reached here; a cluster adapter also publishes to other nodes in the background
  *   (fire and forget, its own error handling).
  * - Cluster-wide queries are optional and asynchronous (`fetchRoomMembers`, `fetchRooms`,
- *   `fetchClients`, `fetchStats`); the server's `fetch*()` methods fall back to local answers.
+ *   `fetchClients`, `fetchStats`, `fetchPresence`); the server's `fetch*()` methods fall back
+ *   to local answers.
  * - Connection-state recovery: a message the server recorded carries an `offset`; a cluster
  *   adapter may keep the history itself (`recoveryStore`).
  * - Server -> client requests (`server.request(id, …)`): a client on this node is asked by
@@ -21,6 +22,7 @@
 import type { LoggerLike } from '../logger.js';
 import type { ErrorBody } from '../protocol/index.js';
 import type { EncodedMessage } from '../wire/index.js';
+import type { PresencePart, PresenceQuery } from './presence.js';
 import type { RecoveryOptions, RecoveryStore } from './recovery.js';
 import type { ClientSummary, ClusterStats, StelarStats } from './stats.js';
 
@@ -57,6 +59,12 @@ export interface AdapterHost {
   getClients(room?: string): ClientSummary[];
   /** This node's stats (what a cluster `fetchStats` gathers). */
   stats(): StelarStats;
+  /**
+   * This node's part of a presence query (what a cluster `fetchPresence` gathers): its
+   * accepted clients in the room, with only the asked metadata fields. Asynchronous because
+   * a big room is listed in slices, between which the event loop runs.
+   */
+  presence(query: PresenceQuery): Promise<PresencePart>;
   /** Counts messages a cluster adapter delivered on its own (from other nodes). */
   countSent(n: number): void;
   /**
@@ -126,6 +134,13 @@ export interface Adapter {
   fetchRooms?(): Promise<string[]>;
   fetchClients?(room?: string): Promise<ClientSummary[]>;
   fetchStats?(): Promise<ClusterStats>;
+  /**
+   * Presence of a room: one part per live node, this one's included (`host.presence`), asked
+   * over the same path as the other queries. Without it the server builds presence from
+   * `fetchClients` (the whole metadata then crosses between nodes, only the chosen fields
+   * reach clients).
+   */
+  fetchPresence?(query: PresenceQuery): Promise<PresencePart[]>;
   /**
    * Optional: asks a client that is not on this node (the server calls it for
    * `server.request(id, …)` when `id` is not local). Resolves (never rejects) with the

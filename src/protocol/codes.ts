@@ -114,6 +114,9 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'STELAR_ERR_SHUTTING_DOWN',
   REQUEST_LIMIT: 'STELAR_ERR_REQUEST_LIMIT',
   INVALID_URL: 'STELAR_ERR_INVALID_URL',
+  // Presence (carried as the code of an error ACK Response)
+  NOT_IN_ROOM: 'STELAR_ERR_NOT_IN_ROOM',
+  PRESENCE_BUSY: 'STELAR_ERR_PRESENCE_BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -168,4 +171,6 @@ export const errorCloseCode: Record<ErrorCode, number> = {
   STELAR_ERR_SHUTTING_DOWN: 0,
   STELAR_ERR_REQUEST_LIMIT: 0,
   STELAR_ERR_INVALID_URL: 0,
+  STELAR_ERR_NOT_IN_ROOM: 0,
+  STELAR_ERR_PRESENCE_BUSY: 0,
 };

@@ -17,6 +17,8 @@ export interface SendOptions {
   room?: string;
   exceptId?: string;
   binary?: boolean;
+  /** The library's own send (presence notifications): not shown to `onBeforeBroadcast`. */
+  internal?: boolean;
 }
 
 /** The little a context needs from the server: fan-out, rooms and the client list. */

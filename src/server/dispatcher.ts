@@ -9,6 +9,7 @@ import {
   decodeEventName,
   decodePacket,
   ErrorCode,
+  isReservedEvent,
   isStelarError,
   type Packet,
   PacketType,
@@ -16,6 +17,7 @@ import {
   peekAckId,
   peekEvent,
   peekPacketType,
+  ReservedEvent,
   StelarError,
 } from '../protocol/index.js';
 import { type ContextHost, StelarContext } from './context.js';
@@ -26,6 +28,7 @@ import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import { handshakePacketLimit, validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
+import type { Presence } from './presence/presence.js';
 import type { OutgoingRequests } from './outgoing-requests.js';
 import type { RateLimits, RateVerdict } from './rate-limiter.js';
 import type { CredentialRefresh } from './refresh.js';
@@ -47,6 +50,8 @@ export interface DispatcherParts {
   diagnostics: ServerDiagnostics;
   /** Started, unanswered ACK requests (graceful shutdown waits for them and refuses new ones). */
   inFlight?: InFlightRequests;
+  /** Answers the reserved `$stelar:presence` request. */
+  presence?: Presence | null;
   /** Requests the server sent to clients: their answers (ACK Responses) settle them. */
   outgoing?: OutgoingRequests;
   /** A peer's bad packet: logged and reported to `onInvalidMessage` (the caller tells the peer). */
@@ -318,6 +323,8 @@ export class Dispatcher {
   }
 
   #event(session: Session, packet: Packet): void {
+    // Reserved names are the protocol's: never the application's handlers (none is a plain event yet).
+    if (isReservedEvent(packet.event)) return;
     const { handlers, contextHost, config } = this.#p;
     const list = handlers.events.get(packet.event);
     const all = handlers.all;
@@ -359,6 +366,7 @@ export class Dispatcher {
 
   /** Calls the request's onAck handler, or its plain handlers, and answers with what they return. */
   #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    if (isReservedEvent(packet.event)) return this.#reserved(session, packet, ctx, name);
     const { handlers } = this.#p;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
@@ -389,6 +397,20 @@ export class Dispatcher {
       }
       this.#answer(session, ctx, name, false, result);
     }
+  }
+
+  /** A request for a reserved event: answered by the library (docs/PROTOCOL.md, "Reserved events"). */
+  #reserved(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    const presence = this.#p.presence;
+    let result: unknown;
+    try {
+      if (packet.event !== ReservedEvent.PRESENCE || !presence) throw new StelarError(ErrorCode.NO_ACK_HANDLER, `no handler for "${packet.event}"`);
+      result = presence.request(session, packet.data);
+    } catch (err) {
+      StelarContext.reply(ctx, false, StelarContext.errorBody(err));
+      return;
+    }
+    this.#answer(session, ctx, name, true, result);
   }
 
   /**

@@ -7,7 +7,17 @@
  * ready-made, and what a packet means is the dispatcher's business.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Adapter, AdapterHost, ClientAnswer, ClientRequest, ClientSummary, StelarStats, TransportProtocol } from '../contracts/index.js';
+import type {
+  Adapter,
+  AdapterHost,
+  ClientAnswer,
+  ClientRequest,
+  ClientSummary,
+  PresencePart,
+  PresenceQuery,
+  StelarStats,
+  TransportProtocol,
+} from '../contracts/index.js';
 import { CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { isBase64Char } from '../websocket/handshake.js';
 import { eventMessage, eventPacketType } from '../wire/index.js';
@@ -19,6 +29,7 @@ import { IPConnectionTracker } from './ip-tracker.js';
 import type { ClientRegistry } from './lifecycle.js';
 import { ConnectionRate } from './connection-rate.js';
 import { admitConnection, handshakePacketLimit } from './limits.js';
+import { type LocalMembers, listLocal } from './presence/local.js';
 import type { ResolvedConfig } from './options.js';
 import { failed, type OutgoingRequests, type SettleFn } from './outgoing-requests.js';
 import type { RateLimits } from './rate-limiter.js';
@@ -80,6 +91,12 @@ export class Hub implements AdapterHost, ClientRegistry {
   readonly #inbound: InboundGuard;
   #idle: Array<() => void> = [];
   #lastCleanup = Date.now();
+  /** What presence lists from: the adapter's membership on this node and the accepted clients. */
+  readonly #localMembers: LocalMembers = {
+    members: (room) => this.#adapter.getRoomMembers(room),
+    isMember: (id, room) => this.#adapter.isMember(id, room),
+    client: (id) => this.#clients.get(id),
+  };
 
   constructor(parts: HubParts) {
     this.#config = parts.config;
@@ -117,6 +134,9 @@ export class Hub implements AdapterHost, ClientRegistry {
   }
   countSent(n: number): void {
     this.#counters.sent(n);
+  }
+  presence(query: PresenceQuery): Promise<PresencePart> {
+    return listLocal(this.#localMembers, query);
   }
   requestClient(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> | null {
     const session = this.#clients.get(id);
@@ -233,7 +253,7 @@ export class Hub implements AdapterHost, ClientRegistry {
   /** Fan-out to everyone, or to a room; the packet is encoded once. Returns local recipients. */
   broadcast(event: string, data: unknown, opts: SendOptions = {}): number {
     const c = this.#config;
-    if (c.hooks.onBeforeBroadcast) {
+    if (c.hooks.onBeforeBroadcast && opts.internal !== true) {
       const ok = runHook(c.hooks, 'onBeforeBroadcast', { event, data, excludeId: opts.exceptId, room: opts.room, binary: opts.binary === true }, c.logger);
       if (!ok) return 0;
     }

@@ -8,7 +8,18 @@ export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
 export type { RequestInfo } from './session.js';
 export type * from './types.js';
 export { MemoryAdapter } from '../adapter/memory.js';
-export type { Adapter, AdapterClient, AdapterHost, AdapterMetrics, BroadcastTarget, ClientAnswer, ClientRequest, EncodedMessage } from '../contracts/index.js';
+export type {
+  Adapter,
+  AdapterClient,
+  AdapterHost,
+  AdapterMetrics,
+  BroadcastTarget,
+  ClientAnswer,
+  ClientRequest,
+  EncodedMessage,
+  PresencePart,
+  PresenceQuery,
+} from '../contracts/index.js';
 export { DiagnosticsChannel } from './diagnostics.js';
 export type {
   AckEndMessage,

@@ -18,6 +18,7 @@ import { type Handlers, invokeHandler } from './handlers.js';
 import { runHook } from './hooks.js';
 import { runMiddleware } from './middleware.js';
 import type { ResolvedConfig } from './options.js';
+import type { Presence } from './presence/presence.js';
 import type { RateLimits } from './rate-limiter.js';
 import type { RestoreResult, SessionRecovery } from './recovery.js';
 import type { CredentialRefresh } from './refresh.js';
@@ -44,6 +45,8 @@ export interface LifecycleParts {
   counters: StatsCounters;
   contextHost: ContextHost;
   diagnostics: ServerDiagnostics;
+  /** Announces the rooms a client is in when it arrives and when it departs. */
+  presence?: Presence | null;
   /** Connection expiries set by middleware (`ctx.setExpiry`), armed once the client is accepted. */
   refresh: CredentialRefresh;
 }
@@ -131,6 +134,8 @@ export class ClientLifecycle {
       counters.sent(replayed);
       counters.recoveryOutcome(admission.fields.recovered, admission.fields.recovery.reason, replayed);
     }
+    // Rooms joined in middleware or restored by recovery: announced now that the client is live.
+    this.#p.presence?.arrived(session, this.#p.adapter.roomsOf(session.id));
     if (c.hooks.onClientConnect) {
       runHook(
         c.hooks,
@@ -177,7 +182,11 @@ export class ClientLifecycle {
       const ctx = new StelarContext(contextHost, session, 'disconnect', { code, reason });
       for (const handler of handlers.disconnect) invokeHandler(handler, ctx, c.logger, 'onDisconnect', { code, reason });
     }
+    const presence = this.#p.presence;
+    // Copied before they are dropped, and only when some room may announce the leave.
+    const leaving = presence?.notifying ? [...adapter.roomsOf(id)] : null;
     adapter.removeAll(id);
+    if (leaving) presence?.departed(session, leaving);
     rateLimits.forget(id, session.remoteAddress);
   }
 }

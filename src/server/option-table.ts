@@ -16,6 +16,7 @@ import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
 import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
 import { type DashboardConfig, exposedDashboardError, isLoopbackHost, resolveDashboard } from './dashboard/config.js';
+import { describePresence, type PresenceConfig, resolvePresence } from './presence/config.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -509,6 +510,13 @@ export const SERVER_OPTIONS = {
         maxMessages: positiveInt('recovery.maxMessages', v.maxMessages, RECOVERY_DEFAULTS.maxMessages),
       };
     },
+  }),
+  presence: option({
+    description: 'Who is in a room, for clients too, and join/leave notifications; true or { fields, notify, maxMembers }.',
+    runtime: true,
+    default: false,
+    resolve: (value): PresenceConfig | false => resolvePresence(value),
+    snapshot: { value: (v) => describePresence(v) },
   }),
 } as const;
 

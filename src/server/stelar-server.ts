@@ -7,7 +7,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
 import type { Adapter, ClusterStats } from '../contracts/index.js';
-import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/index.js';
+import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode, isReservedEvent, type PresenceResult, RESERVED_PREFIX } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
@@ -29,6 +29,8 @@ import { handleMetricsRequest, type MetricsEndpointSource } from './metrics/endp
 import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
+import type { PresenceQueryOptions } from './presence/config.js';
+import { Presence } from './presence/presence.js';
 import { checkRequest, type ClientRequest, OutgoingRequests, type SettleFn, settleWith } from './outgoing-requests.js';
 import { type RoomAnswers, RoomRequests } from './room-requests.js';
 import { RateLimits } from './rate-limiter.js';
@@ -89,6 +91,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #refresh: CredentialRefresh;
   /** The `dashboard` option's page and live channel; null when off. */
   readonly #dashboard: Dashboard | null;
+  /** Who is in a room across the cluster, and the `presence` option's notifications. */
+  readonly #presence: Presence;
   readonly #metricsEndpoint: MetricsEndpointSource;
   /** Built the first time metrics are turned on; the counters it reads run regardless. */
   #metrics: ServerMetrics | null = null;
@@ -131,7 +135,14 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     // After init: a cluster adapter may build its recovery store from what init gave it.
     this.#recovery = config.recovery ? new SessionRecovery(config.recovery, adapter, config.logger) : null;
     hub.useRecovery(this.#recovery);
-    const rooms = new RoomPolicy(config, adapter);
+    const presence = new Presence({
+      config,
+      adapter,
+      host: hub,
+      notify: (room, event, data, exceptId) => hub.broadcast(event, data, { room, exceptId, internal: true }),
+    });
+    this.#presence = presence;
+    const rooms = new RoomPolicy(config, adapter, presence);
     const contextHost: ContextHost = {
       broadcast: (event, data, opts) => hub.broadcast(event, data, opts),
       toId: (id, event, data) => hub.toId(id, event, data),
@@ -158,6 +169,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       counters: this.#counters,
       contextHost,
       diagnostics,
+      presence,
       refresh,
     });
     const dispatcher = new Dispatcher({
@@ -171,6 +183,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       contextHost,
       diagnostics,
       inFlight: this.#inFlight,
+      presence,
       outgoing,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
@@ -253,6 +266,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** Handles a client event. `ctx.data` is typed by the client event map. */
   on<K extends keyof CE & string>(event: K, handler: (ctx: StelarContext<CE[K], SE>) => unknown): this {
     if (typeof event !== 'string' || event.length === 0) throw new TypeError('event must be a non-empty string');
+    if (isReservedEvent(event)) throw new TypeError(`event names starting with "${RESERVED_PREFIX}" are reserved for the protocol`);
     this.#handlers.addEvent(event, handler as EventHandler);
     return this;
   }
@@ -289,6 +303,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** Answers `request(…, name)`: the return value (or awaited value) is the response; a throw rejects it. */
   onAck(name: string, handler: (ctx: StelarContext<any, SE>) => unknown): this {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('ack name must be a non-empty string');
+    if (isReservedEvent(name)) throw new TypeError(`ack names starting with "${RESERVED_PREFIX}" are reserved for the protocol`);
     this.#handlers.acks.set(name, handler as AckHandler);
     return this;
   }
@@ -419,6 +434,16 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   async fetchClients(room?: string): Promise<ClientSummary[]> {
     const a = this.#adapter;
     return a.fetchClients ? a.fetchClients(room) : this.#hub.getClients(room);
+  }
+
+  /**
+   * Who is in `room` on every node: `{ room, count, members: [{ id, data }], truncated }`,
+   * `data` holding only the metadata fields of the `presence` option (none by default), or
+   * those of `options.fields`. Asks the cluster like `fetchClients` (a dead node's clients are
+   * in no answer); a big room is listed in slices, without holding the event loop.
+   */
+  presence<D = Record<string, unknown>>(room: string, options?: PresenceQueryOptions): Promise<PresenceResult<D>> {
+    return this.#presence.query<D>(room, options);
   }
 
   /** Every live node's stats and their totals (one node without a cluster adapter). */

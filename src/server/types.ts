@@ -11,6 +11,8 @@ import type { InboundRateConfig, MetricsOptions, RuntimeOptionName, SnapshotFrom
 export type { InboundRateConfig, MetricsOptions } from './option-table.js';
 export type { DashboardOptions } from './dashboard/config.js';
 import type { DashboardOptions } from './dashboard/config.js';
+export type { PresenceOptions, PresenceQueryOptions } from './presence/config.js';
+import type { PresenceOptions } from './presence/config.js';
 
 /** What `server.request()` and `ctx.request()` take besides the event and its data. */
 export interface ServerRequestOptions {
@@ -197,6 +199,14 @@ export interface ServerOptions {
    * messages it missed. `true` = defaults (120 s, 1000 messages). Off by default.
    */
   recovery?: { maxDisconnectionDuration?: number; maxMessages?: number } | boolean;
+  /**
+   * Presence (beyond the spec): lets a member of a room ask who is in it (`client.presence()`)
+   * and, per room, tells members who joins and leaves. `fields` names the metadata keys shown
+   * (default none: ids only), `notify` turns notifications on (`true`, or `(room) => boolean`),
+   * `maxMembers` caps one answer's list (default 10000; the count stays exact). `true` = the
+   * defaults. Off by default; `server.presence()` works either way.
+   */
+  presence?: boolean | PresenceOptions;
 }
 
 /** The options `updateConfig()` accepts (the rest are fixed once the server exists). */

@@ -184,6 +184,50 @@ export function adapterContract(engineName) {
       if (engine.cluster) assert.deepEqual(stats.nodes.map((s) => s.nodeId).sort(), nodes.map((n) => n.nodeId).sort());
     });
 
+    test('presence: every node and every member see the room on every node, with only the shown fields; joins and leaves reach members on other nodes', async () => {
+      for (const n of nodes) {
+        n.server.updateConfig({ presence: { fields: ['name'], notify: (room) => room === 'p-notify' } });
+        n.server.onAck('set-name', (ctx) => {
+          ctx.setMetadata('name', ctx.data);
+          ctx.setMetadata('secret', `hidden-${ctx.data}`);
+          return true;
+        });
+      }
+      try {
+        const cs = await clients(NODES * 2);
+        for (const [i, c] of cs.entries()) await c.client.request('set-name', `n${i}`);
+        const inRoom = cs.slice(0, -1);
+        for (const c of inRoom) await joinRoom(c.client, 'p');
+        const want = inRoom.map((c) => c.id).sort();
+        await members('p', want);
+        for (const n of nodes) {
+          const here = await n.server.presence('p');
+          assert.equal(here.count, inRoom.length, `count seen from ${n.nodeId}`);
+          assert.deepEqual(here.members.map((m) => m.id).sort(), want);
+          for (const m of here.members) assert.deepEqual(m.data, { name: `n${cs.findIndex((c) => c.id === m.id)}` });
+        }
+        for (const c of inRoom) assert.deepEqual((await c.client.presence('p')).members.map((m) => m.id).sort(), want, 'as a member sees it');
+        await assert.rejects(cs.at(-1).client.presence('p'), { code: 'STELAR_ERR_NOT_IN_ROOM' });
+
+        // Notifications: cs[0] and cs[1] are on different nodes of a cluster.
+        const [watcher, mover] = cs;
+        const seen = [];
+        watcher.client.on('presence_join', (e) => seen.push(['join', e.id, e.data]));
+        watcher.client.on('presence_leave', (e) => seen.push(['leave', e.id, e.data]));
+        await joinRoom(watcher.client, 'p-notify');
+        await members('p-notify', [watcher.id]);
+        await joinRoom(mover.client, 'p-notify');
+        await leaveRoom(mover.client, 'p-notify');
+        await until(() => seen.length === 2, 'the join and the leave');
+        assert.deepEqual(seen, [
+          ['join', mover.id, { name: 'n1' }],
+          ['leave', mover.id, { name: 'n1' }],
+        ]);
+      } finally {
+        for (const n of nodes) n.server.updateConfig({ presence: false });
+      }
+    });
+
     test(`connection-state recovery (${engine.recovery})`, async () => {
       const recovery = { maxDisconnectionDuration: 10_000 };
       if (engine.recovery === 'refused') {

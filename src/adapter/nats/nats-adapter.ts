@@ -20,6 +20,8 @@ import type {
   ClientSummary,
   ClusterStats,
   EncodedMessage,
+  PresencePart,
+  PresenceQuery,
   RecoveryOptions,
   RecoveryStore,
 } from '../../contracts/index.js';
@@ -27,7 +29,7 @@ import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { MemoryAdapter } from '../memory.js';
 import { type Envelope, type Header, Kind } from '../shared/envelope.js';
-import { answerQuery, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
+import { answerQuery, fetchPresence, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
 import { natsDriverFor } from './driver.js';
 import { NatsLink, type NatsLinkCounters } from './nats-link.js';
 import { checkNodeId, checkPrefix } from './subjects.js';
@@ -248,6 +250,11 @@ export class NatsAdapter implements Adapter {
 
   async fetchClients(room?: string): Promise<ClientSummary[]> {
     return mergeClients(this.#view, room, await this.#link.ask('clients', room));
+  }
+
+  /** Presence: this node's part and every other live node's, asked like the other queries. */
+  fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
+    return fetchPresence(this.#view, query, (kind, arg) => this.#link.ask(kind, arg));
   }
 
   async fetchStats(): Promise<ClusterStats> {

@@ -24,7 +24,7 @@ import {
   ReplayGuard,
   startsWithOrigin,
 } from '../shared/envelope.js';
-import { PendingQueries } from '../shared/queries.js';
+import { PendingQueries, respond } from '../shared/queries.js';
 import type { NatsDriver } from './driver.js';
 import { Membership } from './membership.js';
 import { isNodeId, Subjects } from './subjects.js';
@@ -41,7 +41,7 @@ export interface NatsLinkOptions {
 export interface NatsLinkHandlers {
   /** A DELIVER from another node. */
   deliver(env: Envelope): void;
-  /** Answers a query from another node (JSON-able). */
+  /** Answers a query from another node (JSON-able, or a Promise of it for work done in slices). */
   answer(kind: string, arg: string | undefined): unknown;
   nodesChanged(joined: string[], left: string[]): void;
   logger(): LoggerLike;
@@ -336,15 +336,13 @@ export class NatsLink {
   }
 
   #answer(env: Envelope): void {
-    let body: Buffer;
-    try {
-      body = Buffer.from(JSON.stringify(this.#h.answer(String(env.header.k), env.header.a) ?? null));
-    } catch (err) {
-      // A query that throws, or an answer that is not JSON (a BigInt in some metadata).
-      this.#h.logger().error('cluster query failed:', err);
-      body = Buffer.from('null');
-    }
-    this.publish(Kind.RESPONSE, { q: env.header.q }, body, this.#subjects.node(env.header.o));
+    const subject = this.#subjects.node(env.header.o);
+    // A query that throws, or an answer that is not JSON (a BigInt in some metadata), is answered null.
+    respond(
+      () => this.#h.answer(String(env.header.k), env.header.a),
+      (body) => this.publish(Kind.RESPONSE, { q: env.header.q }, body, subject),
+      () => this.#h.logger(),
+    );
   }
 
   #onResponse(env: Envelope): void {

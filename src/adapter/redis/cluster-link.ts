@@ -13,6 +13,7 @@ import type { LoggerLike } from '../../logger.js';
 import { ClusterRequests } from './client-requests.js';
 import type { RedisDriver } from './driver.js';
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from '../shared/envelope.js';
+import { respond } from '../shared/queries.js';
 import { HEARTBEAT, RECORD, type Script } from './scripts.js';
 import type { RedisArg } from './driver.js';
 
@@ -30,7 +31,7 @@ export interface LinkOptions {
 export interface LinkHandlers {
   /** A DELIVER from another node (or any recorded one, ours included, with its stream position). */
   deliver(env: Envelope, recorded: { epoch: string; id: string } | null): void;
-  /** Answers a query from another node (JSON-able). */
+  /** Answers a query from another node (JSON-able, or a Promise of it for work done in slices). */
   answer(kind: string, arg: string | undefined): unknown;
   /** Asks a client of this node for another node (null: not here). */
   askClient(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> | null;
@@ -400,15 +401,14 @@ export class ClusterLink {
   }
 
   #answer(env: Envelope): void {
-    let result: unknown;
-    try {
-      result = this.#h.answer(env.header.k ?? '', env.header.a);
-    } catch (err) {
-      this.#h.logger().error('cluster query failed:', err);
-      result = null;
-    }
-    const body = Buffer.from(JSON.stringify(result ?? null));
-    this.publish(Kind.RESPONSE, { q: env.header.q }, body, `${this.#o.prefix}node:${env.header.o}`);
+    const channel = `${this.#o.prefix}node:${env.header.o}`;
+    respond(
+      () => this.#h.answer(env.header.k ?? '', env.header.a),
+      (body) => {
+        if (!this.#closed) this.publish(Kind.RESPONSE, { q: env.header.q }, body, channel);
+      },
+      () => this.#h.logger(),
+    );
   }
 
   #onResponse(env: Envelope): void {

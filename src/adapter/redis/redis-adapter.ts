@@ -8,7 +8,8 @@
  *   therefore runs once), written to the local clients at once, and published as packet bytes
  *   behind a small routing header. Every other node frames those bytes once and writes them
  *   to its matching clients. No node decodes or re-encodes the JSON.
- * - Cluster-wide queries ask every live node and merge the answers (`fetchRooms`...).
+ * - Cluster-wide queries ask every live node and merge the answers (`fetchRooms`...,
+ *   `fetchPresence`, whose answers each node computes in slices and projects itself).
  * - Nodes beat in a Redis sorted set; a node silent for `heartbeatTimeout` is dropped, and a
  *   query never waits for it again.
  * - With connection-state recovery on, recorded messages go through Redis first (a Lua
@@ -26,6 +27,8 @@ import type {
   ClientSummary,
   ClusterStats,
   EncodedMessage,
+  PresencePart,
+  PresenceQuery,
   RecoveryOptions,
   RecoveryStore,
 } from '../../contracts/index.js';
@@ -35,7 +38,7 @@ import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
 import { type Envelope, type Header, Kind } from '../shared/envelope.js';
-import { answerQuery, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
+import { answerQuery, fetchPresence, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
 export interface RedisAdapterOptions {
@@ -284,6 +287,11 @@ export class RedisAdapter implements Adapter {
 
   async fetchClients(room?: string): Promise<ClientSummary[]> {
     return mergeClients(this.#view, room, await this.#link.ask('clients', room));
+  }
+
+  /** Presence: this node's part and every other live node's, asked like the other queries. */
+  fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
+    return fetchPresence(this.#view, query, (kind, arg) => this.#link.ask(kind, arg));
   }
 
   async fetchStats(): Promise<ClusterStats> {

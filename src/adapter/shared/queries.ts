@@ -8,9 +8,11 @@
  * each adapter's link.
  */
 import { randomBytes } from 'node:crypto';
-import type { Adapter, AdapterHost, ClientSummary, ClusterStats, NodeStats } from '../../contracts/index.js';
+import type { Adapter, AdapterHost, ClientSummary, ClusterStats, NodeStats, PresencePart, PresenceQuery } from '../../contracts/index.js';
+import { readPresencePart, readPresenceQuery } from '../../contracts/index.js';
+import type { LoggerLike } from '../../logger.js';
 
-export type QueryKind = 'rooms' | 'members' | 'clients' | 'stats';
+export type QueryKind = 'rooms' | 'members' | 'clients' | 'stats' | 'presence';
 
 /** What a node knows about itself: its id, its server (once init ran) and its local rooms. */
 export interface LocalView {
@@ -33,9 +35,62 @@ export function answerQuery(view: LocalView, kind: string, arg: unknown): unknow
       return host ? host.getClients(arg as string | undefined) : [];
     case 'stats':
       return host ? { stats: { nodeId: view.nodeId, ...host.stats() }, rooms: rooms.getRooms() } : null;
+    case 'presence':
+      return host ? answerPresence(host, arg as string | undefined) : null;
     default:
       return null;
   }
+}
+
+/** A presence query (JSON, checked) answered by this node's server: a Promise, the listing runs in slices. */
+function answerPresence(host: AdapterHost, arg: string | undefined): Promise<PresencePart> | null {
+  let query: PresenceQuery | null = null;
+  try {
+    query = readPresenceQuery(arg === undefined ? null : JSON.parse(arg));
+  } catch {
+    // not JSON: no query
+  }
+  return query ? host.presence(query) : null;
+}
+
+/**
+ * Sends an answer's JSON through `send`: at once, or once an answer that is a Promise settles.
+ * A query that throws or rejects, or an answer that is not JSON (a BigInt in some metadata),
+ * is logged and answered with `null`, so the asking node stops waiting for this one.
+ */
+export function respond(answer: () => unknown, send: (body: Buffer) => void, logger: () => LoggerLike): void {
+  const fail = (err: unknown): void => {
+    logger().error('cluster query failed:', err);
+    send(Buffer.from('null'));
+  };
+  const encode = (value: unknown): void => {
+    let body: Buffer;
+    try {
+      body = Buffer.from(JSON.stringify(value ?? null));
+    } catch (err) {
+      return fail(err);
+    }
+    send(body);
+  };
+  let result: unknown;
+  try {
+    result = answer();
+  } catch (err) {
+    return fail(err);
+  }
+  if (result instanceof Promise) result.then(encode, fail);
+  else encode(result);
+}
+
+/** Presence on every node: this node's part (its server lists it) and the others' answers, checked. */
+export async function fetchPresence(view: LocalView, query: PresenceQuery, ask: (kind: QueryKind, arg: string) => Promise<unknown[]>): Promise<PresencePart[]> {
+  const [own, answers] = await Promise.all([view.host ? view.host.presence(query) : null, ask('presence', JSON.stringify(query))]);
+  const parts: PresencePart[] = own ? [own] : [];
+  for (const r of answers) {
+    const part = readPresencePart(r);
+    if (part) parts.push(part);
+  }
+  return parts;
 }
 
 // Answers come from other processes: each merge takes only the shapes it expects.
