@@ -21,6 +21,14 @@
  *
  * In the server role reads are paused while `bufferedAmount` is over the high-water mark
  * (`pauseReadsOnBacklog`, `readsPaused`) and resumed on `drain` or when closing starts.
+ *
+ * permessage-deflate (RFC 7692), when negotiated (`perMessageDeflate`, see deflate-codec.ts):
+ * `send` compresses messages at or above the threshold; a compressed message received is
+ * inflated before `message` is emitted, its text checked then. Order is kept both ways: a
+ * message inflated on the thread pool holds the parser (and the socket's reads) until it is
+ * done, and frames sent after a message compressed on the thread pool wait behind it (counted
+ * in `bufferedAmount`); `close()` sends its close frame once they are out. Connections without
+ * the extension pay one null check per send for it.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -28,10 +36,12 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
+import type { Compressor, InflateResult, MessageDeflate } from './deflate-codec.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
 import { OutboundQueue } from '../net/write-batcher.js';
 import { Receiver, type ReceiverCallbacks } from './receiver.js';
 import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
+import { isValidUtf8 } from './utf8.js';
 
 export interface WebSocketConnectionOptions {
   isServer: boolean;
@@ -60,6 +70,33 @@ export interface WebSocketConnectionOptions {
    * wrapper per connection).
    */
   registry?: Set<WebSocketConnection>;
+  /** permessage-deflate as negotiated in the handshake (by the server or client that made this connection). */
+  deflate?: NegotiatedDeflate;
+}
+
+/** The extension a handshake agreed on: the codec, and the header value that said so. */
+export interface NegotiatedDeflate {
+  readonly codec: MessageDeflate;
+  /** The `Sec-WebSocket-Extensions` value of the 101 answer. */
+  readonly extensions: string;
+}
+
+/**
+ * A message sent as the same bytes to many connections (a broadcast): framed once, and
+ * compressed once per compressor for the connections that take shared compressed frames.
+ */
+export interface SharedMessage {
+  /** The payload (a binary message). */
+  readonly bytes: Uint8Array;
+  /** The unmasked, uncompressed binary frame, built once. */
+  wsFrame(): Buffer;
+  /** The binary frame compressed by `compressor` (see `compressedFrame`), built once per compressor. */
+  wsCompressedFrame(compressor: Compressor): Buffer;
+}
+
+/** The unmasked binary frame of `bytes` compressed by `compressor` (what `SharedMessage.wsCompressedFrame` builds). */
+export function compressedFrame(compressor: Compressor, bytes: Uint8Array): Buffer {
+  return buildFrame(Opcode.BINARY, compressor.compressNow(bytes), { compressed: true });
 }
 
 export interface SendOptions {
@@ -71,6 +108,10 @@ export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** Payloads at least this big are written after their header instead of copied behind it. */
 const SEPARATE_WRITE_THRESHOLD = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
+
+function emitDrain(conn: WebSocketConnection): void {
+  conn.emit('drain');
+}
 
 type Stream = Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setTimeout' | 'remoteAddress'>>;
 
@@ -93,6 +134,31 @@ let onSocketDrain: (this: TaggedStream) => void;
 let hookPing: (conn: WebSocketConnection, data: Buffer) => void;
 let hookCloseFrame: (conn: WebSocketConnection, code: number, reason: string) => void;
 let hookError: (conn: WebSocketConnection, err: StelarError) => void;
+let hookCompressed: (conn: WebSocketConnection, data: Buffer, isBinary: boolean) => void;
+
+/** A frame waiting behind a compression on the thread pool; `frame` null = that compression itself, still running. */
+interface Waiting {
+  frame: Uint8Array | null;
+  /** What it counts in `bufferedAmount` until it reaches the write queue. */
+  bytes: number;
+}
+
+/** A connection's permessage-deflate state (null on connections without it: one field, one check per send). */
+class DeflateState {
+  readonly codec: MessageDeflate;
+  readonly extensions: string;
+  /** Frames behind an asynchronous compression, in order; null = nothing waits. */
+  waiting: Waiting[] | null = null;
+  waitingBytes = 0;
+  /** A send answered false because of what waits: `drain` is owed once it is written. */
+  owesDrain = false;
+  /** `close()` came while frames waited: its close frame's body, sent after them. */
+  closeBody: Buffer | null = null;
+  constructor(negotiated: NegotiatedDeflate) {
+    this.codec = negotiated.codec;
+    this.extensions = negotiated.extensions;
+  }
+}
 
 /**
  * What the receiver calls back: methods on the prototype, one field per connection (the
@@ -105,6 +171,9 @@ class ReceiverHooks implements ReceiverCallbacks {
   }
   onMessage(data: Buffer, isBinary: boolean): void {
     this.conn.emit('message', data, isBinary);
+  }
+  onCompressedMessage(data: Buffer, isBinary: boolean): void {
+    hookCompressed(this.conn, data, isBinary);
   }
   onPing(data: Buffer): void {
     hookPing(this.conn, data);
@@ -141,6 +210,7 @@ export class WebSocketConnection extends EventEmitter {
     hookPing = (conn, data) => conn.#onPing(data);
     hookCloseFrame = (conn, code, reason) => conn.#onCloseFrame(code, reason);
     hookError = (conn, err) => conn.#onProtocolError(err);
+    hookCompressed = (conn, data, isBinary) => conn.#onCompressedMessage(data, isBinary);
   }
 
   readonly #socket: Stream;
@@ -157,6 +227,7 @@ export class WebSocketConnection extends EventEmitter {
   /** Frames queued this tick, flushed by the shared batcher. */
   readonly #queue: OutboundQueue;
   readonly #registry: Set<WebSocketConnection> | null;
+  readonly #deflate: DeflateState | null;
 
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
@@ -167,7 +238,8 @@ export class WebSocketConnection extends EventEmitter {
     this.#protocol = options.protocol ?? '';
     this.#remoteAddress = this.#socket.remoteAddress;
     this.#registry = options.registry ?? null;
-    this.#receiver = new Receiver(new ReceiverHooks(this), options);
+    this.#deflate = options.deflate ? new DeflateState(options.deflate) : null;
+    this.#receiver = new Receiver(new ReceiverHooks(this), this.#deflate ? { ...options, perMessageDeflate: true } : options);
 
     // Small frames must leave at once; idle timeouts belong to the layers above (cleared only
     // when one is set: Node's HTTP server sets none by default, and the call is not free).
@@ -193,6 +265,16 @@ export class WebSocketConnection extends EventEmitter {
     return this.#protocol;
   }
 
+  /** The negotiated extensions, as the 101 answer named them ('' when none). */
+  get extensions(): string {
+    return this.#deflate?.extensions ?? '';
+  }
+
+  /** Whether permessage-deflate was negotiated: messages may travel compressed. */
+  get perMessageDeflate(): boolean {
+    return this.#deflate !== null;
+  }
+
   get socket(): Duplex {
     return this.#socket;
   }
@@ -203,7 +285,8 @@ export class WebSocketConnection extends EventEmitter {
 
   /** Bytes sent but not yet handed to the OS: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
-    return this.#queue.bufferedAmount;
+    const d = this.#deflate;
+    return d === null ? this.#queue.bufferedAmount : this.#queue.bufferedAmount + d.waitingBytes;
   }
 
   /** true while reads are paused because the peer is not reading what we sent (`pauseReadsOnBacklog`). */
@@ -250,6 +333,7 @@ export class WebSocketConnection extends EventEmitter {
     const isString = typeof data === 'string';
     const binary = options.binary ?? !isString;
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    if (this.#deflate !== null) return this.#sendDeflated(this.#deflate, opcode, data);
     if (!this.#isServer || isString || data.length < SEPARATE_WRITE_THRESHOLD) {
       return this.#queue.write(buildFrame(opcode, data, { mask: !this.#isServer }));
     }
@@ -262,7 +346,131 @@ export class WebSocketConnection extends EventEmitter {
   /** Writes a frame built by `buildFrame` (unmasked frames in the server role: broadcast). */
   sendFrame(frame: Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
+    const d = this.#deflate;
+    if (d !== null && d.waiting !== null) return this.#wait(d, frame);
     return this.#queue.write(frame);
+  }
+
+  /**
+   * Sends a message many connections send (server role, binary): its shared frame, or, with
+   * permessage-deflate, its shared compressed frame (compressed once per compressor) when this
+   * connection keeps no compression context; with a context, it is compressed for this
+   * connection alone. Messages too big to compress on the event loop go uncompressed.
+   */
+  sendShared(message: SharedMessage): boolean {
+    const d = this.#deflate;
+    if (d === null) return this.sendFrame(message.wsFrame());
+    if (!d.codec.shares) return this.send(message.bytes, { binary: true });
+    const compressor = d.codec.compressor;
+    const n = message.bytes.length;
+    return this.sendFrame(compressor.wants(n) && compressor.isSync(n) ? message.wsCompressedFrame(compressor) : message.wsFrame());
+  }
+
+  /** `send` on a connection with permessage-deflate: compressed (now or on the thread pool) or not, in order either way. */
+  #sendDeflated(d: DeflateState, opcode: number, data: FramePayload): boolean {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const mask = !this.#isServer;
+    const codec = d.codec;
+    if (!codec.wants(bytes.length)) return this.#sendInOrder(d, buildFrame(opcode, bytes, { mask }));
+    const payload = codec.deflateNow(bytes);
+    if (payload !== null) return this.#sendInOrder(d, buildFrame(opcode, payload, { mask, compressed: true }));
+    // On the thread pool: what is sent after this message waits behind it.
+    const entry: Waiting = { frame: null, bytes: bytes.length };
+    (d.waiting ??= []).push(entry);
+    d.waitingBytes += entry.bytes;
+    codec.deflate(bytes, (compressed) => {
+      // Not compressed after all (the connection closed, or zlib failed): it goes as it is.
+      entry.frame = compressed === null ? buildFrame(opcode, bytes, { mask }) : buildFrame(opcode, compressed, { mask, compressed: true });
+      this.#writeWaiting(d);
+    });
+    return this.#belowHighWater(d);
+  }
+
+  #sendInOrder(d: DeflateState, frame: Uint8Array): boolean {
+    return d.waiting === null ? this.#queue.write(frame) : this.#wait(d, frame);
+  }
+
+  /** Queues a frame behind the compressions still running. */
+  #wait(d: DeflateState, frame: Uint8Array): boolean {
+    d.waiting!.push({ frame, bytes: frame.length });
+    d.waitingBytes += frame.length;
+    return this.#belowHighWater(d);
+  }
+
+  #belowHighWater(d: DeflateState): boolean {
+    if (this.bufferedAmount < this.#socket.writableHighWaterMark) return true;
+    d.owesDrain = true;
+    return false;
+  }
+
+  /** Moves the waiting frames that are ready, in order, to the write queue; at the end, a deferred close. */
+  #writeWaiting(d: DeflateState): void {
+    const list = d.waiting;
+    if (list === null) return;
+    let i = 0;
+    let ok = true;
+    for (; i < list.length; i++) {
+      const entry = list[i]!;
+      if (entry.frame === null) break;
+      d.waitingBytes -= entry.bytes;
+      ok = this.#queue.write(entry.frame);
+    }
+    if (i < list.length) {
+      list.splice(0, i);
+      return;
+    }
+    d.waiting = null;
+    d.waitingBytes = 0;
+    if (d.owesDrain) {
+      d.owesDrain = false;
+      // Over the mark: the write queue owes the drain now. Under it: nobody else will say so.
+      if (ok) process.nextTick(emitDrain, this);
+    }
+    const body = d.closeBody;
+    if (body !== null) {
+      d.closeBody = null;
+      this.#closeNow(body);
+    }
+  }
+
+  /** Frames still waiting are abandoned (a close frame is going out, or the socket is gone). */
+  #dropWaiting(): void {
+    const d = this.#deflate;
+    if (d === null) return;
+    d.waiting = null;
+    d.waitingBytes = 0;
+    d.closeBody = null;
+  }
+
+  /** A compressed message came in: inflate it (now, or holding the parser until the thread pool is done), then emit it. */
+  #onCompressedMessage(data: Buffer, isBinary: boolean): void {
+    const codec = this.#deflate!.codec;
+    const max = this.#receiver.maxPayload;
+    const now = codec.inflateNow(data, max);
+    if (now !== null) {
+      this.#inflated(now, isBinary);
+      return;
+    }
+    this.#receiver.hold();
+    this.#queue.holdReads(true);
+    codec.inflate(data, max, (result) => {
+      if (this.#readyState === ReadyState.CLOSED) return;
+      this.#queue.holdReads(false);
+      if (this.#inflated(result, isBinary)) this.#receiver.resume();
+    });
+  }
+
+  /** Emits an inflated message, or fails the connection (1009 too big, 1007 invalid data or text). false = failed. */
+  #inflated(result: InflateResult, isBinary: boolean): boolean {
+    let err = result instanceof StelarError ? result : null;
+    if (err === null && !isBinary && !isValidUtf8(result as Buffer)) err = new StelarError(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
+    if (err !== null) {
+      this.#receiver.stop();
+      this.#onProtocolError(err);
+      return false;
+    }
+    this.emit('message', result, isBinary);
+    return true;
   }
 
   ping(data: FramePayload = EMPTY): boolean {
@@ -282,6 +490,17 @@ export class WebSocketConnection extends EventEmitter {
     const body = closePayload(code, reason);
     if (this.#readyState === ReadyState.CLOSED || this.#closeFrameSent) return;
     this.#readyState = ReadyState.CLOSING;
+    const d = this.#deflate;
+    if (d !== null && d.waiting !== null) {
+      // Messages sent before close() are still being compressed: the close frame follows them.
+      d.closeBody ??= body;
+      this.#armCloseTimer();
+      return;
+    }
+    this.#closeNow(body);
+  }
+
+  #closeNow(body: Buffer): void {
     this.#sendClose(body);
     if (this.#peerClose !== null && this.#isServer) this.#end();
     this.#armCloseTimer();
@@ -307,6 +526,7 @@ export class WebSocketConnection extends EventEmitter {
 
   #sendClose(body: Buffer): void {
     this.#closeFrameSent = true;
+    if (this.#deflate !== null) this.#dropWaiting();
     this.#queue.write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
     // The close frame goes out now, behind everything queued before it.
     this.flushWrites();
@@ -359,6 +579,10 @@ export class WebSocketConnection extends EventEmitter {
     this.#closeTimer = undefined;
     this.#receiver.stop();
     this.#queue.clear();
+    if (this.#deflate !== null) {
+      this.#dropWaiting();
+      this.#deflate.codec.close();
+    }
     this.#registry?.delete(this);
     const peer = this.#peerClose;
     this.emit('close', peer ? peer.code : ABNORMAL_CLOSE_CODE, peer ? peer.reason : '');

@@ -8,3 +8,19 @@ export { acceptKey, checkUpgradeRequest, switchingProtocols, abortHandshake, typ
 export * from './connection.js';
 export * from './server.js';
 export * from './client.js';
+export { Compressor, type InflateResult, MessageDeflate, DeflateContext, SYNC_DEFLATE_LIMIT, SYNC_INFLATE_LIMIT } from './deflate-codec.js';
+export {
+  acceptDeflateOffer,
+  checkDeflateAnswer,
+  deflateOffer,
+  resolveDeflateOptions,
+  CLIENT_DEFLATE_DEFAULTS,
+  DEFLATE_DEFAULTS,
+  PERMESSAGE_DEFLATE,
+  type AcceptedDeflate,
+  type DeflateParams,
+  type PerMessageDeflateOptions,
+  type ResolvedDeflateOptions,
+} from './deflate-negotiation.js';
+export { parseExtensions, formatExtension, type ExtensionOffer } from './extension-header.js';
+export { ZlibLimiter, DEFAULT_ZLIB_CONCURRENCY } from './zlib-limiter.js';
