@@ -152,12 +152,17 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
   }
 
   sendPacket(packet: Packet): boolean {
+    const conn = this.conn;
+    // permessage-deflate: the connection frames (and maybe compresses) the packet itself.
+    if (conn.perMessageDeflate) return conn.send(encodePacket(packet), { binary: true });
     // Replies, events and errors: packet and frame header built in one Buffer.
     const frame = encodeFramed(packet, false);
-    return frame ? this.conn.sendFrame(frame) : this.conn.send(encodePacket(packet), { binary: true });
+    return frame ? conn.sendFrame(frame) : conn.send(encodePacket(packet), { binary: true });
   }
   sendEncoded(message: EncodedMessage): boolean {
-    return this.conn.sendFrame(message.wsFrame());
+    const conn = this.conn;
+    // permessage-deflate: the shared compressed frame (or one compressed for this connection).
+    return conn.perMessageDeflate ? conn.sendShared(message) : conn.sendFrame(message.wsFrame());
   }
   close(code: number, reason: string): void {
     this.conn.close(code, clampReason(reason));
