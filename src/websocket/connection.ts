@@ -172,9 +172,6 @@ class ReceiverHooks implements ReceiverCallbacks {
   onMessage(data: Buffer, isBinary: boolean): void {
     this.conn.emit('message', data, isBinary);
   }
-  onCompressedMessage(data: Buffer, isBinary: boolean): void {
-    hookCompressed(this.conn, data, isBinary);
-  }
   onPing(data: Buffer): void {
     hookPing(this.conn, data);
   }
@@ -186,6 +183,13 @@ class ReceiverHooks implements ReceiverCallbacks {
   }
   onError(err: StelarError): void {
     hookError(this.conn, err);
+  }
+}
+
+/** The hooks of a connection with permessage-deflate: `onCompressedMessage` is what allows RSV1. */
+class DeflateReceiverHooks extends ReceiverHooks {
+  onCompressedMessage(data: Buffer, isBinary: boolean): void {
+    hookCompressed(this.conn, data, isBinary);
   }
 }
 
@@ -239,7 +243,7 @@ export class WebSocketConnection extends EventEmitter {
     this.#remoteAddress = this.#socket.remoteAddress;
     this.#registry = options.registry ?? null;
     this.#deflate = options.deflate ? new DeflateState(options.deflate) : null;
-    this.#receiver = new Receiver(new ReceiverHooks(this), this.#deflate ? { ...options, perMessageDeflate: true } : options);
+    this.#receiver = new Receiver(this.#deflate ? new DeflateReceiverHooks(this) : new ReceiverHooks(this), options);
 
     // Small frames must leave at once; idle timeouts belong to the layers above (cleared only
     // when one is set: Node's HTTP server sets none by default, and the call is not free).

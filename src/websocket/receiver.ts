@@ -24,7 +24,7 @@
  *
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
  *
- * permessage-deflate (RFC 7692 section 6), when `perMessageDeflate` is set: RSV1 on the first
+ * permessage-deflate (RFC 7692 section 6), when `onCompressedMessage` is given: RSV1 on the first
  * frame of a data message marks it compressed (on a continuation or control frame it is still
  * 1002). A compressed message goes to `onCompressedMessage` as it came (its size bounded by
  * `maxPayload` like any other, its text checked only once inflated, by the caller), and the
@@ -42,7 +42,10 @@ import { isValidUtf8, Utf8Validator } from './utf8.js';
 /** What a Receiver calls back. */
 export interface ReceiverCallbacks {
   onMessage(data: Buffer, isBinary: boolean): void;
-  /** A message sent with RSV1 (permessage-deflate), still compressed; its fragments joined. */
+  /**
+   * Given only when permessage-deflate was negotiated: RSV1 then marks a compressed message,
+   * handed here as it came (still compressed, its fragments joined). Without it, RSV1 is 1002.
+   */
   onCompressedMessage?(data: Buffer, isBinary: boolean): void;
   onPing?(data: Buffer): void;
   onPong?(data: Buffer): void;
@@ -63,8 +66,6 @@ export interface ReceiverSettings {
    * of one message (1009 past it); by default there is none (it used to be 4096).
    */
   maxFragments?: number;
-  /** permessage-deflate was negotiated: RSV1 marks a compressed message (needs `onCompressedMessage`). */
-  perMessageDeflate?: boolean;
 }
 
 export interface ReceiverOptions extends ReceiverSettings, ReceiverCallbacks {}
@@ -115,8 +116,6 @@ export class Receiver {
   readonly #isServer: boolean;
   #maxPayload: number;
   readonly #maxFragments: number;
-  /** RSV1 may mark a compressed message (permessage-deflate negotiated). */
-  readonly #deflate: boolean;
   #budget: number;
   readonly #opts: ReceiverCallbacks;
 
@@ -159,7 +158,6 @@ export class Receiver {
     this.#maxPayload = settings.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const cap = settings.maxFragments;
     this.#maxFragments = cap === undefined || cap > NO_FRAGMENT_CAP ? NO_FRAGMENT_CAP : cap;
-    this.#deflate = settings.perMessageDeflate === true;
     this.#budget = fragmentBudget(this.#maxPayload);
   }
 
@@ -272,10 +270,12 @@ export class Receiver {
     const b0 = header >>> 8;
     const b1 = header & 0xff;
     if ((b0 & 0x70) !== 0) {
-      // RFC 7692 section 6: RSV1 alone, on the first frame of a data message, once negotiated.
+      // RFC 7692 section 6: RSV1 alone, on the first frame of a data message, once negotiated
+      // (a field less per connection: the callback's presence says so).
       const op = b0 & 0x0f;
-      if (!this.#deflate || (b0 & 0x70) !== 0x40 || (op !== Opcode.TEXT && op !== Opcode.BINARY)) {
-        return this.#fail(ErrorCode.WS_RSV_SET, this.#deflate ? 'RSV1 is only allowed on the first frame of a message' : 'RSV1, RSV2 and RSV3 must be clear');
+      const deflate = this.#opts.onCompressedMessage !== undefined;
+      if (!deflate || (b0 & 0x70) !== 0x40 || (op !== Opcode.TEXT && op !== Opcode.BINARY)) {
+        return this.#fail(ErrorCode.WS_RSV_SET, deflate ? 'RSV1 is only allowed on the first frame of a message' : 'RSV1, RSV2 and RSV3 must be clear');
       }
       if (this.#messageOpcode === 0) this.#compressed = true;
     }

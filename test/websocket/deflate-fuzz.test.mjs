@@ -114,7 +114,6 @@ it(`Receiver: RSV1 messages among plain and control frames, split at every offse
       const events = [];
       const receiver = new Receiver({
         isServer: true,
-        perMessageDeflate: true,
         onMessage: (data, isBinary) => events.push(['message', isBinary, data.toString('hex')]),
         onCompressedMessage: (data, isBinary) => events.push(['compressed', isBinary, data.toString('hex')]),
         onError: (err) => events.push(['error', err.code]),
