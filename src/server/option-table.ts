@@ -236,7 +236,8 @@ export const SERVER_OPTIONS = {
       'permessage-deflate (RFC 7692) on the WebSocket transport: true for the defaults, or `{ threshold, level, serverNoContextTakeover, clientNoContextTakeover, serverMaxWindowBits, clientMaxWindowBits, concurrency }`.',
     runtime: false,
     default: false,
-    resolve: (value, { name }): ResolvedDeflateOptions | null => resolveDeflateOptions(value, name),
+    // false when off, like its default (the table's defaults resolve to themselves).
+    resolve: (value, { name }): ResolvedDeflateOptions | false => resolveDeflateOptions(value, name) ?? false,
     snapshot: { value: (v): ResolvedDeflateOptions | false => (v ? { ...v } : false) },
   }),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
