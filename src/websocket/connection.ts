@@ -36,7 +36,8 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
-import type { Compressor, InflateResult, MessageDeflate } from './deflate-codec.js';
+import type { InflateResult } from './deflate-codec.js';
+import { DeflateSender, type DeflateSenderHost, type NegotiatedDeflate, type SharedMessage } from './deflate-sender.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
 import { OutboundQueue } from '../net/write-batcher.js';
 import { Receiver, type ReceiverCallbacks } from './receiver.js';
@@ -72,31 +73,6 @@ export interface WebSocketConnectionOptions {
   registry?: Set<WebSocketConnection>;
   /** permessage-deflate as negotiated in the handshake (by the server or client that made this connection). */
   deflate?: NegotiatedDeflate;
-}
-
-/** The extension a handshake agreed on: the codec, and the header value that said so. */
-export interface NegotiatedDeflate {
-  readonly codec: MessageDeflate;
-  /** The `Sec-WebSocket-Extensions` value of the 101 answer. */
-  readonly extensions: string;
-}
-
-/**
- * A message sent as the same bytes to many connections (a broadcast): framed once, and
- * compressed once per compressor for the connections that take shared compressed frames.
- */
-export interface SharedMessage {
-  /** The payload (a binary message). */
-  readonly bytes: Uint8Array;
-  /** The unmasked, uncompressed binary frame, built once. */
-  wsFrame(): Buffer;
-  /** The binary frame compressed by `compressor` (see `compressedFrame`), built once per compressor. */
-  wsCompressedFrame(compressor: Compressor): Buffer;
-}
-
-/** The unmasked binary frame of `bytes` compressed by `compressor` (what `SharedMessage.wsCompressedFrame` builds). */
-export function compressedFrame(compressor: Compressor, bytes: Uint8Array): Buffer {
-  return buildFrame(Opcode.BINARY, compressor.compressNow(bytes), { compressed: true });
 }
 
 export interface SendOptions {
@@ -135,30 +111,6 @@ let hookPing: (conn: WebSocketConnection, data: Buffer) => void;
 let hookCloseFrame: (conn: WebSocketConnection, code: number, reason: string) => void;
 let hookError: (conn: WebSocketConnection, err: StelarError) => void;
 let hookCompressed: (conn: WebSocketConnection, data: Buffer, isBinary: boolean) => void;
-
-/** A frame waiting behind a compression on the thread pool; `frame` null = that compression itself, still running. */
-interface Waiting {
-  frame: Uint8Array | null;
-  /** What it counts in `bufferedAmount` until it reaches the write queue. */
-  bytes: number;
-}
-
-/** A connection's permessage-deflate state (null on connections without it: one field, one check per send). */
-class DeflateState {
-  readonly codec: MessageDeflate;
-  readonly extensions: string;
-  /** Frames behind an asynchronous compression, in order; null = nothing waits. */
-  waiting: Waiting[] | null = null;
-  waitingBytes = 0;
-  /** A send answered false because of what waits: `drain` is owed once it is written. */
-  owesDrain = false;
-  /** `close()` came while frames waited: its close frame's body, sent after them. */
-  closeBody: Buffer | null = null;
-  constructor(negotiated: NegotiatedDeflate) {
-    this.codec = negotiated.codec;
-    this.extensions = negotiated.extensions;
-  }
-}
 
 /**
  * What the receiver calls back: methods on the prototype, one field per connection (the
@@ -231,7 +183,8 @@ export class WebSocketConnection extends EventEmitter {
   /** Frames queued this tick, flushed by the shared batcher. */
   readonly #queue: OutboundQueue;
   readonly #registry: Set<WebSocketConnection> | null;
-  readonly #deflate: DeflateState | null;
+  /** permessage-deflate's sending side (null on connections without it: one field, one check per send). */
+  readonly #deflate: DeflateSender | null;
 
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
@@ -242,7 +195,7 @@ export class WebSocketConnection extends EventEmitter {
     this.#protocol = options.protocol ?? '';
     this.#remoteAddress = this.#socket.remoteAddress;
     this.#registry = options.registry ?? null;
-    this.#deflate = options.deflate ? new DeflateState(options.deflate) : null;
+    this.#deflate = options.deflate ? new DeflateSender(options.deflate, !options.isServer, this.#deflateHost()) : null;
     this.#receiver = new Receiver(this.#deflate ? new DeflateReceiverHooks(this) : new ReceiverHooks(this), options);
 
     // Small frames must leave at once; idle timeouts belong to the layers above (cleared only
@@ -337,7 +290,7 @@ export class WebSocketConnection extends EventEmitter {
     const isString = typeof data === 'string';
     const binary = options.binary ?? !isString;
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
-    if (this.#deflate !== null) return this.#sendDeflated(this.#deflate, opcode, data);
+    if (this.#deflate !== null) return this.#deflate.send(opcode, data);
     if (!this.#isServer || isString || data.length < SEPARATE_WRITE_THRESHOLD) {
       return this.#queue.write(buildFrame(opcode, data, { mask: !this.#isServer }));
     }
@@ -351,8 +304,7 @@ export class WebSocketConnection extends EventEmitter {
   sendFrame(frame: Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
     const d = this.#deflate;
-    if (d !== null && d.waiting !== null) return this.#wait(d, frame);
-    return this.#queue.write(frame);
+    return d === null ? this.#queue.write(frame) : d.sendFrame(frame);
   }
 
   /**
@@ -370,80 +322,21 @@ export class WebSocketConnection extends EventEmitter {
     return this.sendFrame(compressor.wants(n) && compressor.isSync(n) ? message.wsCompressedFrame(compressor) : message.wsFrame());
   }
 
-  /** `send` on a connection with permessage-deflate: compressed (now or on the thread pool) or not, in order either way. */
-  #sendDeflated(d: DeflateState, opcode: number, data: FramePayload): boolean {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const mask = !this.#isServer;
-    const codec = d.codec;
-    if (!codec.wants(bytes.length)) return this.#sendInOrder(d, buildFrame(opcode, bytes, { mask }));
-    const payload = codec.deflateNow(bytes);
-    if (payload !== null) return this.#sendInOrder(d, buildFrame(opcode, payload, { mask, compressed: true }));
-    // On the thread pool: what is sent after this message waits behind it.
-    const entry: Waiting = { frame: null, bytes: bytes.length };
-    (d.waiting ??= []).push(entry);
-    d.waitingBytes += entry.bytes;
-    codec.deflate(bytes, (compressed) => {
-      // Not compressed after all (the connection closed, or zlib failed): it goes as it is.
-      entry.frame = compressed === null ? buildFrame(opcode, bytes, { mask }) : buildFrame(opcode, compressed, { mask, compressed: true });
-      this.#writeWaiting(d);
-    });
-    return this.#belowHighWater(d);
-  }
-
-  #sendInOrder(d: DeflateState, frame: Uint8Array): boolean {
-    return d.waiting === null ? this.#queue.write(frame) : this.#wait(d, frame);
-  }
-
-  /** Queues a frame behind the compressions still running. */
-  #wait(d: DeflateState, frame: Uint8Array): boolean {
-    d.waiting!.push({ frame, bytes: frame.length });
-    d.waitingBytes += frame.length;
-    return this.#belowHighWater(d);
-  }
-
-  #belowHighWater(d: DeflateState): boolean {
-    if (this.bufferedAmount < this.#socket.writableHighWaterMark) return true;
-    d.owesDrain = true;
-    return false;
-  }
-
-  /** Moves the waiting frames that are ready, in order, to the write queue; at the end, a deferred close. */
-  #writeWaiting(d: DeflateState): void {
-    const list = d.waiting;
-    if (list === null) return;
-    let i = 0;
-    let ok = true;
-    for (; i < list.length; i++) {
-      const entry = list[i]!;
-      if (entry.frame === null) break;
-      d.waitingBytes -= entry.bytes;
-      ok = this.#queue.write(entry.frame);
-    }
-    if (i < list.length) {
-      list.splice(0, i);
-      return;
-    }
-    d.waiting = null;
-    d.waitingBytes = 0;
-    if (d.owesDrain) {
-      d.owesDrain = false;
-      // Over the mark: the write queue owes the drain now. Under it: nobody else will say so.
-      if (ok) process.nextTick(emitDrain, this);
-    }
-    const body = d.closeBody;
-    if (body !== null) {
-      d.closeBody = null;
-      this.#closeNow(body);
-    }
-  }
-
-  /** Frames still waiting are abandoned (a close frame is going out, or the socket is gone). */
-  #dropWaiting(): void {
-    const d = this.#deflate;
-    if (d === null) return;
-    d.waiting = null;
-    d.waitingBytes = 0;
-    d.closeBody = null;
+  /** What the sending side of permessage-deflate needs from this connection. */
+  #deflateHost(): DeflateSenderHost {
+    const queue = this.#queue;
+    const socket = this.#socket;
+    return {
+      write: (frame) => queue.write(frame),
+      get queuedBytes() {
+        return queue.bufferedAmount;
+      },
+      get highWaterMark() {
+        return socket.writableHighWaterMark;
+      },
+      drain: () => process.nextTick(emitDrain, this),
+      close: (body) => this.#closeNow(body),
+    };
   }
 
   /** A compressed message came in: inflate it (now, or holding the parser until the thread pool is done), then emit it. */
@@ -494,10 +387,8 @@ export class WebSocketConnection extends EventEmitter {
     const body = closePayload(code, reason);
     if (this.#readyState === ReadyState.CLOSED || this.#closeFrameSent) return;
     this.#readyState = ReadyState.CLOSING;
-    const d = this.#deflate;
-    if (d !== null && d.waiting !== null) {
-      // Messages sent before close() are still being compressed: the close frame follows them.
-      d.closeBody ??= body;
+    // Messages sent before close() may still be compressing: the close frame then follows them.
+    if (this.#deflate?.deferClose(body)) {
       this.#armCloseTimer();
       return;
     }
@@ -530,7 +421,7 @@ export class WebSocketConnection extends EventEmitter {
 
   #sendClose(body: Buffer): void {
     this.#closeFrameSent = true;
-    if (this.#deflate !== null) this.#dropWaiting();
+    this.#deflate?.drop();
     this.#queue.write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
     // The close frame goes out now, behind everything queued before it.
     this.flushWrites();
@@ -584,7 +475,7 @@ export class WebSocketConnection extends EventEmitter {
     this.#receiver.stop();
     this.#queue.clear();
     if (this.#deflate !== null) {
-      this.#dropWaiting();
+      this.#deflate.drop();
       this.#deflate.codec.close();
     }
     this.#registry?.delete(this);

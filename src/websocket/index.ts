@@ -6,6 +6,7 @@ export * from './receiver.js';
 export * from './sender.js';
 export { acceptKey, checkUpgradeRequest, switchingProtocols, abortHandshake, type HandshakeCheck } from './handshake.js';
 export * from './connection.js';
+export { compressedFrame, DeflateSender, type DeflateSenderHost, type NegotiatedDeflate, type SharedMessage } from './deflate-sender.js';
 export * from './server.js';
 export * from './client.js';
 export { Compressor, type InflateResult, MessageDeflate, DeflateContext, SYNC_DEFLATE_LIMIT, SYNC_INFLATE_LIMIT } from './deflate-codec.js';
