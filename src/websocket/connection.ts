@@ -308,13 +308,15 @@ export class WebSocketConnection extends EventEmitter {
   }
 
   /**
-   * Sends a message many connections send (server role, binary): its shared frame, or, with
+   * Sends a message many connections send (binary): in the server role its shared frame, or, with
    * permessage-deflate, its shared compressed frame (compressed once per compressor) when this
    * connection keeps no compression context; with a context, it is compressed for this
    * connection alone. Messages too big to compress on the event loop go uncompressed.
    */
   sendShared(message: SharedMessage): boolean {
     const d = this.#deflate;
+    // Shared frames are unmasked: a client sends the message as its own (masked) frame.
+    if (!this.#isServer) return this.send(message.bytes, { binary: true });
     if (d === null) return this.sendFrame(message.wsFrame());
     if (!d.codec.shares) return this.send(message.bytes, { binary: true });
     const compressor = d.codec.compressor;

@@ -280,7 +280,9 @@ export class MessageDeflate {
 
   /** Decompression that keeps its context. Output is counted as it comes and stopped at `max`. */
   #streamInflate(data: Buffer, max: number, finish: (result: InflateResult) => void): void {
-    const stream = (this.#inflateStream ??= zlib.createInflateRaw({ windowBits: this.params.peerWindowBits, chunkSize: CHUNK }));
+    // Always a 15-bit window: a larger window inflates anything a smaller one made, and a peer
+    // told 8 bits may deflate with 9 (zlib has no 8-bit raw deflate), which an 8-bit window refuses.
+    const stream = (this.#inflateStream ??= zlib.createInflateRaw({ windowBits: 15, chunkSize: CHUNK }));
     const chunks: Buffer[] = [];
     let length = 0;
     let stopped = false;
