@@ -355,6 +355,8 @@ export class WebSocketConnection extends EventEmitter {
     codec.inflate(data, max, (result) => {
       if (this.#readyState === ReadyState.CLOSED) return;
       this.#queue.holdReads(false);
+      // Told to parse nothing more meanwhile (discardInbound): the message is dropped.
+      if (this.#receiver.stopped) return;
       if (this.#inflated(result, isBinary)) this.#receiver.resume();
     });
   }
