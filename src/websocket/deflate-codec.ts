@@ -139,8 +139,12 @@ export class MessageDeflate {
   #deflateStream: zlib.DeflateRaw | null = null;
   /** The kept-context decompressor (the peer keeps its context), created on first use. */
   #inflateStream: zlib.InflateRaw | null = null;
-  /** Ends the running asynchronous job early (close): releases its limiter slot. */
-  #abort: (() => void) | null = null;
+  /**
+   * End the running asynchronous compression / inflation early (close), so its limiter slot is
+   * free at once (zlib still calls back; that call is then ignored).
+   */
+  #abortDeflate: (() => void) | null = null;
+  #abortInflate: (() => void) | null = null;
   #closed = false;
 
   constructor(params: DeflateParams, compressor: Compressor, limiter: ZlibLimiter, level: number) {
@@ -195,12 +199,12 @@ export class MessageDeflate {
       const finish = (payload: Buffer | null): void => {
         if (over) return;
         over = true;
-        this.#abort = null;
+        this.#abortDeflate = null;
         done();
         job.cb(this.#closed ? null : payload);
         this.#nextDeflate();
       };
-      this.#abort = () => finish(null);
+      this.#abortDeflate = () => finish(null);
       if (this.#closed) return finish(null);
       if (this.params.ownNoContextTakeover) this.compressor.compress(job.data, (err, payload) => finish(err ? null : payload));
       else this.#streamDeflate(job.data, finish);
@@ -264,11 +268,11 @@ export class MessageDeflate {
       const finish = (result: InflateResult): void => {
         if (over) return;
         over = true;
-        this.#abort = null;
+        this.#abortInflate = null;
         done();
         if (!this.#closed) cb(result);
       };
-      this.#abort = () => finish(invalidData('connection closed'));
+      this.#abortInflate = () => finish(invalidData('connection closed'));
       if (this.#closed) return finish(invalidData('connection closed'));
       if (this.params.peerNoContextTakeover) {
         zlib.inflateRaw(withTrailer(data), { finishFlush: Z_SYNC_FLUSH, maxOutputLength: max, chunkSize: CHUNK }, (err, out) =>
@@ -322,7 +326,8 @@ export class MessageDeflate {
     this.#closed = true;
     const jobs = this.#deflateJobs;
     this.#deflateJobs = null;
-    this.#abort?.();
+    this.#abortDeflate?.();
+    this.#abortInflate?.();
     this.#dropInflateStream();
     this.#dropDeflateStream();
     if (jobs) for (const job of jobs) job.cb(null);
