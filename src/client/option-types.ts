@@ -95,6 +95,13 @@ export interface StelarClientOptions {
   tls?: boolean | ClientTlsOptions;
   /** Check the server certificate (Node). Default true. */
   rejectUnauthorized?: boolean;
+  /**
+   * Offer permessage-deflate (RFC 7692) on WebSocket (Node; browsers always offer it). The
+   * server decides: a StelarServer compresses only with its own `perMessageDeflate` on. The
+   * client compresses messages of 1 KiB and more, each on its own. Default true; applies from
+   * the next connection attempt.
+   */
+  perMessageDeflate?: boolean;
   /** Extra headers for the WebSocket handshake (Node only; browsers do not allow them). */
   headers?: Record<string, string>;
   /** Sent to the server in the Connect packet (`ctx.auth` / middleware). */

@@ -266,6 +266,7 @@ export class Session implements OutboundLink, InboundSession, AnswerLink {
           connectTimeout: options.connectTimeout,
           tls: options.tls,
           rejectUnauthorized: options.rejectUnauthorized,
+          perMessageDeflate: options.perMessageDeflate,
           headers: options.headers,
           logger: ctx.logger,
           // Built up front only when nothing has to run first (an auth callback runs at open).

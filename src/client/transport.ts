@@ -71,6 +71,8 @@ export interface TransportOptions {
   connectTimeout: number;
   tls: boolean | ClientTlsOptions;
   rejectUnauthorized: boolean;
+  /** Offer permessage-deflate (Node WebSocket; the browser's WebSocket decides by itself). */
+  perMessageDeflate: boolean;
   headers: Record<string, string>;
   logger: LoggerLike;
   /**

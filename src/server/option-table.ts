@@ -14,6 +14,7 @@ import type { TlsOptions } from 'node:tls';
 import { checkLoggerOption, createLogger, type LoggerLike } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
+import { resolveDeflateOptions, type ResolvedDeflateOptions } from '../websocket/index.js';
 import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
 import { type DashboardConfig, exposedDashboardError, isLoopbackHost, resolveDashboard } from './dashboard/config.js';
 import { describePresence, type PresenceConfig, resolvePresence } from './presence/config.js';
@@ -287,6 +288,15 @@ export const SERVER_OPTIONS = {
       };
     },
     snapshot: { value: (v) => (v ? { ...v } : null) },
+  }),
+  perMessageDeflate: option({
+    description:
+      'permessage-deflate (RFC 7692) on the WebSocket transport: true for the defaults, or `{ threshold, level, serverNoContextTakeover, clientNoContextTakeover, serverMaxWindowBits, clientMaxWindowBits, concurrency }`.',
+    runtime: false,
+    default: false,
+    // false when off, like its default (the table's defaults resolve to themselves).
+    resolve: (value, { name }): ResolvedDeflateOptions | false => resolveDeflateOptions(value, name) ?? false,
+    snapshot: { value: (v): ResolvedDeflateOptions | false => (v ? { ...v } : false) },
   }),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),

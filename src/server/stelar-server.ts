@@ -559,6 +559,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       server: http,
       path: c.namespace,
       maxPayload: c.maxFrameSize,
+      perMessageDeflate: c.perMessageDeflate,
       verifyClient: (req) => this.#verifyUpgrade(req),
       // The client's Connect came with the upgrade: say so, and it sends no Connect frame.
       acceptHeaders: (req) => (this.#hub.upgradeConnect(req) === null ? undefined : CONNECT_TAKEN),

@@ -170,18 +170,33 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
   }
 
   sendPacket(packet: Packet): number {
+    const conn = this.conn;
+    // permessage-deflate: the connection frames (and maybe compresses) the packet itself.
+    if (conn.perMessageDeflate) {
+      const bytes = encodePacket(packet);
+      conn.send(bytes, { binary: true });
+      return bytes.length;
+    }
     // Replies, events and errors: packet and frame header built in one Buffer.
     const frame = encodeFramed(packet, false);
     if (frame) {
-      this.conn.sendFrame(frame);
+      conn.sendFrame(frame);
       return frame.length - serverFrameHeaderSize(frame);
     }
     const bytes = encodePacket(packet);
-    this.conn.send(bytes, { binary: true });
+    conn.send(bytes, { binary: true });
     return bytes.length;
   }
   sendEncoded(message: EncodedMessage): boolean {
-    return this.conn.sendFrame(message.wsFrame());
+    const conn = this.conn;
+    if (!conn.perMessageDeflate) return conn.sendFrame(message.wsFrame());
+    // permessage-deflate: each message's shared compressed frame (or one compressed for this
+    // connection); a run of several is compressed message by message, as each was sent.
+    const parts = message.parts;
+    if (parts === undefined) return conn.sendShared(message);
+    let ok = true;
+    for (let i = 0; i < parts.length; i++) ok = conn.sendShared(parts[i]!);
+    return ok;
   }
   close(code: number, reason: string): void {
     this.conn.close(code, clampReason(reason));

@@ -7,6 +7,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Adapter, ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
+import type { PerMessageDeflateOptions } from '../websocket/index.js';
 import type { InboundRateConfig, MetricsOptions, RuntimeOptionName, SnapshotFromTable } from './option-table.js';
 export type { InboundRateConfig, MetricsOptions } from './option-table.js';
 export type { DashboardOptions } from './dashboard/config.js';
@@ -81,6 +82,15 @@ export interface ServerOptions {
    * Default `{ bytesPerSecond: 16384, windowMs: 10000 }`.
    */
   minInboundRate?: InboundRateConfig | false | null;
+  /**
+   * permessage-deflate (RFC 7692) on the WebSocket transport (TCP has no compression): `true`
+   * for the defaults, or settings. Off by default, as in `ws` and socket.io: each compressed
+   * message costs CPU both ways, and a compressed message is a bomb to bound. When on, a
+   * broadcast is compressed once for every recipient (no connection keeps a compression
+   * context, unless `serverNoContextTakeover: false`), and a message's inflated size is held to
+   * `maxFrameSize` (1009 past it) as it is inflated. Fixed once the server exists.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Longest event name in UTF-8 bytes. Default 256. */
   maxEventNameLength?: number;
   /** Longest room name in UTF-8 bytes. Default 256. */
