@@ -8,7 +8,16 @@ export { DEFAULTS as SERVER_DEFAULTS } from './options.js';
 export type { RequestInfo } from './session.js';
 export type * from './types.js';
 export { MemoryAdapter } from '../adapter/memory.js';
-export type { Adapter, AdapterClient, AdapterHost, AdapterMetrics, BroadcastTarget, EncodedMessage } from '../contracts/index.js';
+export type {
+  Adapter,
+  AdapterClient,
+  AdapterHost,
+  AdapterMetrics,
+  BroadcastTarget,
+  ClusterAnswerInfo,
+  ClusterList,
+  EncodedMessage,
+} from '../contracts/index.js';
 export { DiagnosticsChannel } from './diagnostics.js';
 export type {
   AckEndMessage,

@@ -2,6 +2,7 @@
 // prefix per test file run so parallel runs never collide, and cleanup of every key made.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import Redis from 'ioredis';
 import { StelarServer, StelarClient } from '../../dist/index.js';
@@ -96,6 +97,29 @@ export async function startNode({ kind = 'node-redis', prefix, redisPort = 6379,
       await closeRedis(redis);
     },
   };
+}
+
+/** A node (fixtures/node.mjs) in its own process, to kill with a signal; resolves once it serves. */
+export function spawnNode(options) {
+  const fixture = new URL('./fixtures/node.mjs', import.meta.url);
+  const child = spawn(process.execPath, [fileURLToPath(fixture), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve({ child, ...JSON.parse(buf.split('\n')[0]) });
+    });
+    child.once('exit', (code) => reject(new Error(`node process exited early (${code})`)));
+  });
+}
+
+/** Kills a spawned node if it is still running, and waits for it to be gone. */
+export async function reap(node) {
+  const child = node?.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await gone;
 }
 
 export function addressOf(node, mode) {

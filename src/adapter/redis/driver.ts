@@ -17,10 +17,12 @@ export interface RedisDriver {
   readonly kind: 'node-redis' | 'ioredis';
   /** Connected and able to run commands now. */
   readonly ready: boolean;
-  /** Runs a command; bulk replies as strings. */
-  command(args: RedisArg[]): Promise<unknown>;
+  /** Runs a command; bulk replies as strings. `key` routes it on Redis Cluster. */
+  command(args: RedisArg[], key?: RedisArg): Promise<unknown>;
   /** Runs a command; bulk replies as Buffers. */
-  commandBuffers(args: RedisArg[]): Promise<unknown>;
+  commandBuffers(args: RedisArg[], key?: RedisArg): Promise<unknown>;
+  /** Publishes; resolves with the number of subscribers that received it. */
+  publish(channel: string, message: Buffer): Promise<number>;
   /** Listens to up/down changes and errors; returns a function that removes the listeners. */
   watch(onUp: () => void, onDown: (err?: unknown) => void): () => void;
   /** A new connection with the same options, for subscribing (ours to close). */
@@ -95,6 +97,10 @@ class NodeRedisDriver implements RedisDriver {
     return this.#c.sendCommand(args, BUFFER_REPLIES);
   }
 
+  async publish(channel: string, message: Buffer): Promise<number> {
+    return Number(await this.#c.sendCommand(['PUBLISH', channel, message]));
+  }
+
   watch(onUp: () => void, onDown: (err?: unknown) => void): () => void {
     return watchLink(this.#c as Emitterish, ['error', 'end', 'reconnecting'], onUp, onDown);
   }
@@ -141,6 +147,10 @@ class IoRedisDriver implements RedisDriver {
 
   commandBuffers(args: RedisArg[]): Promise<unknown> {
     return this.#c.callBuffer(...args);
+  }
+
+  async publish(channel: string, message: Buffer): Promise<number> {
+    return Number(await this.#c.call('PUBLISH', channel, message));
   }
 
   watch(onUp: () => void, onDown: (err?: unknown) => void): () => void {

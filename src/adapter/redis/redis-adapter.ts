@@ -16,23 +16,26 @@
  *   delivers them in stream order, with their stream position as offset.
  */
 import { randomBytes } from 'node:crypto';
-import type {
-  Adapter,
-  AdapterHost,
-  AdapterMetrics,
-  BroadcastTarget,
-  ClientSummary,
-  ClusterStats,
-  EncodedMessage,
-  NodeStats,
-  RecoveryOptions,
-  RecoveryStore,
+import {
+  type Adapter,
+  type AdapterHost,
+  type AdapterMetrics,
+  type BroadcastTarget,
+  type ClientSummary,
+  type ClusterStats,
+  type ClusterList,
+  type EncodedMessage,
+  markList,
+  type NodeStats,
+  type RecoveryOptions,
+  type RecoveryStore,
 } from '../../contracts/index.js';
 import { MemoryAdapter } from '../memory.js';
 import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
+import { singleNames } from './names.js';
 import { type Envelope, type Header, Kind } from './envelope.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
@@ -93,7 +96,7 @@ export class RedisAdapter implements Adapter {
     this.#link = new ClusterLink(
       driver,
       {
-        prefix: this.#prefix,
+        names: singleNames(this.#prefix),
         nodeId: options.nodeId ?? randomBytes(8).toString('hex'),
         secret,
         heartbeatInterval,
@@ -174,7 +177,7 @@ export class RedisAdapter implements Adapter {
   }
 
   recoveryStore(options: RecoveryOptions): RecoveryStore {
-    this.#recovery ??= new RedisRecoveryStore(this.#link, this.#prefix, options, () => this.#logger);
+    this.#recovery ??= new RedisRecoveryStore(this.#link, options, () => this.#logger);
     return this.#recovery;
   }
 
@@ -270,22 +273,27 @@ export class RedisAdapter implements Adapter {
     }
   }
 
-  async fetchRooms(): Promise<string[]> {
+  // Each answer says which live nodes did not contribute (see ClusterAnswerInfo).
+
+  async fetchRooms(): Promise<ClusterList<string>> {
     const all = new Set(this.#local.getRooms());
-    for (const r of await this.#link.ask('rooms')) if (Array.isArray(r)) for (const room of r) all.add(String(room));
-    return [...all];
+    const { results, missing } = await this.#link.ask('rooms');
+    for (const r of results) if (Array.isArray(r)) for (const room of r) all.add(String(room));
+    return markList([...all], missing);
   }
 
-  async fetchRoomMembers(room: string): Promise<string[]> {
+  async fetchRoomMembers(room: string): Promise<ClusterList<string>> {
     const all = new Set(this.#local.getRoomMembers(room));
-    for (const r of await this.#link.ask('members', room)) if (Array.isArray(r)) for (const id of r) all.add(String(id));
-    return [...all];
+    const { results, missing } = await this.#link.ask('members', room);
+    for (const r of results) if (Array.isArray(r)) for (const id of r) all.add(String(id));
+    return markList([...all], missing);
   }
 
-  async fetchClients(room?: string): Promise<ClientSummary[]> {
+  async fetchClients(room?: string): Promise<ClusterList<ClientSummary>> {
     const out = this.#host ? this.#host.getClients(room) : [];
-    for (const r of await this.#link.ask('clients', room)) if (Array.isArray(r)) out.push(...(r as ClientSummary[]));
-    return out;
+    const { results, missing } = await this.#link.ask('clients', room);
+    for (const r of results) if (Array.isArray(r)) out.push(...(r as ClientSummary[]));
+    return markList(out, missing);
   }
 
   async fetchStats(): Promise<ClusterStats> {
@@ -293,7 +301,8 @@ export class RedisAdapter implements Adapter {
     const nodes: NodeStats[] = [];
     const rooms = new Set(this.#local.getRooms());
     if (host) nodes.push({ nodeId: this.nodeId, ...host.stats() });
-    for (const r of await this.#link.ask('stats')) {
+    const { results, missing } = await this.#link.ask('stats');
+    for (const r of results) {
       const part = r as { stats?: NodeStats; rooms?: unknown } | null;
       if (!part?.stats) continue;
       nodes.push(part.stats);
@@ -309,6 +318,8 @@ export class RedisAdapter implements Adapter {
       totalMessagesReceived: sum('totalMessagesReceived'),
       totalMessagesSent: sum('totalMessagesSent'),
       totalRooms: rooms.size,
+      incomplete: missing.length > 0,
+      missingNodes: missing,
     };
   }
 
