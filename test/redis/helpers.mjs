@@ -34,7 +34,7 @@ export async function redisClient(kind, port = 6379, extra = {}) {
 
 export async function closeRedis(c) {
   try {
-    if (typeof c.callBuffer === 'function') await c.quit();
+    if (typeof c.callBuffer === 'function' || c.isCluster) await c.quit();
     else if (typeof c.close === 'function') await c.close();
     else await c.quit();
   } catch {
@@ -75,8 +75,16 @@ export async function countKeys(prefix, port = 6379) {
 }
 
 /** A StelarServer node (ws + tcp on ephemeral ports) with a RedisAdapter on its own client. */
-export async function startNode({ kind = 'node-redis', prefix, redisPort = 6379, adapter: adapterOptions = {}, server: serverOptions = {} } = {}) {
-  const redis = await redisClient(kind, redisPort);
+export async function startNode({
+  kind = 'node-redis',
+  prefix,
+  redisPort = 6379,
+  redis: given,
+  adapter: adapterOptions = {},
+  server: serverOptions = {},
+} = {}) {
+  // `redis`: a connected client to use (a Redis Cluster client, say); closed by stop() like ours.
+  const redis = given ?? (await redisClient(kind, redisPort));
   const adapter = new RedisAdapter(redis, { keyPrefix: prefix, heartbeatInterval: 300, heartbeatTimeout: 1200, requestTimeout: 1500, ...adapterOptions });
   const server = new StelarServer({ port: 0, host: '127.0.0.1', tcpPort: 0, logger: 'silent', gracefulShutdown: false, adapter, ...serverOptions });
   const port = await server.start();

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { LoggerLike } from '../../logger.js';
 import type { RedisDriver } from './driver.js';
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from './envelope.js';
+import { ChannelWatch } from './channel-watch.js';
 import type { Names } from './names.js';
 import { HEARTBEAT, RECORD, type Script } from './scripts.js';
 import type { RedisArg } from './driver.js';
@@ -34,6 +35,8 @@ export interface LinkHandlers {
   nodesChanged(joined: string[], left: string[]): void;
   /** The link is up again after an outage (or for the first time). */
   up(): void;
+  /** Recorded messages may have been missed here (Redis Cluster: the recorded channel went deaf). */
+  gap(): void;
   logger(): LoggerLike;
 }
 
@@ -86,6 +89,8 @@ export class ClusterLink {
   #suspects = new Set<string>();
   /** Kept alive by the heartbeat (recovery history), with their expiry. */
   #kept: { keys: string[]; ttl: number } = { keys: [], ttl: 0 };
+  /** Redis Cluster: canaries on the sharded channels (null on a single Redis). */
+  readonly #watch: ChannelWatch | null;
   /** Last known state, to log transitions once. */
   #up = false;
   #wasDown = false;
@@ -99,6 +104,27 @@ export class ClusterLink {
     this.#ownChannel = options.names.node(options.nodeId);
     this.#nodesKey = options.names.key('nodes');
     this.#suspectAfter = Math.min(2 * options.heartbeatInterval, options.heartbeatTimeout);
+    this.#watch = driver.sharded
+      ? new ChannelWatch(
+          [...options.names.shared, this.#ownChannel],
+          Math.max(options.heartbeatInterval, 1000),
+          (channel) => this.publish(Kind.HELLO, { k: CANARY, a: channel }, EMPTY, channel),
+          {
+            lost: (channels) => {
+              this.#h
+                .logger()
+                .warn(
+                  `Redis Cluster: ${channels.length} sharded channel(s) stopped delivering (shard failover or slot migration?): those messages are lost until the client resubscribes`,
+                );
+              if (channels.includes(options.names.all)) this.#h.gap();
+            },
+            back: () => {
+              this.#h.logger().info('Redis Cluster: every sharded channel delivers again');
+              this.#h.up();
+            },
+          },
+        )
+      : null;
   }
 
   get names(): Names {
@@ -220,6 +246,7 @@ export class ClusterLink {
     this.#sub = null;
     await sub?.quit();
     this.#nodes.clear();
+    this.#watch?.reset();
     this.#up = this.#wasDown = false;
   }
 
@@ -233,6 +260,15 @@ export class ClusterLink {
     }
     this.#up = false;
     this.#wasDown = true;
+  }
+
+  /**
+   * A command failed. On a single Redis that means Redis is away (the client's events follow).
+   * On a cluster it is one shard's trouble (a failover under way, say), not the link's: the
+   * channel watch reports what it costs, once each way.
+   */
+  #failed(err: unknown): void {
+    if (!this.#watch) this.#down(err);
   }
 
   /** Called on any 'ready': when both connections are up again, say so once and rejoin. */
@@ -277,7 +313,7 @@ export class ClusterLink {
       (err: unknown) => {
         this.#pending--;
         this.counters.dropped++;
-        this.#down(err);
+        this.#failed(err);
         return -1;
       },
     );
@@ -356,6 +392,7 @@ export class ClusterLink {
         this.#onResponse(env);
         return;
       case Kind.HELLO:
+        if (self && env.header.k === CANARY && env.header.a !== undefined) this.#watch?.echo(env.header.a);
         if (!self && !this.#nodes.has(from)) {
           this.#nodes.add(from);
           this.#h.nodesChanged([from], []);
@@ -379,10 +416,11 @@ export class ClusterLink {
     this.#guard.prune();
     if (!this.#sub && !this.#subscribing && this.#driver.ready) void this.#connectSubscriber();
     if (!this.#driver.ready) return;
+    if (this.#watch && this.#sub) this.#watch.tick();
     const { keys, ttl } = this.#kept;
     HEARTBEAT.run(this.#driver, [this.#nodesKey, ...keys], [this.#o.nodeId, String(this.#o.heartbeatTimeout), String(Math.ceil(ttl))]).then(
       (reply) => this.#setNodes(Array.isArray(reply) ? reply.map(String) : []),
-      (err: unknown) => this.#down(err),
+      (err: unknown) => this.#failed(err),
     );
   }
 
@@ -496,3 +534,5 @@ export class ClusterLink {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A HELLO with this `k` is a channel canary (ChannelWatch); other nodes see a plain hello. */
+const CANARY = 'canary';

@@ -63,8 +63,9 @@ export function clusterNames(prefix: string, roomChannels: number): Names {
 
 /** FNV-1a of the room name, modulo n: the same on every node. */
 function bucketOf(room: string, n: number): number {
+  const name = String(room);
   let h = 0x811c9dc5;
-  for (let i = 0; i < room.length; i++) h = Math.imul(h ^ room.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return (h >>> 0) % n;
 }
 

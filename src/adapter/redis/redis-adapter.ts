@@ -35,7 +35,7 @@ import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
-import { singleNames } from './names.js';
+import { clusterNames, singleNames } from './names.js';
 import { type Envelope, type Header, Kind } from './envelope.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
@@ -57,6 +57,11 @@ export interface RedisAdapterOptions {
   nodeId?: string;
   /** Publishes waiting for Redis at most (beyond: dropped, counted). Default 10000. */
   maxPendingPublishes?: number;
+  /**
+   * Redis Cluster only: how many sharded channels carry room messages (a room's channel is
+   * picked by its name; the channels' slots spread evenly over the slot space). Default 16.
+   */
+  roomChannels?: number;
 }
 
 export interface RedisAdapterStats extends LinkCounters {
@@ -72,6 +77,12 @@ type NodeListener = (nodeId: string) => void;
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number`);
+  return value;
+}
+
+function roomChannels(value: number | undefined): number {
+  if (value === undefined) return 16;
+  if (!Number.isInteger(value) || value < 1 || value > 1024) throw new RangeError('roomChannels must be an integer from 1 to 1024');
   return value;
 }
 
@@ -96,7 +107,7 @@ export class RedisAdapter implements Adapter {
     this.#link = new ClusterLink(
       driver,
       {
-        names: singleNames(this.#prefix),
+        names: driver.sharded ? clusterNames(this.#prefix, roomChannels(options.roomChannels)) : singleNames(this.#prefix),
         nodeId: options.nodeId ?? randomBytes(8).toString('hex'),
         secret,
         heartbeatInterval,
@@ -109,6 +120,7 @@ export class RedisAdapter implements Adapter {
         answer: (kind, arg) => this.#answer(kind, arg),
         nodesChanged: (joined, left) => this.#nodesChanged(joined, left),
         up: () => this.#recovery?.onLinkUp(),
+        gap: () => this.#recovery?.markGap(),
         logger: () => this.#logger,
       },
     );
@@ -219,7 +231,7 @@ export class RedisAdapter implements Adapter {
     if (target.exceptId !== undefined) route.x = target.exceptId;
     if (this.#recovery?.recordVia(route, message, () => this.#local.broadcast(message, target))) return this.#localMatches(target);
     const sent = this.#local.broadcast(message, target);
-    this.#link.publish(Kind.DELIVER, route, message.bytes);
+    this.#link.publish(Kind.DELIVER, route, message.bytes, this.#link.names.roomChannel(target.rooms));
     return sent;
   }
 

@@ -114,6 +114,11 @@ export class RedisRecoveryStore implements RecoveryStore {
     void this.load();
   }
 
+  /** This node may have missed recorded messages: the next load() renews the epoch. */
+  markGap(): void {
+    this.#gap = true;
+  }
+
   /**
    * Sends a message through the history (the adapter delivers it when it comes back).
    * False: Redis is away; `fallback` is not called and the caller delivers it now. When the
