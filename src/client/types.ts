@@ -28,5 +28,5 @@ export type {
   StelarClientOptions,
 } from './options.js';
 export type { CustomReconnectDelay } from './backoff.js';
-export type { ClientMode, ClientTarget, UrlInput } from './url.js';
+export type { ClientMode, ClientTarget, UrlInput, UrlList } from './url.js';
 export type { ClientPlatform, ClientTransport, TransportHandlers, TransportOptions } from './transport.js';
