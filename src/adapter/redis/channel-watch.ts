@@ -6,12 +6,12 @@
  * clients do it on their own, but nothing tells us when a channel went deaf or came back.
  * So every beat the node publishes a small canary on each of its channels and expects it
  * back: a channel whose canary is not back within `graceMs` is lost; the first canary to
- * return brings it back. The first channel lost and the last one back are each logged once,
- * by the caller, through `lost` and `back`.
+ * return brings it back. The caller logs the first loss (`lost` with `first`) and the return
+ * of the last channel (`back`): one line each way.
  */
 export interface WatchEvents {
-  /** Some channels went deaf (called when the first does). */
-  lost(channels: string[]): void;
+  /** Channels went deaf; `first`: none was lost before (the moment to log). */
+  lost(channels: string[], first: boolean): void;
   /** Every channel delivers again. */
   back(): void;
 }
@@ -55,7 +55,7 @@ export class ChannelWatch {
     if (newlyLost.length === 0) return;
     const first = this.#lost.size === 0;
     for (const channel of newlyLost) this.#lost.add(channel);
-    if (first) this.#events.lost(newlyLost);
+    this.#events.lost(newlyLost, first);
   }
 
   /** A canary of ours came back on `channel` (an old one too: the channel delivers now). */

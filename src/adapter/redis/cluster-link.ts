@@ -110,12 +110,14 @@ export class ClusterLink {
           Math.max(options.heartbeatInterval, 1000),
           (channel) => this.publish(Kind.HELLO, { k: CANARY, a: channel }, EMPTY, channel),
           {
-            lost: (channels) => {
-              this.#h
-                .logger()
-                .warn(
+            lost: (channels, first) => {
+              if (first) {
+                const logger = this.#h.logger();
+                logger.warn(
                   `Redis Cluster: ${channels.length} sharded channel(s) stopped delivering (shard failover or slot migration?): those messages are lost until the client resubscribes`,
                 );
+              }
+              // Recorded messages may have passed by unseen: the recovery epoch must change.
               if (channels.includes(options.names.all)) this.#h.gap();
             },
             back: () => {
