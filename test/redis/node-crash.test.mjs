@@ -112,7 +112,7 @@ test('a hung node (SIGSTOP) is waited for only until it misses its beats, not th
     assert.deepEqual(value.missingNodes, [victim.nodeId]);
     // A suspect is not even asked: the next query answers at once.
     const again = await timed(() => local.server.fetchRooms());
-    assert.ok(again.ms < 300, `second query in ${again.ms.toFixed(0)} ms`);
+    assert.ok(again.ms < 1500, `second query in ${again.ms.toFixed(0)} ms (requestTimeout is 5000)`);
     assert.deepEqual(again.value.missingNodes, [victim.nodeId]);
   } finally {
     victim.child.kill('SIGCONT');
