@@ -2,7 +2,13 @@
 // A standalone RFC 6455 echo server on our own WebSocket layer (for interop suites such as
 // Autobahn, and for manual testing): every text and binary message is sent back unchanged.
 //
-//   npm run build && npm run echo-server -- --port 9001 [--host 127.0.0.1]
+//   npm run build && npm run echo-server -- --port 9001 [--host 127.0.0.1] [--deflate [--deflate-keep-context]]
+//
+// --deflate turns permessage-deflate (RFC 7692) on, compressing every message (threshold 0:
+// a conformance run should see compression on every size), each on its own (no context kept,
+// the library's default). --deflate-keep-context keeps the compression context between
+// messages in both directions instead (serverNoContextTakeover and clientNoContextTakeover
+// off), unless the client asks otherwise.
 import { WebSocketServer } from '../dist/websocket/index.js';
 
 function arg(name, fallback) {
@@ -12,6 +18,7 @@ function arg(name, fallback) {
   return inline ? inline.slice(name.length + 3) : fallback;
 }
 
+const flag = (name) => process.argv.includes(`--${name}`);
 const port = Number(arg('port', '9001'));
 const host = arg('host', '127.0.0.1');
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -19,7 +26,10 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const wss = new WebSocketServer({ port, host, maxPayload: 16 * 1024 * 1024 });
+const keepContext = flag('deflate-keep-context');
+const perMessageDeflate =
+  flag('deflate') || keepContext ? { threshold: 0, ...(keepContext ? { serverNoContextTakeover: false, clientNoContextTakeover: false } : {}) } : false;
+const wss = new WebSocketServer({ port, host, maxPayload: 16 * 1024 * 1024, perMessageDeflate });
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   ws.on('error', () => {}); // the connection already sent the close code; nothing else to do
@@ -30,7 +40,8 @@ wss.on('error', (err) => {
 });
 wss.on('listening', () => {
   const address = wss.address();
-  console.log(`echo server listening on ws://${host}:${typeof address === 'object' && address ? address.port : port}`);
+  const compression = perMessageDeflate ? ` (permessage-deflate${keepContext ? ', contexts kept' : ''})` : '';
+  console.log(`echo server listening on ws://${host}:${typeof address === 'object' && address ? address.port : port}${compression}`);
 });
 
 let stopping = false;

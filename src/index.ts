@@ -26,6 +26,8 @@ export type {
   EmitOptions,
   ErrorContext as ClientErrorContext,
   RequestOptions,
+  RequestHandler,
+  ServerRequestInfo,
   StelarClientOptions,
 } from './client/index.js';
 // -----------------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ import { bytesOf, type ClientPlatform, type ClientTransport, PLAIN_LAYOUT, type 
 
 /** Above this many unsent bytes, sendPacketBytes reports backpressure (it still sends). */
 const HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * The browser's WebSocket has no drain event: after a send answered false, bufferedAmount is
+ * read this often (ms) until it is below the mark. One timer per client, only while owed.
+ */
+const DRAIN_POLL_MS = 16;
 
 /** Codes a script may put in a close frame (others throw InvalidAccessError). */
 function allowedCloseCode(code: number): number {
@@ -20,6 +25,7 @@ class BrowserTransport implements ClientTransport {
   #ws: WebSocket | null = null;
   #handlers: TransportHandlers;
   #finished = false;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: TransportOptions, handlers: TransportHandlers) {
     this.#handlers = handlers;
@@ -52,8 +58,22 @@ class BrowserTransport implements ClientTransport {
     const ws = this.#ws;
     if (ws?.readyState !== 1) return false;
     ws.send(bytes);
-    return ws.bufferedAmount < HIGH_WATER_MARK;
+    if (ws.bufferedAmount < HIGH_WATER_MARK) return true;
+    if (this.#drainTimer === undefined) this.#drainTimer = setTimeout(this.#pollDrain, DRAIN_POLL_MS);
+    return false;
   }
+
+  get bufferedAmount(): number {
+    return this.#ws?.bufferedAmount ?? 0;
+  }
+
+  #pollDrain = (): void => {
+    this.#drainTimer = undefined;
+    const ws = this.#ws;
+    if (ws?.readyState !== 1) return;
+    if (ws.bufferedAmount >= HIGH_WATER_MARK) this.#drainTimer = setTimeout(this.#pollDrain, DRAIN_POLL_MS);
+    else this.#handlers.onDrain();
+  };
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     try {
@@ -72,6 +92,8 @@ class BrowserTransport implements ClientTransport {
   #finish(code: number, reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
+    if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     const ws = this.#ws;
     if (ws) ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
     this.#ws = null;

@@ -3,8 +3,9 @@
  * session (Connect, Disconnect, Ping), the requests waiting for an answer, the rooms, and the
  * application's listeners. Every packet counts as a sign of life for the heartbeat.
  */
-import { CloseCode, decodePacket, ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
+import { CloseCode, decodePacket, ErrorCode, isReservedEvent, type Packet, PacketType, ReservedEvent, remoteError, StelarError } from '../protocol/index.js';
 import type { PendingAck } from './acks.js';
+import type { Answers } from './answers.js';
 import type { ClientContext } from './context.js';
 import type { Recovery } from './recovery.js';
 import type { RoomSet } from './rooms.js';
@@ -30,36 +31,25 @@ export interface PendingRequests {
   take(ackId: number): PendingAck | undefined;
 }
 
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
-const APP_CODE_RE = /^[\w.:-]{1,64}$/;
-
-/** An error sent by the server (Error packet or failed ACK), its code kept when it is one of ours. */
-function remoteError(data: unknown, fallbackCode: ErrorCode, fallbackMessage: string): StelarError {
-  const body = (data && typeof data === 'object' ? data : {}) as { message?: unknown; code?: unknown };
-  const message = typeof body.message === 'string' ? body.message : typeof data === 'string' ? data : fallbackMessage;
-  // An application's own code (e.g. 'NOT_FOUND' thrown by an onAck handler) is kept as sent,
-  // so callers can branch on it; anything that is not a short string falls back.
-  const code = typeof body.code === 'string' && (KNOWN_CODES.has(body.code) || APP_CODE_RE.test(body.code)) ? (body.code as ErrorCode) : fallbackCode;
-  return new StelarError(code, message, 0);
-}
-
 export class Inbound {
   #ctx: ClientContext;
   #session: InboundSession;
   #requests: PendingRequests;
   #rooms: RoomSet;
   #recovery: Recovery;
+  #answers: Answers;
   #received = 0;
 
-  constructor(ctx: ClientContext, session: InboundSession, requests: PendingRequests, rooms: RoomSet, recovery: Recovery) {
+  constructor(ctx: ClientContext, session: InboundSession, requests: PendingRequests, rooms: RoomSet, recovery: Recovery, answers: Answers) {
     this.#ctx = ctx;
     this.#session = session;
     this.#requests = requests;
     this.#rooms = rooms;
     this.#recovery = recovery;
+    this.#answers = answers;
   }
 
-  /** Events and ACK Responses received (session packets do not count). */
+  /** Events, ACK Requests and ACK Responses received (session packets do not count). */
   get received(): number {
     return this.#received;
   }
@@ -90,14 +80,9 @@ export class Inbound {
       case PacketType.ACK_RESPONSE:
         return this.#onAckResponse(packet);
       case PacketType.ACK_REQUEST:
-        // The protocol has no server->client requests; answer rather than leave it hanging.
-        return session.control({
-          type: PacketType.ACK_RESPONSE,
-          event: packet.event,
-          ackId: packet.ackId,
-          ok: false,
-          data: { message: 'the client does not answer requests', code: ErrorCode.NO_ACK_HANDLER },
-        });
+        // The server asks: the onRequest handler for its ack name answers (answers.ts).
+        this.#received++;
+        return this.#answers.onRequest(packet);
       case PacketType.JOIN_ROOM:
         // Also sent when the server itself put this client in a room: remember it for reconnects.
         this.#rooms.add(packet.event);
@@ -120,9 +105,22 @@ export class Inbound {
   /** An event reaches the application: hook, listeners, then its offset counts as processed. */
   deliver(event: string, data: unknown, isBinary: boolean, offset: string | null): void {
     this.#received++;
-    this.#ctx.hook('onMessage', { event, data, isBinary });
-    this.#ctx.listeners.dispatchEvent(event, data);
+    if (isReservedEvent(event)) this.#reserved(event, data);
+    else {
+      this.#ctx.hook('onMessage', { event, data, isBinary });
+      this.#ctx.listeners.dispatchEvent(event, data);
+    }
     this.#recovery.processed(offset);
+  }
+
+  /** The protocol's own events become the client's events; unknown ones (a newer server's) are dropped. */
+  #reserved(event: string, data: unknown): void {
+    const change = data as { room?: unknown; id?: unknown; data?: unknown } | null;
+    if (!change || typeof change.room !== 'string' || typeof change.id !== 'string') return;
+    const fields = change.data && typeof change.data === 'object' ? change.data : {};
+    const value = { room: change.room, id: change.id, data: fields };
+    if (event === ReservedEvent.PRESENCE_JOIN) this.#ctx.emitReserved('presence_join', value);
+    else if (event === ReservedEvent.PRESENCE_LEAVE) this.#ctx.emitReserved('presence_leave', value);
   }
 
   #onEvent(event: string, data: unknown, isBinary: boolean): void {

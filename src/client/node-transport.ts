@@ -84,6 +84,7 @@ class NodeTransport implements ClientTransport {
               this.#connectSent = this.#connectSent && headers[CONNECT_HEADER] === '1';
             },
             maxPayload: options.maxFrameSize,
+            perMessageDeflate: options.perMessageDeflate,
             handshakeTimeout: options.connectTimeout,
             rejectUnauthorized: options.rejectUnauthorized,
             ca,
@@ -116,7 +117,14 @@ class NodeTransport implements ClientTransport {
     const conn = this.#conn;
     if (!conn) return false;
     if (this.#tcp) return (conn as TcpConnection).send(bytes);
-    return (conn as WebSocketConnection).sendFrame(maskFrameInPlace(Opcode.BINARY, bytes, MASKED_HEADER_ROOM));
+    const ws = conn as WebSocketConnection;
+    // permessage-deflate: the connection frames the packet (compressed or not) itself.
+    if (ws.perMessageDeflate) return ws.send(bytes.subarray(MASKED_HEADER_ROOM), { binary: true });
+    return ws.sendFrame(maskFrameInPlace(Opcode.BINARY, bytes, MASKED_HEADER_ROOM));
+  }
+
+  get bufferedAmount(): number {
+    return this.#conn?.bufferedAmount ?? 0;
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
@@ -151,6 +159,8 @@ class NodeTransport implements ClientTransport {
         else h.onError(new StelarError(ErrorCode.PACKET_UNEXPECTED, 'text WebSocket message: stelar packets travel as binary messages'));
       });
     }
+    // Only owed drains are emitted (a send answered false first).
+    conn.on('drain', () => h.onDrain());
     conn.on('error', (err: Error) => {
       if (!this.#failedWith && err instanceof StelarError && err.closeCode) this.#failedWith = err.closeCode;
       h.onError(err);

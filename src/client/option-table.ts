@@ -166,6 +166,7 @@ export const CLIENT_OPTIONS = {
     copy: (v) => (typeof v === 'object' ? { ...v } : v),
   }),
   rejectUnauthorized: boolOption(true, 'Check the server certificate (Node).'),
+  perMessageDeflate: boolOption(true, 'Offer permessage-deflate compression on WebSocket (Node; browsers always offer it); the server decides.'),
   headers: option({
     description: 'Extra WebSocket handshake headers (Node only).',
     runtime: true,
@@ -174,7 +175,7 @@ export const CLIENT_OPTIONS = {
     copy: (v) => ({ ...v }),
   }),
   auth: option({
-    description: 'Sent in the Connect packet; a function is called on every attempt.',
+    description: 'Sent in the Connect packet; a function is called on every attempt, and when the server asks for fresh credentials.',
     runtime: true,
     default: undefined,
     // `'auth' in input`: an explicit `auth: undefined` clears it.

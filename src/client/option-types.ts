@@ -57,7 +57,10 @@ export interface ClientTlsOptions {
   servername?: string;
 }
 
-/** Value sent as `auth` in the Connect packet; a function is called on every (re)connection. */
+/**
+ * Value sent as `auth` in the Connect packet; a function is called on every (re)connection,
+ * and again when the server asks for fresh credentials on the open connection.
+ */
 export type AuthOption = unknown | (() => unknown | Promise<unknown>);
 
 /**
@@ -92,6 +95,13 @@ export interface StelarClientOptions {
   tls?: boolean | ClientTlsOptions;
   /** Check the server certificate (Node). Default true. */
   rejectUnauthorized?: boolean;
+  /**
+   * Offer permessage-deflate (RFC 7692) on WebSocket (Node; browsers always offer it). The
+   * server decides: a StelarServer compresses only with its own `perMessageDeflate` on. The
+   * client compresses messages of 1 KiB and more, each on its own. Default true; applies from
+   * the next connection attempt.
+   */
+  perMessageDeflate?: boolean;
   /** Extra headers for the WebSocket handshake (Node only; browsers do not allow them). */
   headers?: Record<string, string>;
   /** Sent to the server in the Connect packet (`ctx.auth` / middleware). */

@@ -5,6 +5,11 @@
  * queue and the requests waiting for an answer, so a request dropped from the queue or timed
  * out while queued is taken out of both at once.
  * Session packets (Connect, Ping, rooms) do not come here: see `Session.control`.
+ *
+ * Backpressure: a send answers false when the transport's backlog reached its high-water
+ * mark (the message still goes out) or when the message was queued offline; the client then
+ * owes its application one `drain` event, emitted once the transport has drained and the
+ * client is connected (after a reconnection, once the offline queue went out).
  */
 import { ErrorCode, type Packet, PacketType, StelarError } from '../protocol/index.js';
 import { AckTracker, type PendingAck } from './acks.js';
@@ -50,6 +55,10 @@ export class Outbound {
   #queue: BoundedQueue<QueueEntry>;
   #acks = new AckTracker();
   #sent = 0;
+  /** A send answered false (backpressure, or queued offline): a `drain` event is owed. */
+  #owed = false;
+  /** The current transport answered false and has not reported its drain yet. */
+  #transportFull = false;
 
   constructor(ctx: ClientContext, link: OutboundLink) {
     this.#ctx = ctx;
@@ -128,6 +137,10 @@ export class Outbound {
 
   /** The session is ready: the offline queue goes out in order on `transport`. Returns how many entries it held. */
   flush(transport: ClientTransport | null): number {
+    // A new transport: whatever the previous one owed died with it.
+    this.#transportFull = false;
+    // After 'connect' (emitted right after this), unless the queue filled the new transport.
+    if (this.#owed) queueMicrotask(() => this.#drainIfClear());
     const entries = this.#queue.drain();
     for (const entry of entries) {
       if (entry.pending) entry.pending.queued = undefined;
@@ -152,6 +165,18 @@ export class Outbound {
       new StelarError(ErrorCode.CONNECTION_CLOSED, `request "${entry.event}" cancelled: the client disconnected`);
     this.#acks.rejectWhere(() => true, closed);
     this.#queue.drain();
+  }
+
+  /** The transport drained. */
+  onDrain(): void {
+    this.#transportFull = false;
+    this.#drainIfClear();
+  }
+
+  #drainIfClear(): void {
+    if (!this.#owed || this.#transportFull || !this.#link.online) return;
+    this.#owed = false;
+    this.#ctx.emitReserved('drain');
   }
 
   resizeQueue(capacity: number): void {
@@ -184,8 +209,9 @@ export class Outbound {
       pending.timer = startTimer(() => this.#onAckTimeout(pending, timeout), timeout);
     }
     if (online) {
-      this.#write(online, bytes);
-      return true;
+      if (this.#write(online, bytes)) return true;
+      this.#owed = true;
+      return false;
     }
     const entry: QueueEntry = { event, packet, bytes, layout, pending };
     if (pending) pending.queued = entry;
@@ -197,6 +223,7 @@ export class Outbound {
     }
     ctx.hook('onMessageQueued', { event, queueSize: this.#queue.size, dropped: dropped.map((d) => d.event) });
     this.#dropped(dropped);
+    this.#owed = true;
     return false;
   }
 
@@ -223,9 +250,12 @@ export class Outbound {
     }
   }
 
-  #write(transport: ClientTransport | null, bytes: Uint8Array): void {
-    if (!transport) return;
-    transport.sendPacketBytes(bytes);
+  /** false: the transport's backlog is at its high-water mark (the bytes are queued there anyway). */
+  #write(transport: ClientTransport | null, bytes: Uint8Array): boolean {
+    if (!transport) return false;
+    const ok = transport.sendPacketBytes(bytes);
     this.#sent++;
+    if (!ok) this.#transportFull = true;
+    return ok;
   }
 }

@@ -4,13 +4,16 @@
  * reconnection with backoff. See docs/ARCHITECTURE.md, "The session protocol".
  *
  * Life of a connection:
- *   connect() -> transport opens -> we send Connect { v, auth?, recovery? } -> the server's
+ *   connect() -> transport opens -> we send Connect { v, auth?, recovery?, refresh? } -> the server's
  *   Connect { id, heartbeatInterval, maxPayloadSize } -> re-join remembered rooms and wait for
  *   their echoes -> the offline queue goes out in order -> state 'connected', 'connect' event.
  * Messages emitted before that point are queued, so nothing can overtake the queue.
  * On close: in-flight requests fail, 'disconnect' { code, reason } if a session existed, then
  * reconnect with backoff unless the close code's advice is 'stop', reconnection is off, or
  * the attempts are used up ('reconnect_failed').
+ * While open, the server may ask for fresh credentials (a Connect `{ refresh }`, only when our
+ * Connect said `refresh: true`): the `auth` option is read again (a function is called) and
+ * sent back in a Connect `{ v, auth }` on the same connection (docs/PROTOCOL.md).
  */
 import {
   CloseCode,
@@ -23,6 +26,7 @@ import {
   type ReconnectAdvice,
   StelarError,
 } from '../protocol/index.js';
+import type { AnswerLink } from './answers.js';
 import { reconnectDelay } from './backoff.js';
 import type { ClientContext } from './context.js';
 import type { ClientConnectionCloseMessage, ClientConnectionOpenMessage } from './diagnostics.js';
@@ -46,9 +50,11 @@ export interface SessionParts {
   cancelAll(): void;
   /** An event held while a resumed session was not yet announced. */
   deliver(...event: HeldEvent): void;
+  /** The transport's backlog fell below its high-water mark (after a send answered false). */
+  onDrain(): void;
 }
 
-export class Session implements OutboundLink, InboundSession {
+export class Session implements OutboundLink, InboundSession, AnswerLink {
   #ctx: ClientContext;
   #rooms: RoomSet;
   #recovery: Recovery;
@@ -115,6 +121,21 @@ export class Session implements OutboundLink, InboundSession {
 
   get serverMaxPayload(): number | undefined {
     return this.#serverMaxPayload;
+  }
+
+  /** Bytes handed to the current transport and not yet written to the network (0 without one). */
+  get bufferedAmount(): number {
+    return this.#transport?.bufferedAmount ?? 0;
+  }
+
+  /** Changes with every connection attempt (and disconnect()): what was said on an older one is stale. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** The current transport if it is still the one of `generation` and its session is open. */
+  transportFor(generation: number): ClientTransport | null {
+    return generation === this.#generation && this.#open ? this.#transport : null;
   }
 
   // ---------------------------------------------------------------- driven by the public API
@@ -190,8 +211,12 @@ export class Session implements OutboundLink, InboundSession {
   }
 
   onServerConnect(data: unknown): void {
-    if (this.#open) return;
     const body = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+    if (this.#open) {
+      // On an open session a server Connect is a request for fresh credentials (or nothing).
+      if (typeof body.refresh === 'number') this.#answerRefresh();
+      return;
+    }
     this.#open = true;
     this.#id = typeof body.id === 'string' || typeof body.id === 'number' ? String(body.id) : null;
     this.#serverHeartbeat = typeof body.heartbeatInterval === 'number' && body.heartbeatInterval > 0 ? body.heartbeatInterval : undefined;
@@ -241,6 +266,7 @@ export class Session implements OutboundLink, InboundSession {
           connectTimeout: options.connectTimeout,
           tls: options.tls,
           rejectUnauthorized: options.rejectUnauthorized,
+          perMessageDeflate: options.perMessageDeflate,
           headers: options.headers,
           logger: ctx.logger,
           // Built up front only when nothing has to run first (an auth callback runs at open).
@@ -249,6 +275,7 @@ export class Session implements OutboundLink, InboundSession {
         {
           onOpen: (connectSent) => live() && !connectSent && this.#sendConnect(generation),
           onData: (bytes) => live() && this.#parts.onPacket(bytes),
+          onDrain: () => live() && this.#parts.onDrain(),
           onError: (err) => live() && ctx.report(err, 'transport'),
           onClose: (code, reason) => live() && this.#onTransportClose(code, reason),
         },
@@ -277,10 +304,34 @@ export class Session implements OutboundLink, InboundSession {
       });
   }
 
-  /** The client's Connect: `{ v, auth?, recovery? }`. */
+  /**
+   * The server asked for fresh credentials: the `auth` option is read again (a function is
+   * called, as before a connection) and sent in a Connect on this connection. A failing auth
+   * function sends nothing: the server closes at the expiry (4010) and the client reconnects.
+   */
+  #answerRefresh(): void {
+    const generation = this.#generation;
+    Promise.resolve()
+      .then(() => {
+        const auth = this.#ctx.options.auth;
+        return typeof auth === 'function' ? (auth as () => unknown)() : auth;
+      })
+      .then(
+        (auth) => {
+          if (generation === this.#generation && this.#open) this.control({ type: PacketType.CONNECT, event: '', data: { v: PROTOCOL_VERSION, auth } });
+        },
+        (err: unknown) => {
+          if (generation === this.#generation) this.#ctx.report(err, 'connect');
+        },
+      );
+  }
+
+  /** The client's Connect: `{ v, auth?, recovery?, refresh? }`. */
   #connectPacket(auth: unknown): Packet {
-    const data: { v: number; auth?: unknown; recovery?: unknown } = { v: PROTOCOL_VERSION };
+    const data: { v: number; auth?: unknown; recovery?: unknown; refresh?: true } = { v: PROTOCOL_VERSION };
     if (auth !== undefined) data.auth = auth;
+    // Credentials can be sent again on request only by a client that has some.
+    if (this.#ctx.options.auth !== undefined) data.refresh = true;
     const recovery = this.#recovery.connectField(this.#ctx.options.recovery);
     if (recovery !== undefined) data.recovery = recovery;
     return { type: PacketType.CONNECT, event: '', data };

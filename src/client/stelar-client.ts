@@ -10,11 +10,22 @@
  *   rooms.ts     remembered rooms, re-joined after reconnections
  *   recovery.ts  connection-state recovery (what to resume, replayed events held until 'connect')
  */
-import { PacketType } from '../protocol/index.js';
+import { PacketType, type PresenceData, type PresenceResult, ReservedEvent } from '../protocol/index.js';
+import { Answers } from './answers.js';
 import { ClientContext } from './context.js';
 import type { Listener } from './emitter.js';
 import { Inbound } from './inbound.js';
-import type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo } from './listeners.js';
+import type {
+  AckInfo,
+  AckListener,
+  AnyListener,
+  ClientError,
+  ClientReservedEvents,
+  ConnectInfo,
+  DisconnectInfo,
+  RequestHandler,
+  ServerRequestInfo,
+} from './listeners.js';
 import { type ClientState, copyOptions, type ResolvedClientOptions, type StelarClientOptions } from './options.js';
 import { type EmitOptions, Outbound, type RequestOptions } from './outbound.js';
 import { Recovery } from './recovery.js';
@@ -32,9 +43,11 @@ export type EventNames<M extends EventMap> = keyof M & string;
  * arguments whatever the map says (a server event with such a name reaches only `onAll`);
  * other events get their payload from the map `M`.
  */
-export type EventHandler<M extends EventMap, K> = K extends keyof ClientReservedEvents ? ClientReservedEvents[K] : (data: M[K & keyof M]) => void;
+export type EventHandler<M extends EventMap, K, P extends object = PresenceData> = K extends keyof ClientReservedEvents
+  ? ClientReservedEvents<P>[K]
+  : (data: M[K & keyof M]) => void;
 
-export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo };
+export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEvents, ConnectInfo, DisconnectInfo, RequestHandler, ServerRequestInfo };
 
 /**
  * `connect(callback)`'s callback. It is called with no argument (the `connect` event carries
@@ -44,13 +57,18 @@ export type { AckInfo, AckListener, AnyListener, ClientError, ClientReservedEven
 export type ConnectCallback = (value?: undefined) => void;
 export type { AckCallback, EmitOptions, RequestOptions } from './outbound.js';
 
-export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends EventMap = DefaultEventMap> {
+/**
+ * `S`: events the server sends, `C`: events the client sends, `P`: the metadata fields the
+ * server's presence shows (what `presence()` and the `presence_join`/`presence_leave` events carry).
+ */
+export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends EventMap = DefaultEventMap, P extends object = PresenceData> {
   #ctx: ClientContext;
   #rooms = new RoomSet();
   #recovery = new Recovery();
   #session: Session;
   #outbound: Outbound;
   #inbound: Inbound;
+  #answers: Answers;
 
   constructor(url: UrlList, options: StelarClientOptions | undefined, platform: ClientPlatform) {
     this.#ctx = new ClientContext(url, options, platform, this);
@@ -65,28 +83,30 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
         failInFlight: (code) => this.#outbound.failInFlight(code),
         cancelAll: () => this.#outbound.cancelAll(),
         deliver: (event, data, isBinary, offset) => this.#inbound.deliver(event, data, isBinary, offset),
+        onDrain: () => this.#outbound.onDrain(),
       },
       options?.heartbeatInterval !== undefined,
     );
     this.#outbound = new Outbound(this.#ctx, this.#session);
-    this.#inbound = new Inbound(this.#ctx, this.#session, this.#outbound, this.#rooms, this.#recovery);
+    this.#answers = new Answers(this.#ctx, this.#session);
+    this.#inbound = new Inbound(this.#ctx, this.#session, this.#outbound, this.#rooms, this.#recovery, this.#answers);
   }
 
   // ---------------------------------------------------------------- listeners
 
-  on<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
+  on<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K, P>): this;
   on(event: string, handler: Listener): this {
     this.#ctx.listeners.events.on(event, handler);
     return this;
   }
 
-  once<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
+  once<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K, P>): this;
   once(event: string, handler: Listener): this {
     this.#ctx.listeners.events.once(event, handler);
     return this;
   }
 
-  off<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K>): this;
+  off<K extends keyof ClientReservedEvents | EventNames<S>>(event: K, handler: EventHandler<S, K, P>): this;
   off(event: string, handler: Listener): this {
     this.#ctx.listeners.events.off(event, handler);
     return this;
@@ -118,7 +138,25 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this;
   }
 
-  /** Without an argument: every listener, `onAll` and `onAck` ones included. */
+  /**
+   * Answers the server's requests named `name` (`server.request(id, name, data)` or
+   * `ctx.request(name, data)`): the return value, or what its promise resolves to, is the
+   * answer; a throw or rejection fails the request with `{ message, code }`. One handler per
+   * name (a second call replaces it). A request with no handler is answered with
+   * STELAR_ERR_NO_ACK_HANDLER.
+   */
+  onRequest<K extends EventNames<S>>(name: K, handler: (data: S[K], info: ServerRequestInfo) => unknown): this;
+  onRequest(name: string, handler: RequestHandler): this {
+    this.#ctx.listeners.setRequest(name, handler);
+    return this;
+  }
+
+  offRequest(name: string): this {
+    this.#ctx.listeners.removeRequest(name);
+    return this;
+  }
+
+  /** Without an argument: every listener, `onAll`, `onAck` and `onRequest` ones included. */
   removeAllListeners(event?: string): this {
     this.#ctx.listeners.clear(event);
     return this;
@@ -131,8 +169,10 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   // ---------------------------------------------------------------- sending
 
   /**
-   * Sends an event. Returns true when handed to the connection now, false when it was
-   * queued (offline), cancelled by `onBeforeEmit`, or refused (too large).
+   * Sends an event. Returns true when handed to the connection now, false when the
+   * connection's backlog reached its high-water mark (the message is sent anyway: wait for the
+   * `drain` event before sending more), when it was queued (offline; `drain` follows the
+   * reconnection), cancelled by `onBeforeEmit`, or refused (too large).
    * `opts.ack` turns it into a request: a callback gets `(err, data)`, a string names the
    * server's ack handler and the answer goes to `onAck(name)` listeners.
    */
@@ -176,6 +216,21 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return new Promise<R>((resolve, reject) => {
       this.#checkEvent(event);
       this.#outbound.request(event, data, ackName ?? event, opts?.timeout, resolve as (v: unknown) => void, reject);
+    });
+  }
+
+  /**
+   * Who is in `room`, across every server of a cluster: `{ room, count, members: [{ id, data }],
+   * truncated }`, `data` holding the metadata fields the server shows. Only for a member of the
+   * room (else it rejects with `STELAR_ERR_NOT_IN_ROOM`) on a server with the `presence`
+   * option; one at a time (a second while the first is unanswered: `STELAR_ERR_PRESENCE_BUSY`).
+   * A request like any other: offline it waits in the queue, `opts.timeout` bounds the wait.
+   */
+  presence(room: string, opts?: RequestOptions): Promise<PresenceResult<P>> {
+    return new Promise<PresenceResult<P>>((resolve, reject) => {
+      this.#checkRoom(room);
+      const event = ReservedEvent.PRESENCE;
+      this.#outbound.request(event, { room }, event, opts?.timeout, resolve as (v: unknown) => void, reject);
     });
   }
 
@@ -258,8 +313,9 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this;
   }
 
+  /** Events, requests and answers to the server's requests handed to a transport (not pings). */
   getMessagesSent(): number {
-    return this.#outbound.sent;
+    return this.#outbound.sent + this.#answers.sent;
   }
 
   getMessagesReceived(): number {
@@ -277,6 +333,15 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
 
   getQueueSize(): number {
     return this.#outbound.queueSize;
+  }
+
+  /**
+   * Bytes handed to the connection and not yet written to the network (0 while there is no
+   * connection; the offline queue is `getQueueSize()`). Above the high-water mark `emit`
+   * answers false until `drain`.
+   */
+  get bufferedAmount(): number {
+    return this.#session.bufferedAmount;
   }
 
   // ---------------------------------------------------------------- runtime options

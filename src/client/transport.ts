@@ -19,6 +19,8 @@ export interface TransportHandlers {
   /** `connectSent`: the Connect from `TransportOptions.connect` went with the opening and the server took it. */
   onOpen(connectSent?: boolean): void;
   onData(packet: Uint8Array): void;
+  /** The backlog fell below the high-water mark after `sendPacketBytes` answered false. */
+  onDrain(): void;
   onClose(code: number, reason: string): void;
   onError(error: Error): void;
 }
@@ -55,6 +57,8 @@ export interface ClientTransport {
    * buffered above the high-water mark (still sent).
    */
   sendPacketBytes(bytes: Uint8Array): boolean;
+  /** Bytes handed over and not yet written to the network. */
+  readonly bufferedAmount: number;
   /** Orderly close with a code (WebSocket close frame / TCP Disconnect packet). */
   close(code?: number, reason?: string): void;
   /** Drops the connection now (dead peer). `onClose` still follows. */
@@ -67,6 +71,8 @@ export interface TransportOptions {
   connectTimeout: number;
   tls: boolean | ClientTlsOptions;
   rejectUnauthorized: boolean;
+  /** Offer permessage-deflate (Node WebSocket; the browser's WebSocket decides by itself). */
+  perMessageDeflate: boolean;
   headers: Record<string, string>;
   logger: LoggerLike;
   /**

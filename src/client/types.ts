@@ -14,7 +14,9 @@ export type {
   EventHandler,
   EventMap,
   EventNames,
+  RequestHandler,
   RequestOptions,
+  ServerRequestInfo,
 } from './stelar-client.js';
 export type {
   AuthOption,
@@ -28,5 +30,6 @@ export type {
   StelarClientOptions,
 } from './options.js';
 export type { CustomReconnectDelay } from './backoff.js';
+export type { PresenceChange, PresenceData, PresenceMember, PresenceResult } from '../protocol/index.js';
 export type { ClientMode, ClientTarget, UrlInput, UrlList } from './url.js';
 export type { ClientPlatform, ClientTransport, TransportHandlers, TransportOptions } from './transport.js';

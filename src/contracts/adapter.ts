@@ -10,13 +10,19 @@
  *   number reached here; a cluster adapter also publishes to other nodes in the background
  *   (fire and forget, its own error handling).
  * - Cluster-wide queries are optional and asynchronous (`fetchRoomMembers`, `fetchRooms`,
- *   `fetchClients`, `fetchStats`); the server's `fetch*()` methods fall back to local answers.
+ *   `fetchClients`, `fetchStats`, `fetchPresence`); the server's `fetch*()` methods fall back
+ *   to local answers.
  * - Connection-state recovery: a message the server recorded carries an `offset`; a cluster
  *   adapter may keep the history itself (`recoveryStore`).
+ * - Server -> client requests (`server.request(id, …)`): a client on this node is asked by
+ *   the server itself; for one on another node the server calls the optional `requestRemote`,
+ *   and a cluster adapter asks its host's `requestClient` on the node that has the client.
  * - `close()` may return a Promise; the server awaits it in `stop()`.
  */
 import type { LoggerLike } from '../logger.js';
+import type { ErrorBody } from '../protocol/index.js';
 import type { EncodedMessage } from '../wire/index.js';
+import type { PresencePart, PresenceQuery } from './presence.js';
 import type { RecoveryOptions, RecoveryStore } from './recovery.js';
 import type { ClientSummary, ClusterStats, StelarStats } from './stats.js';
 
@@ -29,6 +35,22 @@ export interface AdapterClient {
   sendEncoded(message: EncodedMessage): boolean;
 }
 
+/** A server -> client request as it travels between nodes: what the client is asked. */
+export interface ClientRequest {
+  event: string;
+  /** The client's handler to run (the event name unless the server chose another). */
+  ackName: string;
+  /** JSON data (undefined: none). */
+  data: unknown;
+}
+
+/**
+ * How a server -> client request ended, as plain data (it may cross nodes): the client's
+ * answer, or why there is none (`error.code` a `STELAR_ERR_*` code, or the application's own
+ * code the client's handler failed with).
+ */
+export type ClientAnswer = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
+
 /** The server side of the adapter: the local clients that finished their handshake. */
 export interface AdapterHost {
   getClient(id: string): AdapterClient | undefined;
@@ -37,8 +59,19 @@ export interface AdapterHost {
   getClients(room?: string): ClientSummary[];
   /** This node's stats (what a cluster `fetchStats` gathers). */
   stats(): StelarStats;
+  /**
+   * This node's part of a presence query (what a cluster `fetchPresence` gathers): its
+   * accepted clients in the room, with only the asked metadata fields. Asynchronous because
+   * a big room is listed in slices, between which the event loop runs.
+   */
+  presence(query: PresenceQuery): Promise<PresencePart>;
   /** Counts messages a cluster adapter delivered on its own (from other nodes). */
   countSent(n: number): void;
+  /**
+   * Asks a client of this node on another node's behalf: resolves (never rejects) once the
+   * request settles, within `timeoutMs`; null when no such client is connected here.
+   */
+  requestClient(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> | null;
   readonly logger: LoggerLike;
 }
 
@@ -101,6 +134,22 @@ export interface Adapter {
   fetchRooms?(): Promise<string[]>;
   fetchClients?(room?: string): Promise<ClientSummary[]>;
   fetchStats?(): Promise<ClusterStats>;
+  /**
+   * Presence of a room: one part per live node, this one's included (`host.presence`), asked
+   * over the same path as the other queries. Without it the server builds presence from
+   * `fetchClients` (the whole metadata then crosses between nodes, only the chosen fields
+   * reach clients).
+   */
+  fetchPresence?(query: PresenceQuery): Promise<PresencePart[]>;
+  /**
+   * Optional: asks a client that is not on this node (the server calls it for
+   * `server.request(id, …)` when `id` is not local). Resolves (never rejects) with the
+   * client's answer, or `ok: false` with STELAR_ERR_NOT_CONNECTED when no node has the client,
+   * STELAR_ERR_ACK_TIMEOUT after `timeoutMs`, STELAR_ERR_CONNECTION_CLOSED when its connection
+   * or its node went away first. The answer must come back to this node. Without this method
+   * such a request fails with STELAR_ERR_NOT_CONNECTED.
+   */
+  requestRemote?(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer>;
   /**
    * Optional: a cluster adapter that keeps the recovery history itself (one ordered log for
    * every node). Called once by the server when `recovery` is on; without it the server uses

@@ -130,6 +130,11 @@ export function writeChunks(socket: Duplex, chunks: Uint8Array | Uint8Array[], t
   return ok || socket.writableLength < socket.writableHighWaterMark;
 }
 
+/** Reads paused because the peer does not read our backlog. */
+const PAUSED_BACKLOG = 1;
+/** Reads paused while a compressed message is inflated on the thread pool. */
+const PAUSED_INFLATE = 2;
+
 /** Who hears that the backlog is gone: the connection, which re-emits `drain` to its users. */
 export interface DrainListener {
   emit(event: 'drain'): boolean;
@@ -160,8 +165,11 @@ export class OutboundQueue implements Flushable {
   #needDrain = false;
   /** Pause reading while over the high-water mark (off once the connection closes). */
   #pauseReads: boolean;
-  /** We paused the socket's reads (and owe it a resume). */
-  #readsPaused = false;
+  /**
+   * Why we paused the socket's reads (and owe it a resume): PAUSED_BACKLOG, PAUSED_INFLATE, or
+   * both (one field for both reasons: it is per connection). Reads resume when none is left.
+   */
+  #paused = 0;
   /**
    * What `peerTookSinceLastLook` saw last: our backlog, and libuv's unwritten bytes; -1 before
    * the first look. (Small integers, not Infinity: a double field costs every idle connection
@@ -184,7 +192,22 @@ export class OutboundQueue implements Flushable {
 
   /** true while reads are paused because the peer is not reading what we sent. */
   get readsPaused(): boolean {
-    return this.#readsPaused;
+    return (this.#paused & PAUSED_BACKLOG) !== 0;
+  }
+
+  /**
+   * Pauses (true) or resumes (false) reads while the connection inflates a compressed message
+   * on the thread pool: what arrives meanwhile stays in the kernel, not in our parser's queue.
+   * Independent of the backlog pause: reads resume only when neither holds them.
+   */
+  holdReads(on: boolean): void {
+    if (on) {
+      if (this.#paused === 0) this.#socket.pause();
+      this.#paused |= PAUSED_INFLATE;
+    } else if ((this.#paused & PAUSED_INFLATE) !== 0) {
+      this.#paused &= ~PAUSED_INFLATE;
+      if (this.#paused === 0 && !this.#socket.destroyed) this.#socket.resume();
+    }
   }
 
   /**
@@ -213,9 +236,17 @@ export class OutboundQueue implements Flushable {
   }
 
   #resumeReads(): void {
-    if (!this.#readsPaused) return;
-    this.#readsPaused = false;
-    if (!this.#socket.destroyed) this.#socket.resume();
+    if ((this.#paused & PAUSED_BACKLOG) === 0) return;
+    this.#paused &= ~PAUSED_BACKLOG;
+    if (this.#paused === 0 && !this.#socket.destroyed) this.#socket.resume();
+  }
+
+  /**
+   * A write answered false and its `drain` has not come yet: the backlog is at or above the
+   * high-water mark (the name and meaning of Node's `writable.writableNeedDrain`).
+   */
+  get writableNeedDrain(): boolean {
+    return this.#needDrain;
   }
 
   /** Queued bytes plus the socket's own buffer: what `bufferedAmount` reports. */
@@ -235,11 +266,11 @@ export class OutboundQueue implements Flushable {
     this.enqueue(bytes);
     if (this.#bytes < this.#room) return true;
     this.#needDrain = true;
-    if (this.#pauseReads && !this.#readsPaused) {
+    if (this.#pauseReads && (this.#paused & PAUSED_BACKLOG) === 0) {
       // The peer is not keeping up with what we send: stop reading what it sends (the chunk
       // being handled finishes; the next one waits for drain).
-      this.#readsPaused = true;
-      socket.pause();
+      if (this.#paused === 0) socket.pause();
+      this.#paused |= PAUSED_BACKLOG;
     }
     return false;
   }

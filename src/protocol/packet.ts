@@ -466,3 +466,14 @@ export function peekAck(bytes: Uint8Array, event: string, maxBytes = 1024): { ac
   const name = nameLen === 0 ? event : lossyText(bytes, at + 6, Math.min(at + 6 + nameLen, bytes.length, at + 6 + maxBytes));
   return { ackId: readU32(bytes, at), name };
 }
+
+/**
+ * The ackId of an ACK Request or ACK Response, read from its fixed fields without decoding
+ * anything else; -1 when the bytes are neither, or too short to hold the id.
+ */
+export function peekAckId(bytes: Uint8Array): number {
+  const type = bytes.length < PACKET_HEADER_SIZE ? -1 : bytes[0];
+  if (type !== PacketType.ACK_REQUEST && type !== PacketType.ACK_RESPONSE) return -1;
+  const at = PACKET_HEADER_SIZE + peekEventLength(bytes);
+  return bytes.length < at + 4 ? -1 : readU32(bytes, at);
+}

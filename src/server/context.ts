@@ -5,11 +5,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { ErrorCode, PacketType } from '../protocol/index.js';
+import { PacketType, thrownBody } from '../protocol/index.js';
 import { eventPacketType } from '../wire/index.js';
 import type { AnsweredFn } from './diagnostics.js';
 import { assertCloseCode, type RequestInfo, type Session, SessionState } from './session.js';
-import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, TransportProtocol } from './types.js';
+import type { ClientInfo, ClientSummary, DefaultEvents, EventMap, ServerRequestOptions, TransportProtocol } from './types.js';
 
 type BinaryLike = Uint8Array | ArrayBuffer;
 
@@ -17,6 +17,8 @@ export interface SendOptions {
   room?: string;
   exceptId?: string;
   binary?: boolean;
+  /** The library's own send (presence notifications): not shown to `onBeforeBroadcast`. */
+  internal?: boolean;
 }
 
 /** The little a context needs from the server: fan-out, rooms and the client list. */
@@ -30,6 +32,23 @@ export interface ContextHost {
   leaveRoom(session: Session, room: string): Error | null;
   roomsOf(id: string): ReadonlySet<string>;
   getClients(room?: string): ClientSummary[];
+  /** The connection's credentials expire at `at` (epoch ms; null: never). */
+  setExpiry(session: Session, at: number | null): void;
+  expiresAt(session: Session): number | null;
+  /** Settles when the connection's backlog is below the high-water mark (rejects once it is closed). */
+  drained(session: Session): Promise<void>;
+  /** Asks this session's client (a server -> client request); the promise of its answer. */
+  request(session: Session, event: string, data: unknown, options: ServerRequestOptions | undefined): Promise<unknown>;
+}
+
+/** `ctx.setExpiry`'s argument as epoch ms (null: no expiry); throws a TypeError for anything else. */
+function expiryTime(at: Date | number | null): number | null {
+  if (at === null) return null;
+  const ms = at instanceof Date ? at.getTime() : at;
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+    throw new TypeError('setExpiry needs a Date, a time in ms since the epoch (as Date.now() gives), or null');
+  }
+  return ms;
 }
 
 /**
@@ -73,7 +92,10 @@ Object.freeze(ClientInfoView.prototype);
 export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
   /** The message's payload (a Buffer for binary events; the Connect `auth` in middleware). */
   readonly data: TData;
-  /** The event this context was created for ('connection' / 'disconnect' for lifecycle handlers). */
+  /**
+   * The event this context was created for: 'connection' in middleware at the handshake and
+   * in onConnection, 'refresh' in middleware checking fresh credentials, 'disconnect', 'drain'.
+   */
   readonly eventName: string;
   readonly #host: ContextHost;
   readonly #session: Session;
@@ -122,11 +144,40 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     return this.#ackId !== 0 && !this.#answered;
   }
 
+  /**
+   * The epoch ms at which this connection's credentials expire (`setExpiry`), or null.
+   * During a refresh, middleware reads the expiry of the credentials being replaced.
+   */
+  get expiresAt(): number | null {
+    return this.#host.expiresAt(this.#session);
+  }
+
+  /**
+   * Bytes sent to this client and not yet handed to the kernel (queued for this tick's write
+   * plus the socket's own buffer).
+   */
+  get bufferedAmount(): number {
+    return this.#session.transport.bufferedAmount;
+  }
+
   // ---- sending ----------------------------------------------------------------------------
 
-  /** Sends an event to this client. */
+  /**
+   * Sends an event to this client. false: the connection's backlog reached its high-water
+   * mark (the message is queued and sent anyway: wait for `drained()` or `onDrain` before
+   * sending more), or the message could not be written (the connection is closing).
+   */
   emit<K extends keyof SE & string>(event: K, data?: SE[K]): boolean {
-    return this.#session.sendPacket({ type: eventPacketType(data), event, data });
+    return this.#session.emitPacket({ type: eventPacketType(data), event, data });
+  }
+
+  /**
+   * Resolves once this connection's backlog is below the high-water mark: at once when it is,
+   * else when it drains. Rejects with STELAR_ERR_CONNECTION_CLOSED when the connection is
+   * closed first. `if (!ctx.emit(...)) await ctx.drained();` keeps a producer's memory flat.
+   */
+  drained(): Promise<void> {
+    return this.#host.drained(this.#session);
   }
 
   /** Answers the pending ACK request with `data`; outside a request it is `emit`. */
@@ -135,8 +186,9 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
     return this.emit(event, data);
   }
 
+  /** `emit` as a binary message; the same false. */
   emitBinary(event: string, data: BinaryLike): boolean {
-    return this.#session.sendPacket({ type: PacketType.BINARY, event, data });
+    return this.#session.emitPacket({ type: PacketType.BINARY, event, data });
   }
 
   /** Sends to every client except this one (or except `excludeId` when given). */
@@ -155,6 +207,16 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   toId<K extends keyof SE & string>(id: string, event: K, data?: SE[K]): boolean {
     return this.#host.toId(id, event, data);
+  }
+
+  /**
+   * Asks this client (an ACK Request from the server) and resolves with its answer: what its
+   * `onRequest(name)` handler returned. Rejects with a StelarError: the client's own error,
+   * STELAR_ERR_NO_ACK_HANDLER, STELAR_ERR_ACK_TIMEOUT, STELAR_ERR_CONNECTION_CLOSED,
+   * STELAR_ERR_NOT_CONNECTED (not accepted yet, e.g. in middleware) or STELAR_ERR_REQUEST_LIMIT.
+   */
+  request<R = any, K extends keyof SE & string = keyof SE & string>(event: K, data?: SE[K], options?: ServerRequestOptions): Promise<R> {
+    return this.#host.request(this.#session, event, data, options) as Promise<R>;
   }
 
   // ---- rooms and metadata -----------------------------------------------------------------
@@ -194,6 +256,21 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   getMetadata<T = unknown>(key: string): T | undefined {
     return this.#session.getMetadata(key) as T | undefined;
+  }
+
+  // ---- credentials ------------------------------------------------------------------------
+
+  /**
+   * When this connection's credentials expire: a `Date` or epoch ms (a JWT's `exp * 1000`),
+   * or null for never. Before then a client that can refresh is asked for fresh credentials,
+   * which the middleware chain checks again (`eventName === 'refresh'`) without dropping the
+   * connection; at that time a client that could not refresh, did not answer, or was refused
+   * is closed with 4010 (`STELAR_ERR_AUTH_EXPIRED`). Usually called from middleware; from any
+   * handler it applies at once.
+   */
+  setExpiry(at: Date | number | null): this {
+    this.#host.setExpiry(this.#session, expiryTime(at));
+    return this;
   }
 
   // ---- ACK and lifecycle ------------------------------------------------------------------
@@ -241,9 +318,6 @@ export class StelarContext<TData = any, SE extends EventMap = DefaultEvents> {
 
   /** The ACK error body for a thrown value: `{ message, code }`. */
   static errorBody(err: unknown): { message: string; code: string } {
-    const e = err as { message?: unknown; code?: unknown } | null;
-    const message = e && typeof e.message === 'string' ? e.message : String(err);
-    const code = e && typeof e.code === 'string' ? e.code : ErrorCode.ACK_FAILED;
-    return { message, code };
+    return thrownBody(err);
   }
 }

@@ -9,12 +9,15 @@ import {
   decodeEventName,
   decodePacket,
   ErrorCode,
+  isReservedEvent,
   isStelarError,
   type Packet,
   PacketType,
   peekAck,
+  peekAckId,
   peekEvent,
   peekPacketType,
+  ReservedEvent,
   StelarError,
 } from '../protocol/index.js';
 import { type ContextHost, StelarContext } from './context.js';
@@ -25,7 +28,10 @@ import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import { handshakePacketLimit, validName } from './limits.js';
 import type { ResolvedConfig } from './options.js';
+import type { Presence } from './presence/presence.js';
+import type { OutgoingRequests } from './outgoing-requests.js';
 import type { RateLimits, RateVerdict } from './rate-limiter.js';
+import type { CredentialRefresh } from './refresh.js';
 import type { RoomPolicy } from './rooms.js';
 import { type Session, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
@@ -37,11 +43,17 @@ export interface DispatcherParts {
   rateLimits: RateLimits;
   rooms: RoomPolicy;
   lifecycle: ClientLifecycle;
+  /** Answers to the server's requests for fresh credentials (a Connect on an open session). */
+  refresh: CredentialRefresh;
   counters: StatsCounters;
   contextHost: ContextHost;
   diagnostics: ServerDiagnostics;
   /** Started, unanswered ACK requests (graceful shutdown waits for them and refuses new ones). */
   inFlight?: InFlightRequests;
+  /** Answers the reserved `$stelar:presence` request. */
+  presence?: Presence | null;
+  /** Requests the server sent to clients: their answers (ACK Responses) settle them. */
+  outgoing?: OutgoingRequests;
   /** A peer's bad packet: logged and reported to `onInvalidMessage` (the caller tells the peer). */
   reportInvalid(session: Session, err: StelarError): void;
 }
@@ -57,9 +69,13 @@ export class Dispatcher {
     this.#p = parts;
   }
 
-  /** A refused packet: reported, then the peer gets the Error (and the close, if the error says so). */
-  #invalid(session: Session, err: StelarError): void {
+  /**
+   * A refused packet: reported, then the peer gets the Error (and the close, if the error says
+   * so); a refused ACK Request gets its error ACK Response first, so its caller settles.
+   */
+  #invalid(session: Session, bytes: Buffer, err: StelarError): void {
     this.#p.reportInvalid(session, err);
+    this.#refuseAck(session, bytes, err);
     session.fail(err);
   }
 
@@ -72,17 +88,23 @@ export class Dispatcher {
     // Before acceptance nobody is trusted yet: a small limit of its own, closing at once.
     const max = handshakePacketLimit(c);
     if (bytes.length > max) return this.#tooLarge(session, bytes, max, CloseCode.MESSAGE_TOO_BIG);
+    // Only Connect (once) and Ping belong here: anything else is refused from its type byte.
+    const type = peekPacketType(bytes);
+    const allowed = type === PacketType.PING || (type === PacketType.CONNECT && session.state === SessionState.AWAITING_CONNECT);
+    if (!allowed && type >= 0 && type <= PacketType.ERROR) return this.#unexpected(session, bytes);
     let packet: Packet;
     try {
       packet = decodePacket(bytes, c.maxJsonDepth);
     } catch (err) {
-      return this.#invalid(session, asStelarError(err));
+      return this.#invalid(session, bytes, asStelarError(err));
     }
     if (packet.type === PacketType.PING) return this.#pong(session, packet);
-    if (packet.type === PacketType.CONNECT && session.state === SessionState.AWAITING_CONNECT) {
-      return this.#p.lifecycle.handshake(session, packet);
-    }
-    this.#invalid(session, new StelarError(ErrorCode.PACKET_UNEXPECTED, 'the first packet must be Connect', 1002));
+    return this.#p.lifecycle.handshake(session, packet);
+  }
+
+  #unexpected(session: Session, bytes: Buffer): void {
+    const what = session.state === SessionState.AWAITING_CONNECT ? 'the first packet must be Connect' : 'only Ping is allowed until the session is accepted';
+    this.#invalid(session, bytes, new StelarError(ErrorCode.PACKET_UNEXPECTED, what, CloseCode.PROTOCOL_ERROR));
   }
 
   #tooLarge(session: Session, bytes: Buffer, max: number, closeCode: number): void {
@@ -91,9 +113,10 @@ export class Dispatcher {
     runHook(c.hooks, 'onPayloadTooLarge', { clientId: session.id, event, size: bytes.length, max, protocol: session.protocol }, c.logger);
     const limit = closeCode === 0 ? 'maxPayloadSize' : 'the limit before acceptance (maxHandshakePayloadSize)';
     const err = new StelarError(ErrorCode.PAYLOAD_TOO_LARGE, `payload of ${bytes.length} bytes exceeds ${limit} ${max}`, closeCode);
-    // Like any refused request, an oversized one is answered, so the caller does not wait for its timeout.
-    const ack = session.state === SessionState.OPEN ? peekAck(bytes, event) : null;
-    if (ack && ack.ackId !== 0) this.#refuseAckId(session, ack.ackId, ack.name, err);
+    // Like any refused request, an oversized one is answered, so the caller does not wait for its timeout;
+    // an oversized answer to one of our requests fails that request now.
+    this.#refuseAck(session, bytes, err, event);
+    this.#answerFailed(session, bytes, err);
     session.fail(err, { event, size: bytes.length, max });
   }
 
@@ -117,26 +140,64 @@ export class Dispatcher {
       case PacketType.JOIN_ROOM:
       case PacketType.LEAVE_ROOM:
         return this.#message(session, bytes, type);
+      case PacketType.CONNECT:
+        return this.#refresh(session, bytes);
       default:
         return this.#control(session, bytes);
     }
   }
 
-  /** Ping, Disconnect and what needs no answer: small packets, decoded whole. */
+  /**
+   * Ping, Disconnect, the answers to our requests, and what a client should not send: a Pong,
+   * an Error, a repeated Connect, or an ACK Response that answers nothing we asked are proof of
+   * life and nothing more, ignored without reading their body. (An unknown type byte is the
+   * one exception: it still closes the connection, 1002.)
+   */
   #control(session: Session, bytes: Buffer): void {
+    const type = peekPacketType(bytes);
+    if (type === PacketType.ACK_RESPONSE) return this.#clientAnswer(session, bytes);
+    if (type !== PacketType.PING && type !== PacketType.DISCONNECT && type >= 0 && type <= PacketType.ERROR) return;
     const packet = this.#decode(session, bytes);
     if (!packet) return;
-    switch (packet.type) {
-      case PacketType.PING:
-        return this.#pong(session, packet);
-      case PacketType.DISCONNECT:
-        // WebSocket clients close with a close frame, but a Disconnect means the same.
-        session.close(1000, 'client disconnected');
-        return;
-      default:
-        // Pong, ACK response, Error, a repeated Connect: proof of life, nothing to do.
-        return;
+    if (packet.type === PacketType.PING) return this.#pong(session, packet);
+    // WebSocket clients close with a close frame, but a Disconnect means the same.
+    session.close(1000, 'client disconnected');
+  }
+
+  /** The client's ACK Response: it settles the request of ours with that id (if it is still waiting). */
+  #clientAnswer(session: Session, bytes: Buffer): void {
+    const outgoing = this.#p.outgoing;
+    const ackId = peekAckId(bytes);
+    if (!outgoing || ackId <= 0 || !outgoing.isWaiting(session, ackId)) return;
+    let packet: Packet;
+    try {
+      packet = decodePacket(bytes, this.#p.config.maxJsonDepth);
+    } catch (err) {
+      const e = asStelarError(err);
+      outgoing.answer(session, ackId, false, { message: `the client's answer was refused: ${e.message}`, code: e.code });
+      return this.#badPacket(session, bytes, e);
     }
+    outgoing.answer(session, ackId, packet.ok !== false, packet.data);
+  }
+
+  /** An answer of ours that was refused before it could be read (too large) fails its request. */
+  #answerFailed(session: Session, bytes: Buffer, err: StelarError): void {
+    const ackId = peekPacketType(bytes) === PacketType.ACK_RESPONSE ? peekAckId(bytes) : -1;
+    if (ackId > 0) this.#p.outgoing?.answer(session, ackId, false, { message: `the client's answer was refused: ${err.message}`, code: err.code });
+  }
+
+  /**
+   * A Connect on an open session: the answer to our request for fresh credentials, read only
+   * when one was asked for (with the handshake's size limit); any other is a sign of life and
+   * nothing else, as always (its header is all that is read).
+   */
+  #refresh(session: Session, bytes: Buffer): void | Promise<void> {
+    const refresh = this.#p.refresh;
+    if (!refresh.awaitsAnswer(session)) return;
+    const max = handshakePacketLimit(this.#p.config);
+    if (bytes.length > max) return this.#tooLarge(session, bytes, max, CloseCode.MESSAGE_TOO_BIG);
+    const packet = this.#decode(session, bytes);
+    if (packet) return refresh.answer(session, packet);
   }
 
   #message(session: Session, bytes: Buffer, type: number): void | Promise<void> {
@@ -152,6 +213,11 @@ export class Dispatcher {
     if (!isRoom && !validName(event, c.maxEventNameLength)) {
       counters.received();
       const err = new StelarError(ErrorCode.PACKET_INVALID_EVENT, `event name must be a non-empty string of at most ${c.maxEventNameLength} bytes`);
+      return this.#badPacket(session, bytes, err);
+    }
+    if (type === PacketType.ACK_REQUEST && peekAckId(bytes) === 0) {
+      counters.received();
+      const err = new StelarError(ErrorCode.PACKET_INVALID_ACK_ID, 'ackId 0 is reserved for unsolicited answers: a request needs an id from 1 to 4294967295');
       return this.#badPacket(session, bytes, err);
     }
     if (!rateLimits.checkBytes(session.id, bytes.length)) {
@@ -215,8 +281,7 @@ export class Dispatcher {
    */
   #badPacket(session: Session, bytes: Buffer, err: StelarError): void {
     this.#p.reportInvalid(session, err);
-    const ack = peekAck(bytes, peekEvent(bytes));
-    if (ack && ack.ackId !== 0) this.#refuseAckId(session, ack.ackId, ack.name, err);
+    this.#refuseAck(session, bytes, err);
     if (session.noteInvalid() > this.#p.config.maxInvalidPackets) {
       session.fail(
         new StelarError(err.code, `${err.message} (more than ${this.#p.config.maxInvalidPackets} invalid packets: closing)`, CloseCode.POLICY_VIOLATION),
@@ -237,9 +302,19 @@ export class Dispatcher {
     );
     if (channels.rateLimit.hasSubscribers) this.#p.diagnostics.rateLimit(session, event, scope, disconnect);
     const err = new StelarError(ErrorCode.RATE_LIMITED, `rate limit exceeded (${scope})`, disconnect ? undefined : 0);
-    const ack = peekAck(bytes, event);
-    if (ack) this.#refuseAckId(session, ack.ackId, ack.name, err);
+    this.#refuseAck(session, bytes, err, event);
     session.fail(err, { event, scope });
+  }
+
+  /**
+   * Every ACK Request the server refuses is answered with an error ACK Response carrying its
+   * ackId (0 included) and the refusal's code, whatever else is sent, so the caller's pending
+   * call settles. Read from the header only: the body may be what was refused.
+   */
+  #refuseAck(session: Session, bytes: Buffer, err: StelarError, event?: string): void {
+    if (peekPacketType(bytes) !== PacketType.ACK_REQUEST) return;
+    const ack = peekAck(bytes, event ?? peekEvent(bytes));
+    if (ack) this.#refuseAckId(session, ack.ackId, ack.name, err);
   }
 
   /** A refused ACK request also gets an error ACK response, so the caller's promise settles. */
@@ -248,6 +323,8 @@ export class Dispatcher {
   }
 
   #event(session: Session, packet: Packet): void {
+    // Reserved names are the protocol's: never the application's handlers (none is a plain event yet).
+    if (isReservedEvent(packet.event)) return;
     const { handlers, contextHost, config } = this.#p;
     const list = handlers.events.get(packet.event);
     const all = handlers.all;
@@ -289,6 +366,7 @@ export class Dispatcher {
 
   /** Calls the request's onAck handler, or its plain handlers, and answers with what they return. */
   #runAck(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    if (isReservedEvent(packet.event)) return this.#reserved(session, packet, ctx, name);
     const { handlers } = this.#p;
     const handler = handlers.acks.get(name);
     // An onAck handler's result is the answer, even undefined; a plain handler's only when it
@@ -319,6 +397,20 @@ export class Dispatcher {
       }
       this.#answer(session, ctx, name, false, result);
     }
+  }
+
+  /** A request for a reserved event: answered by the library (docs/PROTOCOL.md, "Reserved events"). */
+  #reserved(session: Session, packet: Packet, ctx: StelarContext, name: string): void {
+    const presence = this.#p.presence;
+    let result: unknown;
+    try {
+      if (packet.event !== ReservedEvent.PRESENCE || !presence) throw new StelarError(ErrorCode.NO_ACK_HANDLER, `no handler for "${packet.event}"`);
+      result = presence.request(session, packet.data);
+    } catch (err) {
+      StelarContext.reply(ctx, false, StelarContext.errorBody(err));
+      return;
+    }
+    this.#answer(session, ctx, name, true, result);
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * What the application registered (on / onAll / onAck / onConnection / onDisconnect / use),
+ * What the application registered (on / onAll / onAck / onConnection / onDisconnect / onDrain / use),
  * and how a handler is called: sync throws and async rejections are logged, never thrown
  * upward (user code must not take the server down).
  */
@@ -16,6 +16,8 @@ export class Handlers {
   readonly acks = new Map<string, AckHandler>();
   readonly connection: EventHandler[] = [];
   readonly disconnect: EventHandler[] = [];
+  /** `onDrain`: a connection's backlog fell below the high-water mark after `ctx.emit` answered false. */
+  readonly drain: EventHandler[] = [];
   readonly middleware: Middleware<any>[] = [];
 
   addEvent(event: string, handler: EventHandler): void {

@@ -7,7 +7,17 @@
  * ready-made, and what a packet means is the dispatcher's business.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Adapter, AdapterHost, ClientSummary, StelarStats, TransportProtocol } from '../contracts/index.js';
+import type {
+  Adapter,
+  AdapterHost,
+  ClientAnswer,
+  ClientRequest,
+  ClientSummary,
+  PresencePart,
+  PresenceQuery,
+  StelarStats,
+  TransportProtocol,
+} from '../contracts/index.js';
 import { CONNECT_HEADER, ErrorCode, StelarError } from '../protocol/index.js';
 import { isBase64Char } from '../websocket/handshake.js';
 import { eventMessage, eventPacketType } from '../wire/index.js';
@@ -19,7 +29,9 @@ import { IPConnectionTracker } from './ip-tracker.js';
 import type { ClientRegistry } from './lifecycle.js';
 import { ConnectionRate } from './connection-rate.js';
 import { admitConnection, handshakePacketLimit } from './limits.js';
+import { type LocalMembers, listLocal } from './presence/local.js';
 import type { ResolvedConfig } from './options.js';
+import { failed, type OutgoingRequests, type SettleFn } from './outgoing-requests.js';
 import type { RateLimits } from './rate-limiter.js';
 import type { RecordTarget, SessionRecovery } from './recovery.js';
 import { Session, type SessionHost, SessionState } from './session.js';
@@ -54,6 +66,8 @@ export interface HubParts {
   counters: StatsCounters;
   rateLimits: RateLimits;
   diagnostics: ServerDiagnostics;
+  /** Requests the server sent to clients and their answers. */
+  outgoing: OutgoingRequests;
 }
 
 export class Hub implements AdapterHost, ClientRegistry {
@@ -62,6 +76,7 @@ export class Hub implements AdapterHost, ClientRegistry {
   readonly #counters: StatsCounters;
   readonly #rateLimits: RateLimits;
   readonly #diagnostics: ServerDiagnostics;
+  readonly #outgoing: OutgoingRequests;
   /** Set once while the server is being built (recovery needs the adapter initialised with this hub). */
   #recovery: SessionRecovery | null = null;
   readonly #defaultTracker: IPConnectionTracker;
@@ -76,6 +91,12 @@ export class Hub implements AdapterHost, ClientRegistry {
   readonly #inbound: InboundGuard;
   #idle: Array<() => void> = [];
   #lastCleanup = Date.now();
+  /** What presence lists from: the adapter's membership on this node and the accepted clients. */
+  readonly #localMembers: LocalMembers = {
+    members: (room) => this.#adapter.getRoomMembers(room),
+    isMember: (id, room) => this.#adapter.isMember(id, room),
+    client: (id) => this.#clients.get(id),
+  };
 
   constructor(parts: HubParts) {
     this.#config = parts.config;
@@ -83,6 +104,7 @@ export class Hub implements AdapterHost, ClientRegistry {
     this.#counters = parts.counters;
     this.#rateLimits = parts.rateLimits;
     this.#diagnostics = parts.diagnostics;
+    this.#outgoing = parts.outgoing;
     this.#defaultTracker = new IPConnectionTracker(() => this.#config.maxConnectionsPerIP);
     this.#inbound = new InboundGuard(parts.config);
   }
@@ -112,6 +134,20 @@ export class Hub implements AdapterHost, ClientRegistry {
   }
   countSent(n: number): void {
     this.#counters.sent(n);
+  }
+  presence(query: PresenceQuery): Promise<PresencePart> {
+    return listLocal(this.#localMembers, query);
+  }
+  requestClient(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> | null {
+    const session = this.#clients.get(id);
+    if (!session) return null;
+    return new Promise((resolve) => {
+      try {
+        this.#outgoing.send(session, request, timeoutMs, resolve);
+      } catch (err) {
+        resolve(failed(ErrorCode.ACK_FAILED, `the request could not be encoded: ${String(err)}`));
+      }
+    });
   }
 
   // ---- admission and the registry ---------------------------------------------------------
@@ -217,7 +253,7 @@ export class Hub implements AdapterHost, ClientRegistry {
   /** Fan-out to everyone, or to a room; the packet is encoded once. Returns local recipients. */
   broadcast(event: string, data: unknown, opts: SendOptions = {}): number {
     const c = this.#config;
-    if (c.hooks.onBeforeBroadcast) {
+    if (c.hooks.onBeforeBroadcast && opts.internal !== true) {
       const ok = runHook(c.hooks, 'onBeforeBroadcast', { event, data, excludeId: opts.exceptId, room: opts.room, binary: opts.binary === true }, c.logger);
       if (!ok) return 0;
     }
@@ -242,6 +278,21 @@ export class Hub implements AdapterHost, ClientRegistry {
     if (sent) this.#counters.sent(1);
     if (channels.broadcast.hasSubscribers) this.#diagnostics.broadcast(message.packet, message.bytes.length, { toId: id }, sent ? 1 : 0);
     return sent;
+  }
+
+  /**
+   * Asks one client by id (a server -> client request): O(1) locally; otherwise the adapter
+   * may know where it is (`requestRemote`). Throws only what encoding the data throws.
+   */
+  request(id: string, request: ClientRequest, timeoutMs: number, settle: SettleFn): void {
+    const session = this.#clients.get(id);
+    if (session) return this.#outgoing.send(session, request, timeoutMs, settle);
+    const adapter = this.#adapter;
+    const remote = adapter.requestRemote;
+    if (!remote) return settle(failed(ErrorCode.NOT_CONNECTED, `client ${id} is not connected`));
+    // Encoded here first, so a value that cannot be sent fails the same way for every client.
+    JSON.stringify(request.data);
+    this.#outgoing.wait(() => remote.call(adapter, id, request, timeoutMs), request.event, timeoutMs, settle);
   }
 
   // ---- information ------------------------------------------------------------------------

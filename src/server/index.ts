@@ -14,9 +14,13 @@ export type {
   AdapterHost,
   AdapterMetrics,
   BroadcastTarget,
+  ClientAnswer,
+  ClientRequest,
   ClusterAnswerInfo,
   ClusterList,
   EncodedMessage,
+  PresencePart,
+  PresenceQuery,
 } from '../contracts/index.js';
 export { DiagnosticsChannel } from './diagnostics.js';
 export type {

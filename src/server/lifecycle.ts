@@ -18,8 +18,10 @@ import { type Handlers, invokeHandler } from './handlers.js';
 import { runHook } from './hooks.js';
 import { runMiddleware } from './middleware.js';
 import type { ResolvedConfig } from './options.js';
+import type { Presence } from './presence/presence.js';
 import type { RateLimits } from './rate-limiter.js';
 import type { RestoreResult, SessionRecovery } from './recovery.js';
+import type { CredentialRefresh } from './refresh.js';
 import { type Session, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
 
@@ -43,6 +45,10 @@ export interface LifecycleParts {
   counters: StatsCounters;
   contextHost: ContextHost;
   diagnostics: ServerDiagnostics;
+  /** Announces the rooms a client is in when it arrives and when it departs. */
+  presence?: Presence | null;
+  /** Connection expiries set by middleware (`ctx.setExpiry`), armed once the client is accepted. */
+  refresh: CredentialRefresh;
 }
 
 export class ClientLifecycle {
@@ -57,13 +63,13 @@ export class ClientLifecycle {
   /** The client's Connect packet: a Promise means "hold later packets until it settles". */
   handshake(session: Session, packet: Packet): void | Promise<void> {
     const { recovery, handlers, contextHost } = this.#p;
-    const data = packet.data as { v?: unknown; auth?: unknown; recovery?: unknown } | undefined;
+    const data = packet.data as { v?: unknown; auth?: unknown; recovery?: unknown; refresh?: unknown } | undefined;
     const isObject = data !== null && typeof data === 'object';
     if (isObject && data.v !== undefined && data.v !== PROTOCOL_VERSION) {
       session.fail(new StelarError(ErrorCode.PACKET_UNEXPECTED, `unsupported protocol version ${String(data.v)}`, 1002));
       return;
     }
-    session.beginHandshake(recovery && isObject ? recovery.negotiate(data.recovery) : null);
+    session.beginHandshake(recovery && isObject ? recovery.negotiate(data.recovery) : null, isObject && data.refresh === true);
     const ctx = new StelarContext(contextHost, session, 'connection', isObject ? data.auth : undefined);
     const chain = handlers.middleware;
     if (chain.length === 0) return this.#accept(session, ctx);
@@ -89,6 +95,8 @@ export class ClientLifecycle {
   /** Middleware accepted: restore (maybe async), then go live. */
   #accept(session: Session, ctx: StelarContext): void | Promise<void> {
     if (session.state !== SessionState.HANDSHAKE) return;
+    // Middleware accepted credentials whose expiry it set in the past: refused as expired.
+    if (!this.#p.refresh.acceptable(session)) return;
     const restoring = this.#p.recovery?.restore(session);
     if (restoring instanceof Promise) return restoring.then((outcome) => this.#admit(session, ctx, outcome));
     this.#admit(session, ctx, restoring);
@@ -105,6 +113,7 @@ export class ClientLifecycle {
     session.open(admission?.id ?? session.id);
     session.transport.limitInbound(c.maxFrameSize);
     registry.register(session);
+    this.#p.refresh.arm(session);
     this.#p.rateLimits.bind(session.id, session.remoteAddress, session.protocol);
     counters.clientAccepted(session.protocol);
     if (channels.connectionOpen.hasSubscribers) this.#p.diagnostics.connectionOpen(session, admission?.fields.recovered ?? false);
@@ -125,6 +134,8 @@ export class ClientLifecycle {
       counters.sent(replayed);
       counters.recoveryOutcome(admission.fields.recovered, admission.fields.recovery.reason, replayed);
     }
+    // Rooms joined in middleware or restored by recovery: announced now that the client is live.
+    this.#p.presence?.arrived(session, this.#p.adapter.roomsOf(session.id));
     if (c.hooks.onClientConnect) {
       runHook(
         c.hooks,
@@ -171,7 +182,11 @@ export class ClientLifecycle {
       const ctx = new StelarContext(contextHost, session, 'disconnect', { code, reason });
       for (const handler of handlers.disconnect) invokeHandler(handler, ctx, c.logger, 'onDisconnect', { code, reason });
     }
+    const presence = this.#p.presence;
+    // Copied before they are dropped, and only when some room may announce the leave.
+    const leaving = presence?.notifying ? [...adapter.roomsOf(id)] : null;
     adapter.removeAll(id);
+    if (leaving) presence?.departed(session, leaving);
     rateLimits.forget(id, session.remoteAddress);
   }
 }

@@ -14,8 +14,10 @@ import type { TlsOptions } from 'node:tls';
 import { checkLoggerOption, createLogger, type LoggerLike } from '../logger.js';
 import { RECOVERY_DEFAULTS, type RecoveryOptions } from '../contracts/index.js';
 import type { ByteRateLimitConfig, IRateLimiter, RateLimitConfig } from '../contracts/index.js';
+import { resolveDeflateOptions, type ResolvedDeflateOptions } from '../websocket/index.js';
 import type { CustomHealthHandler, HealthAuth, HookName, IIPTracker, RateLimitKey, ServerHooks } from './extension-types.js';
 import { type DashboardConfig, exposedDashboardError, isLoopbackHost, resolveDashboard } from './dashboard/config.js';
+import { describePresence, type PresenceConfig, resolvePresence } from './presence/config.js';
 
 // ---- the shape of one entry --------------------------------------------------------------
 
@@ -287,6 +289,15 @@ export const SERVER_OPTIONS = {
     },
     snapshot: { value: (v) => (v ? { ...v } : null) },
   }),
+  perMessageDeflate: option({
+    description:
+      'permessage-deflate (RFC 7692) on the WebSocket transport: true for the defaults, or `{ threshold, level, serverNoContextTakeover, clientNoContextTakeover, serverMaxWindowBits, clientMaxWindowBits, concurrency }`.',
+    runtime: false,
+    default: false,
+    // false when off, like its default (the table's defaults resolve to themselves).
+    resolve: (value, { name }): ResolvedDeflateOptions | false => resolveDeflateOptions(value, name) ?? false,
+    snapshot: { value: (v): ResolvedDeflateOptions | false => (v ? { ...v } : false) },
+  }),
   maxEventNameLength: positiveIntOption(256, 'Longest event name in UTF-8 bytes.'),
   maxRoomNameLength: positiveIntOption(256, 'Longest room name in UTF-8 bytes.'),
   maxBufferedBytes: positiveIntOption(8 * MiB, "Cap on one client's outbound buffer; past it the client is disconnected (4006)."),
@@ -369,6 +380,16 @@ export const SERVER_OPTIONS = {
   heartbeatInterval: positiveIntOption(30_000, 'How often clients are told to ping (ms).'),
   heartbeatTimeout: positiveIntOption(60_000, 'A client silent this long is closed with 4005 (ms).'),
   connectTimeout: positiveIntOption(10_000, 'Time a new connection has to send Connect and pass middleware (ms).'),
+  authRefreshLeadTime: positiveIntOption(
+    30_000,
+    "How long before a connection's expiry (ctx.setExpiry) the client is asked for fresh credentials, at most half the time left (ms).",
+  ),
+
+  ackTimeout: positiveIntOption(5000, "How long server.request() and ctx.request() wait for a client's answer unless told otherwise (ms)."),
+  maxOutgoingRequests: positiveIntOption(10_000, 'Requests to clients waiting for an answer on the whole server; past it a request is refused.'),
+  maxOutgoingRequestsPerClient: positiveIntOption(100, 'Requests waiting for one client to answer; past it a request to that client is refused.'),
+  maxRoomRequests: positiveIntOption(100, 'server.requestRoom() calls waiting for answers at once; past it a call is refused.'),
+  maxRoomRequestMembers: positiveIntOption(1000, 'Members asked per server.requestRoom() call; the rest are reported as failed.'),
 
   healthEndpoint: pathOption('/health', 'Path of the JSON health endpoint; false turns it off.'),
   livenessEndpoint: pathOption('/livez', 'Liveness path; false turns it off.'),
@@ -499,6 +520,13 @@ export const SERVER_OPTIONS = {
         maxMessages: positiveInt('recovery.maxMessages', v.maxMessages, RECOVERY_DEFAULTS.maxMessages),
       };
     },
+  }),
+  presence: option({
+    description: 'Who is in a room, for clients too, and join/leave notifications; true or { fields, notify, maxMembers }.',
+    runtime: true,
+    default: false,
+    resolve: (value): PresenceConfig | false => resolvePresence(value),
+    snapshot: { value: (v) => describePresence(v) },
   }),
 } as const;
 

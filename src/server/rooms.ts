@@ -1,22 +1,26 @@
 /**
  * Joining and leaving rooms, for a client's own Join/Leave packets and for the server's
  * `ctx.joinRoom()` alike: the limits and hooks are checked here, membership itself lives in
- * the adapter.
+ * the adapter, and presence hears of each change (it announces the rooms that ask for it).
  */
 import type { Adapter } from '../contracts/index.js';
 import { ErrorCode, StelarError } from '../protocol/index.js';
 import { runHook } from './hooks.js';
 import { checkRoomJoin } from './limits.js';
 import type { ResolvedConfig } from './options.js';
+import type { Presence } from './presence/presence.js';
 import { type Session, SessionState } from './session.js';
 
 export class RoomPolicy {
   readonly #config: ResolvedConfig;
   readonly #adapter: Adapter;
+  /** Told of every change, for the rooms that announce joins and leaves. */
+  readonly #presence: Presence | null;
 
-  constructor(config: ResolvedConfig, adapter: Adapter) {
+  constructor(config: ResolvedConfig, adapter: Adapter, presence: Presence | null = null) {
     this.#config = config;
     this.#adapter = adapter;
+    this.#presence = presence;
   }
 
   /** null = the client is in the room (joined now or already); else why not. */
@@ -35,6 +39,7 @@ export class RoomPolicy {
     });
     if (refusal) return refusal;
     a.addToRoom(session.id, room);
+    this.#presence?.joined(session, room);
     return null;
   }
 
@@ -48,6 +53,7 @@ export class RoomPolicy {
       if (!ok) return new StelarError(ErrorCode.ROOM_REJECTED, `leaving room "${room}" was refused`);
     }
     a.removeFromRoom(session.id, room);
+    this.#presence?.left(session, room);
     return null;
   }
 

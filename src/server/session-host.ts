@@ -9,9 +9,12 @@ import { channels, type ServerDiagnostics } from './diagnostics.js';
 import type { Dispatcher } from './dispatcher.js';
 import { runHook } from './hooks.js';
 import type { Hub } from './hub.js';
+import type { DrainNotices } from './drain.js';
 import type { InFlightRequests } from './in-flight.js';
 import type { ClientLifecycle } from './lifecycle.js';
 import type { ResolvedConfig } from './options.js';
+import type { CredentialRefresh } from './refresh.js';
+import type { OutgoingRequests } from './outgoing-requests.js';
 import { type Session, type SessionHost, SessionState } from './session.js';
 import type { StatsCounters } from './stats.js';
 
@@ -30,10 +33,14 @@ export interface SessionHostParts {
   counters: StatsCounters;
   diagnostics: ServerDiagnostics;
   inFlight?: InFlightRequests;
+  refresh: CredentialRefresh;
+  drains: DrainNotices;
+  /** Requests the server sent to clients: a closing connection can no longer answer them. */
+  outgoing?: OutgoingRequests;
 }
 
 export function createSessionHost(p: SessionHostParts): SessionHost {
-  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight } = p;
+  const { config, hub, dispatcher, lifecycle, adapter, counters, diagnostics, inFlight, refresh, drains, outgoing } = p;
   return {
     handlePacket(session, bytes) {
       counters.packetIn(session.protocol, bytes);
@@ -48,8 +55,12 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
       counters.error(err.code);
       reportInvalid(config, session, err);
     },
+    onClosing: (session) => outgoing?.release(session),
     onClosed(session, code, reason) {
       inFlight?.release(session);
+      outgoing?.release(session);
+      refresh.forget(session);
+      drains.closed(session);
       if (hub.closed(session)) lifecycle.depart(session, code, reason);
       hub.settled();
     },
@@ -67,6 +78,7 @@ export function createSessionHost(p: SessionHostParts): SessionHost {
       session.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     },
     counters,
+    onDrain: (session) => drains.drained(session),
     roomsOf: (id) => adapter.roomsOf(id),
     diagnostics,
     get maxBufferedBytes() {

@@ -49,9 +49,13 @@ export interface SessionHost {
   onInvalid(session: Session, err: StelarError): void;
   onProtocolError(session: Session, err: StelarError): void;
   onClosed(session: Session, code: number, reason: string): void;
+  /** The close began (a close handshake under way): nothing the peer sends is read from now on. */
+  onClosing?(session: Session): void;
   onSlowConsumer(session: Session, buffered: number): void;
   /** The server's counters: what a session writes and the errors it reports are counted here. */
   readonly counters: StatsCounters;
+  /** The session's backlog fell below the high-water mark after a send answered false. */
+  onDrain(session: Session): void;
   roomsOf(id: string): ReadonlySet<string>;
   readonly maxBufferedBytes: number;
   /** Where diagnostics messages about this session are published (read only while a channel has subscribers). */
@@ -96,6 +100,14 @@ export function assertCloseCode(code: number): void {
   }
 }
 
+/**
+ * The Connect came in the upgrade request. A proxy that drops our 101's acknowledgement
+ * makes the client send it again as its first frame: that repeat is ignored, once.
+ */
+const REPEAT_CONNECT = 1;
+/** The client's Connect said it answers requests for fresh credentials (`refresh: true`). */
+const CAN_REFRESH = 2;
+
 export class Session implements TransportSink, AdapterClient {
   readonly remoteAddress: string;
   readonly transport: Transport;
@@ -120,11 +132,8 @@ export class Session implements TransportSink, AdapterClient {
   /** Ping budget: pings counted in the window that started at `#pingWindowStart`. */
   #pings = 0;
   #pingWindowStart = 0;
-  /**
-   * The Connect came in the upgrade request. A proxy that drops our 101's acknowledgement
-   * makes the client send it again as its first frame: that repeat is ignored, once.
-   */
-  #repeatConnectPossible = false;
+  /** REPEAT_CONNECT | CAN_REFRESH: two booleans in one small integer (one slot per idle client). */
+  #flags = 0;
 
   constructor(host: SessionHost, id: string, remoteAddress: string, req: IncomingMessage | null, makeTransport: TransportFactory) {
     this.#host = host;
@@ -181,16 +190,28 @@ export class Session implements TransportSink, AdapterClient {
   #moveTo(next: SessionState): boolean {
     if (next <= this.#state) return false;
     this.#state = next;
-    if (next === SessionState.CLOSING) this.#closingSince = now();
     if (next >= SessionState.CLOSING) this.#queue = null;
+    if (next === SessionState.CLOSING) {
+      this.#closingSince = now();
+      this.#host.onClosing?.(this);
+    }
     return true;
   }
 
-  /** The client's Connect arrived: middleware runs next. `recovery` is what it negotiated. */
-  beginHandshake(recovery: SessionRecoveryState | null): boolean {
+  /**
+   * The client's Connect arrived: middleware runs next. `recovery` is what it negotiated;
+   * `canRefresh`: it said it answers requests for fresh credentials.
+   */
+  beginHandshake(recovery: SessionRecoveryState | null, canRefresh = false): boolean {
     if (this.#state !== SessionState.AWAITING_CONNECT) return false;
     this.#recovery = recovery;
+    if (canRefresh) this.#flags |= CAN_REFRESH;
     return this.#moveTo(SessionState.HANDSHAKE);
+  }
+
+  /** The client answers requests for fresh credentials (its Connect said `refresh: true`). */
+  get canRefresh(): boolean {
+    return (this.#flags & CAN_REFRESH) !== 0;
   }
 
   /**
@@ -264,6 +285,15 @@ export class Session implements TransportSink, AdapterClient {
     return true;
   }
 
+  /**
+   * `sendPacket` for the application's own sends (`ctx.emit`): false also once the backlog
+   * reached the high-water mark. The packet is queued and sent either way; a producer waits
+   * for drain (`ctx.drained()`, `server.onDrain`) before it sends more.
+   */
+  emitPacket(packet: Packet): boolean {
+    return this.sendPacket(packet) && this.transport.writableNeedDrain !== true;
+  }
+
   /** Writes shared pre-encoded bytes (broadcast). Only accepted clients receive them. */
   sendEncoded(message: EncodedMessage): boolean {
     const recovery = this.#recovery;
@@ -328,14 +358,14 @@ export class Session implements TransportSink, AdapterClient {
 
   /** The upgrade request carried this client's Connect, which was handled already. */
   connectTakenFromUpgrade(): void {
-    this.#repeatConnectPossible = true;
+    this.#flags |= REPEAT_CONNECT;
   }
 
   onPacket(bytes: Buffer): void {
     this.#lastSeen = now();
     if (this.#state >= SessionState.CLOSING) return;
-    if (this.#repeatConnectPossible) {
-      this.#repeatConnectPossible = false;
+    if ((this.#flags & REPEAT_CONNECT) !== 0) {
+      this.#flags &= ~REPEAT_CONNECT;
       if (peekPacketType(bytes) === PacketType.CONNECT) return;
     }
     if (peekPacketType(bytes) === PacketType.PING && this.#overPingBudget()) return;
@@ -382,6 +412,10 @@ export class Session implements TransportSink, AdapterClient {
     if (channels.rateLimit.hasSubscribers) this.#host.diagnostics.rateLimit(this, '', 'ping', true);
     this.fail(new StelarError(ErrorCode.RATE_LIMITED, `too many pings: more than ${limit.maxPoints} in ${limit.windowMs} ms`, CloseCode.RATE_LIMITED));
     return true;
+  }
+
+  onDrain(): void {
+    if (this.#state < SessionState.CLOSING) this.#host.onDrain(this);
   }
 
   onClose(code: number, reason: string): void {

@@ -7,7 +7,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
 import type { Adapter, ClusterList, ClusterStats } from '../contracts/index.js';
-import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode } from '../protocol/index.js';
+import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode, isReservedEvent, type PresenceResult, RESERVED_PREFIX } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
 import type { ContextHost, StelarContext } from './context.js';
@@ -15,6 +15,7 @@ import type { DashboardConfig } from './dashboard/config.js';
 import { Dashboard } from './dashboard/dashboard.js';
 import { ServerDiagnostics } from './diagnostics.js';
 import { Dispatcher } from './dispatcher.js';
+import { DrainNotices } from './drain.js';
 import { type AckHandler, type EventHandler, Handlers } from './handlers.js';
 import { handleHealthRequest, type HealthSource, originAllowed } from './health.js';
 import { sweepInterval, Sweeper } from './heartbeat.js';
@@ -28,8 +29,13 @@ import { handleMetricsRequest, type MetricsEndpointSource } from './metrics/endp
 import { ServerMetrics } from './metrics/server-metrics.js';
 import type { Middleware } from './middleware.js';
 import { applyRuntimeConfig, describeConfig, type ResolvedConfig, resolveOptions, validateRateLimit } from './options.js';
+import type { PresenceQueryOptions } from './presence/config.js';
+import { Presence } from './presence/presence.js';
+import { checkRequest, type ClientRequest, OutgoingRequests, type SettleFn, settleWith } from './outgoing-requests.js';
+import { type RoomAnswers, RoomRequests } from './room-requests.js';
 import { RateLimits } from './rate-limiter.js';
 import { SessionRecovery } from './recovery.js';
+import { CredentialRefresh } from './refresh.js';
 import { RoomPolicy } from './rooms.js';
 import { assertCloseCode, type SessionHost } from './session.js';
 import { createSessionHost, reportInvalid } from './session-host.js';
@@ -37,7 +43,18 @@ import { registerShutdown, unregisterShutdown } from './shutdown.js';
 import { SocketGate } from './socket-gate.js';
 import { StatsCounters } from './stats.js';
 import { normaliseAddress, tcpTransport, wsTransport } from './transport.js';
-import type { ClientSummary, ConfigSnapshot, DefaultEvents, EventMap, RateLimitConfig, RuntimeConfig, ServerOptions, StelarStats } from './types.js';
+import type {
+  ClientSummary,
+  ConfigSnapshot,
+  DefaultEvents,
+  EventMap,
+  RateLimitConfig,
+  RuntimeConfig,
+  ServerOptions,
+  ServerRequestOptions,
+  RoomRequestOptions,
+  StelarStats,
+} from './types.js';
 
 /** How long `stop()` lets clients answer the close before destroying their sockets. */
 const STOP_GRACE_MS = 1000;
@@ -56,6 +73,8 @@ const CONNECT_TAKEN: Readonly<Record<string, string>> = Object.freeze({ [CONNECT
 export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventMap = DefaultEvents> {
   // What this server owns, built once here and handed to the parts that need them.
   readonly #config: ResolvedConfig;
+  /** `requestRoom()` calls waiting for their members' answers. */
+  readonly #roomRequests: RoomRequests;
   readonly #adapter: Adapter;
   readonly #handlers = new Handlers();
   readonly #rateLimits: RateLimits;
@@ -68,8 +87,12 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   readonly #sweeper: Sweeper;
   readonly #health: HealthSource;
   readonly #inFlight = new InFlightRequests();
+  /** Connection expiries and the requests for fresh credentials before them. */
+  readonly #refresh: CredentialRefresh;
   /** The `dashboard` option's page and live channel; null when off. */
   readonly #dashboard: Dashboard | null;
+  /** Who is in a room across the cluster, and the `presence` option's notifications. */
+  readonly #presence: Presence;
   readonly #metricsEndpoint: MetricsEndpointSource;
   /** Built the first time metrics are turned on; the counters it reads run regardless. */
   #metrics: ServerMetrics | null = null;
@@ -92,19 +115,34 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   constructor(options: ServerOptions = {}) {
     const config = resolveOptions(options);
     this.#config = config;
-    const adapter = options.adapter ?? new MemoryAdapter();
+    const adapter: Adapter = options.adapter ?? new MemoryAdapter();
     this.#adapter = adapter;
     this.#rateLimits = new RateLimits(config, config.rateLimit, config.eventRateLimits, (err) => config.logger.error('rate limiter failed:', err));
     this.#rateLimits.setByteLimit(config.byteRateLimit);
     const diagnostics = new ServerDiagnostics(this);
-    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits, diagnostics });
+    // Requests this server sends to clients, waiting for their answers.
+    const outgoing = new OutgoingRequests(config);
+    const hub = new Hub({ config, adapter, counters: this.#counters, rateLimits: this.#rateLimits, diagnostics, outgoing });
+    this.#roomRequests = new RoomRequests({
+      limits: config,
+      localMembers: (room) => adapter.getRoomMembers(room),
+      clusterMembers: (room) => (adapter.fetchRoomMembers ? adapter.fetchRoomMembers(room) : null),
+      ask: (id, request, timeout, settle) => hub.request(id, request, timeout, settle),
+    });
     this.#hub = hub;
     this.#gate = new SocketGate(config);
     adapter.init(hub);
     // After init: a cluster adapter may build its recovery store from what init gave it.
     this.#recovery = config.recovery ? new SessionRecovery(config.recovery, adapter, config.logger) : null;
     hub.useRecovery(this.#recovery);
-    const rooms = new RoomPolicy(config, adapter);
+    const presence = new Presence({
+      config,
+      adapter,
+      host: hub,
+      notify: (room, event, data, exceptId) => hub.broadcast(event, data, { room, exceptId, internal: true }),
+    });
+    this.#presence = presence;
+    const rooms = new RoomPolicy(config, adapter, presence);
     const contextHost: ContextHost = {
       broadcast: (event, data, opts) => hub.broadcast(event, data, opts),
       toId: (id, event, data) => hub.toId(id, event, data),
@@ -112,7 +150,15 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       leaveRoom: (session, room) => rooms.leaveRoom(session, room),
       roomsOf: (id) => adapter.roomsOf(id),
       getClients: (room) => hub.getClients(room),
+      // Built right below; the context calls these only once a client exists.
+      setExpiry: (session, at) => refresh.setExpiry(session, at),
+      expiresAt: (session) => refresh.expiresAt(session),
+      drained: (session) => drains.wait(session),
+      request: (session, event, data, opts) => this.#ask(event, data, opts, (req, timeout, settle) => outgoing.send(session, req, timeout, settle)),
     };
+    const refresh = new CredentialRefresh({ config, handlers: this.#handlers, contextHost });
+    this.#refresh = refresh;
+    const drains = new DrainNotices({ config, handlers: this.#handlers, contextHost });
     const lifecycle = new ClientLifecycle({
       config,
       handlers: this.#handlers,
@@ -123,6 +169,8 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       counters: this.#counters,
       contextHost,
       diagnostics,
+      presence,
+      refresh,
     });
     const dispatcher = new Dispatcher({
       config,
@@ -130,13 +178,28 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       rateLimits: this.#rateLimits,
       rooms,
       lifecycle,
+      refresh,
       counters: this.#counters,
       contextHost,
       diagnostics,
       inFlight: this.#inFlight,
+      presence,
+      outgoing,
       reportInvalid: (session, err) => reportInvalid(config, session, err),
     });
-    this.#sessionHost = createSessionHost({ config, hub, dispatcher, lifecycle, adapter, counters: this.#counters, diagnostics, inFlight: this.#inFlight });
+    this.#sessionHost = createSessionHost({
+      config,
+      hub,
+      dispatcher,
+      lifecycle,
+      adapter,
+      counters: this.#counters,
+      diagnostics,
+      inFlight: this.#inFlight,
+      refresh,
+      drains,
+      outgoing,
+    });
     this.#sweeper = new Sweeper((now) => hub.sweep(now));
     this.#dashboard = config.dashboard ? this.#createDashboard(config.dashboard) : null;
     const self = this;
@@ -203,6 +266,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   /** Handles a client event. `ctx.data` is typed by the client event map. */
   on<K extends keyof CE & string>(event: K, handler: (ctx: StelarContext<CE[K], SE>) => unknown): this {
     if (typeof event !== 'string' || event.length === 0) throw new TypeError('event must be a non-empty string');
+    if (isReservedEvent(event)) throw new TypeError(`event names starting with "${RESERVED_PREFIX}" are reserved for the protocol`);
     this.#handlers.addEvent(event, handler as EventHandler);
     return this;
   }
@@ -225,9 +289,21 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     return this;
   }
 
+  /**
+   * A client's backlog fell below the high-water mark after `ctx.emit` (or a send to it)
+   * answered false: it can take more. The handler gets the client's context (`ctx.emit`,
+   * `ctx.bufferedAmount`...). For a producer inside a handler, `await ctx.drained()` is simpler.
+   */
+  onDrain(handler: (client: StelarContext<undefined, SE>) => unknown): this {
+    if (typeof handler !== 'function') throw new TypeError('onDrain handler must be a function');
+    this.#handlers.drain.push(handler as EventHandler);
+    return this;
+  }
+
   /** Answers `request(…, name)`: the return value (or awaited value) is the response; a throw rejects it. */
   onAck(name: string, handler: (ctx: StelarContext<any, SE>) => unknown): this {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('ack name must be a non-empty string');
+    if (isReservedEvent(name)) throw new TypeError(`ack names starting with "${RESERVED_PREFIX}" are reserved for the protocol`);
     this.#handlers.acks.set(name, handler as AckHandler);
     return this;
   }
@@ -255,6 +331,61 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
 
   broadcastBinary(event: string, data: Uint8Array | ArrayBuffer, excludeId?: string): number {
     return this.#hub.broadcast(event, data, { exceptId: excludeId, binary: true });
+  }
+
+  /**
+   * Asks one client by id (an ACK Request from the server, on either transport, on this node
+   * or, through a cluster adapter, on another) and resolves with its answer: what its
+   * `onRequest(name)` handler returned. Rejects with a StelarError: the client's own error
+   * (its code kept), STELAR_ERR_NO_ACK_HANDLER, STELAR_ERR_ACK_TIMEOUT after `timeout`
+   * (default `ackTimeout`), STELAR_ERR_CONNECTION_CLOSED when the connection ends first,
+   * STELAR_ERR_NOT_CONNECTED when no such client is connected, or STELAR_ERR_REQUEST_LIMIT.
+   */
+  request<R = any, K extends keyof SE & string = keyof SE & string>(id: string, event: K, data?: SE[K], options?: ServerRequestOptions): Promise<R> {
+    return this.#ask(event, data, options, (request, timeout, settle) => {
+      if (typeof id !== 'string' || id === '') throw new TypeError('id must be a non-empty string');
+      this.#hub.request(id, request, timeout, settle);
+    }) as Promise<R>;
+  }
+
+  /**
+   * `server.request` and `ctx.request`: the arguments checked, then `send` starts the request.
+   * A bad argument, or data that cannot be encoded, rejects the promise (nothing is sent).
+   */
+  #ask(
+    event: string,
+    data: unknown,
+    options: ServerRequestOptions | undefined,
+    send: (request: ClientRequest, timeout: number, settle: SettleFn) => void,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timeout = checkRequest(event, options, this.#config.ackTimeout);
+      send({ event, ackName: options?.ackName ?? event, data }, timeout, settleWith(resolve, reject));
+    });
+  }
+
+  /**
+   * Asks every member of `room`, on every node, and resolves once all have answered or the
+   * timeout (default `ackTimeout`) passed: `{ answers, failed, timedOut }`, each member asked
+   * in exactly one list. A separate method rather than an overload of `to()`, whose 4-argument
+   * form sends an event and returns a count. Rejects only for bad arguments, data that cannot
+   * be encoded, or STELAR_ERR_REQUEST_LIMIT (`maxRoomRequests` calls outstanding already).
+   */
+  requestRoom<R = any, K extends keyof SE & string = keyof SE & string>(
+    room: string,
+    event: K,
+    data?: SE[K],
+    options?: RoomRequestOptions,
+  ): Promise<RoomAnswers<R>> {
+    return new Promise<RoomAnswers<R>>((resolve, reject) => {
+      if (typeof room !== 'string' || room === '') throw new TypeError('room must be a non-empty string');
+      const timeout = checkRequest(event, options, this.#config.ackTimeout);
+      const exceptId = options?.exceptId;
+      if (exceptId !== undefined && typeof exceptId !== 'string') throw new TypeError('exceptId must be a string');
+      // Encoded once here, so data that cannot be sent rejects the call instead of failing every member.
+      JSON.stringify(data);
+      this.#roomRequests.start(room, { event, ackName: options?.ackName ?? event, data }, timeout, exceptId).then(resolve, reject);
+    });
   }
 
   /** Closes one client's connection (default 4009, kicked). */
@@ -303,6 +434,16 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   async fetchClients(room?: string): Promise<ClusterList<ClientSummary>> {
     const a = this.#adapter;
     return a.fetchClients ? a.fetchClients(room) : this.#hub.getClients(room);
+  }
+
+  /**
+   * Who is in `room` on every node: `{ room, count, members: [{ id, data }], truncated }`,
+   * `data` holding only the metadata fields of the `presence` option (none by default), or
+   * those of `options.fields`. Asks the cluster like `fetchClients` (a dead node's clients are
+   * in no answer); a big room is listed in slices, without holding the event loop.
+   */
+  presence<D = Record<string, unknown>>(room: string, options?: PresenceQueryOptions): Promise<PresenceResult<D>> {
+    return this.#presence.query<D>(room, options);
   }
 
   /** Every live node's stats and their totals (one node without a cluster adapter). */
@@ -418,6 +559,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
       server: http,
       path: c.namespace,
       maxPayload: c.maxFrameSize,
+      perMessageDeflate: c.perMessageDeflate,
       verifyClient: (req) => this.#verifyUpgrade(req),
       // The client's Connect came with the upgrade: say so, and it sends no Connect frame.
       acceptHeaders: (req) => (this.#hub.upgradeConnect(req) === null ? undefined : CONNECT_TAKEN),
@@ -527,6 +669,7 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
     this.#wss?.close();
     this.#wss = null;
     const dashboardClosed = this.#dashboard?.detach(graceMs);
+    this.#refresh.clear();
     hub.closeAll(CloseCode.GOING_AWAY, 'server stopping');
     await hub.whenIdle(graceMs);
     hub.terminateAll();

@@ -21,6 +21,8 @@ export interface TransportSink {
   onProtocolError(err: StelarError): void;
   /** The transport answered the peer by itself (a WebSocket pong): the bytes count against the cap. */
   onAutoReply(): void;
+  /** The backlog fell below the high-water mark after a send answered false. */
+  onDrain(): void;
   onClose(code: number, reason: string): void;
 }
 
@@ -29,6 +31,8 @@ export interface Transport {
   readonly socket: Socket;
   /** Bytes queued for the peer and not yet handed to the kernel. */
   readonly bufferedAmount: number;
+  /** A send answered false (the backlog reached the high-water mark) and `onDrain` has not followed yet. */
+  readonly writableNeedDrain: boolean;
   /** true while the connection stopped reading because the peer is not reading what we sent. */
   readonly readsPaused: boolean;
   /** Whether the peer read any of our backlog since the previous call. */
@@ -97,6 +101,9 @@ function onWsPing(this: WithSink): void {
 function onConnClose(this: WithSink, code: number, reason: string | Buffer): void {
   this[kSink]!.onClose(code, String(reason ?? ''));
 }
+function onConnDrain(this: WithSink): void {
+  this[kSink]!.onDrain();
+}
 function onTcpFrame(this: WithSink, packet: Buffer): void {
   this[kSink]!.onPacket(packet);
 }
@@ -114,6 +121,7 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
     (conn as WithSink)[kSink] = sink;
     conn.on('error', onConnError);
     conn.on('close', onConnClose);
+    conn.on('drain', onConnDrain);
   }
 
   get socket(): Socket {
@@ -121,6 +129,9 @@ abstract class ConnectionTransport<C extends WebSocketConnection | TcpConnection
   }
   get bufferedAmount(): number {
     return this.conn.bufferedAmount;
+  }
+  get writableNeedDrain(): boolean {
+    return this.conn.writableNeedDrain;
   }
   get readsPaused(): boolean {
     return this.conn.readsPaused;
@@ -159,18 +170,33 @@ class WsTransport extends ConnectionTransport<WebSocketConnection> implements Tr
   }
 
   sendPacket(packet: Packet): number {
+    const conn = this.conn;
+    // permessage-deflate: the connection frames (and maybe compresses) the packet itself.
+    if (conn.perMessageDeflate) {
+      const bytes = encodePacket(packet);
+      conn.send(bytes, { binary: true });
+      return bytes.length;
+    }
     // Replies, events and errors: packet and frame header built in one Buffer.
     const frame = encodeFramed(packet, false);
     if (frame) {
-      this.conn.sendFrame(frame);
+      conn.sendFrame(frame);
       return frame.length - serverFrameHeaderSize(frame);
     }
     const bytes = encodePacket(packet);
-    this.conn.send(bytes, { binary: true });
+    conn.send(bytes, { binary: true });
     return bytes.length;
   }
   sendEncoded(message: EncodedMessage): boolean {
-    return this.conn.sendFrame(message.wsFrame());
+    const conn = this.conn;
+    if (!conn.perMessageDeflate) return conn.sendFrame(message.wsFrame());
+    // permessage-deflate: each message's shared compressed frame (or one compressed for this
+    // connection); a run of several is compressed message by message, as each was sent.
+    const parts = message.parts;
+    if (parts === undefined) return conn.sendShared(message);
+    let ok = true;
+    for (let i = 0; i < parts.length; i++) ok = conn.sendShared(parts[i]!);
+    return ok;
   }
   close(code: number, reason: string): void {
     this.conn.close(code, clampReason(reason));

@@ -7,10 +7,29 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsOptions } from 'node:tls';
 import type { Adapter, ByteRateLimitConfig, ClientSummary, IRateLimiter, RateLimitConfig, StelarStats, TransportProtocol } from '../contracts/index.js';
 import type { LoggerOption } from '../logger.js';
+import type { PerMessageDeflateOptions } from '../websocket/index.js';
 import type { InboundRateConfig, MetricsOptions, RuntimeOptionName, SnapshotFromTable } from './option-table.js';
 export type { InboundRateConfig, MetricsOptions } from './option-table.js';
 export type { DashboardOptions } from './dashboard/config.js';
 import type { DashboardOptions } from './dashboard/config.js';
+export type { PresenceOptions, PresenceQueryOptions } from './presence/config.js';
+import type { PresenceOptions } from './presence/config.js';
+
+/** What `server.request()` and `ctx.request()` take besides the event and its data. */
+export interface ServerRequestOptions {
+  /** How long to wait for the client's answer (ms). Default: the server's `ackTimeout`. */
+  timeout?: number;
+  /** The client's handler to run (`client.onRequest(name)`), when it is not the event's name. */
+  ackName?: string;
+}
+
+/** `server.requestRoom()` options: those of `server.request()` and the member to leave out. */
+export interface RoomRequestOptions extends ServerRequestOptions {
+  /** A member not to ask (usually the client whose action started it). */
+  exceptId?: string;
+}
+
+export type { RoomAnswer, RoomAnswers, RoomFailure } from './room-requests.js';
 
 /** Event name -> payload type. The default accepts any event with any payload. */
 export type EventMap = Record<string, any>;
@@ -63,6 +82,15 @@ export interface ServerOptions {
    * Default `{ bytesPerSecond: 16384, windowMs: 10000 }`.
    */
   minInboundRate?: InboundRateConfig | false | null;
+  /**
+   * permessage-deflate (RFC 7692) on the WebSocket transport (TCP has no compression): `true`
+   * for the defaults, or settings. Off by default, as in `ws` and socket.io: each compressed
+   * message costs CPU both ways, and a compressed message is a bomb to bound. When on, a
+   * broadcast is compressed once for every recipient (no connection keeps a compression
+   * context, unless `serverNoContextTakeover: false`), and a message's inflated size is held to
+   * `maxFrameSize` (1009 past it) as it is inflated. Fixed once the server exists.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Longest event name in UTF-8 bytes. Default 256. */
   maxEventNameLength?: number;
   /** Longest room name in UTF-8 bytes. Default 256. */
@@ -109,6 +137,23 @@ export interface ServerOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   connectTimeout?: number;
+  /**
+   * How long before a connection's expiry (set with `ctx.setExpiry`) the server asks the
+   * client for fresh credentials, in ms; at most half the time left when the expiry was set.
+   * Default 30,000. Clients that cannot answer are closed at the expiry (4010).
+   */
+  authRefreshLeadTime?: number;
+
+  /** How long `server.request()` and `ctx.request()` wait for the client's answer by default (ms). Default 5000. */
+  ackTimeout?: number;
+  /** Requests to clients waiting for an answer on this server (remote ones included); past it they fail with STELAR_ERR_REQUEST_LIMIT. Default 10000. */
+  maxOutgoingRequests?: number;
+  /** Requests waiting for one client's answer; past it a request to that client fails with STELAR_ERR_REQUEST_LIMIT. Default 100. */
+  maxOutgoingRequestsPerClient?: number;
+  /** `server.requestRoom()` calls waiting for answers at once; past it a call rejects with STELAR_ERR_REQUEST_LIMIT. Default 100. */
+  maxRoomRequests?: number;
+  /** Members asked per `server.requestRoom()` call; the rest are listed in `failed` with STELAR_ERR_REQUEST_LIMIT. Default 1000. */
+  maxRoomRequestMembers?: number;
 
   /** Health endpoint path; false disables it. Default '/health'. */
   healthEndpoint?: string | false;
@@ -164,6 +209,14 @@ export interface ServerOptions {
    * messages it missed. `true` = defaults (120 s, 1000 messages). Off by default.
    */
   recovery?: { maxDisconnectionDuration?: number; maxMessages?: number } | boolean;
+  /**
+   * Presence (beyond the spec): lets a member of a room ask who is in it (`client.presence()`)
+   * and, per room, tells members who joins and leaves. `fields` names the metadata keys shown
+   * (default none: ids only), `notify` turns notifications on (`true`, or `(room) => boolean`),
+   * `maxMembers` caps one answer's list (default 10000; the count stays exact). `true` = the
+   * defaults. Off by default; `server.presence()` works either way.
+   */
+  presence?: boolean | PresenceOptions;
 }
 
 /** The options `updateConfig()` accepts (the rest are fixed once the server exists). */

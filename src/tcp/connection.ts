@@ -170,6 +170,11 @@ export class TcpConnection extends EventEmitter {
     return this.socket.remoteAddress;
   }
 
+  /** A send answered false and `drain` has not followed yet (as Node's `writable.writableNeedDrain`). */
+  get writableNeedDrain(): boolean {
+    return this.#queue.writableNeedDrain;
+  }
+
   /** true while reads are paused because the peer is not reading what we sent (`pauseReadsOnBacklog`). */
   get readsPaused(): boolean {
     return this.#queue.readsPaused;

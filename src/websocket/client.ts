@@ -6,6 +6,10 @@
  * client: one request and one response head is all a handshake is, and a ClientRequest,
  * its agent plumbing and an HTTP parser per connection cost more than the rest of opening
  * a connection. The response head is bounded (MAX_RESPONSE_HEAD) and read with plain loops.
+ *
+ * With `perMessageDeflate` the request offers permessage-deflate (RFC 7692); an answer that
+ * accepts it is checked (deflate-negotiation.ts) and a wrong one fails the handshake. Client
+ * connections share one zlib queue per process.
  */
 import { randomFillSync } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -14,7 +18,11 @@ import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { ERROR_HEADER } from '../protocol/packet.js';
 import { WebSocketConnection } from './connection.js';
+import type { NegotiatedDeflate } from './deflate-sender.js';
+import { DeflateContext } from './deflate-codec.js';
+import { CLIENT_DEFLATE_DEFAULTS, checkDeflateAnswer, deflateOffer, type PerMessageDeflateOptions, resolveDeflateOptions } from './deflate-negotiation.js';
 import { acceptKey, isToken, splitList } from './handshake.js';
+import { sharedClientLimiter } from './zlib-limiter.js';
 
 export interface ConnectWebSocketOptions {
   /** Extra request headers (e.g. Origin, Authorization). */
@@ -35,6 +43,12 @@ export interface ConnectWebSocketOptions {
   servername?: string;
   /** Called with the 101's headers (lower-case names) once it checked out, before the promise resolves. */
   onResponse?(headers: Readonly<Record<string, string>>): void;
+  /**
+   * Offer permessage-deflate (RFC 7692): true for the defaults, or settings (`threshold`,
+   * `level`, and what to ask of the server). Default false. The client compresses every
+   * message on its own (no context kept), whatever the server allows.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -130,7 +144,14 @@ function hostHeader(hostname: string, port: number, secure: boolean): string {
 }
 
 /** The request head, or a TypeError for a header that cannot be sent (as Node's client throws). */
-function requestHead(path: string, host: string, key: string, protocols: string[], extra: Record<string, string> | undefined): string | TypeError {
+function requestHead(
+  path: string,
+  host: string,
+  key: string,
+  protocols: string[],
+  extensions: string,
+  extra: Record<string, string> | undefined,
+): string | TypeError {
   const ours: Record<string, string> = {
     connection: 'Connection: Upgrade',
     upgrade: 'Upgrade: websocket',
@@ -138,6 +159,7 @@ function requestHead(path: string, host: string, key: string, protocols: string[
     'sec-websocket-version': 'Sec-WebSocket-Version: 13',
   };
   if (protocols.length > 0) ours['sec-websocket-protocol'] = `Sec-WebSocket-Protocol: ${protocols.join(', ')}`;
+  if (extensions !== '') ours['sec-websocket-extensions'] = `Sec-WebSocket-Extensions: ${extensions}`;
   let head = `GET ${path} HTTP/1.1\r\n`;
   let hostGiven = false;
   if (extra) {
@@ -184,10 +206,20 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
       return;
     }
 
+    let deflate: DeflateContext | null = null;
+    try {
+      const settings = resolveDeflateOptions(options.perMessageDeflate, 'perMessageDeflate', CLIENT_DEFLATE_DEFAULTS);
+      if (settings) deflate = new DeflateContext(settings, sharedClientLimiter());
+    } catch (err) {
+      reject(err);
+      return;
+    }
+
     const key = newKey();
     const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
     const port = target.port ? Number(target.port) : secure ? 443 : 80;
-    const head = requestHead((target.pathname || '/') + target.search, hostHeader(hostname, port, secure), key, protocols, options.headers);
+    const offer = deflate ? deflateOffer(deflate.options) : '';
+    const head = requestHead((target.pathname || '/') + target.search, hostHeader(hostname, port, secure), key, protocols, offer, options.headers);
     if (head instanceof TypeError) {
       reject(head);
       return;
@@ -252,6 +284,14 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
       }
       const problem = checkResponse(res, key, protocols);
       if (problem) return settle(fail(`WebSocket handshake failed: HTTP ${res.status}: ${problem}`));
+      const extensions = res.headers['sec-websocket-extensions'];
+      let negotiated: NegotiatedDeflate | undefined;
+      if (extensions !== undefined) {
+        // Only an answer to our offer may name an extension (RFC 6455 section 4.1, RFC 7692 section 5.1).
+        const params = deflate ? checkDeflateAnswer(extensions, deflate.options) : 'server chose an extension we did not offer';
+        if (typeof params === 'string') return settle(fail(`WebSocket handshake failed: HTTP ${res.status}: ${params}`));
+        negotiated = { codec: deflate!.codec(params), extensions };
+      }
       // Hold reading until the caller's `await` has resumed and could attach listeners:
       // frames sent right behind the 101 (the rest of this chunk) would otherwise be emitted to nobody.
       socket.off('data', onData);
@@ -264,6 +304,7 @@ export function connectWebSocket(url: string | URL, options: ConnectWebSocketOpt
         closeTimeout: options.closeTimeout,
         head: received.subarray(end + 4),
         protocol: res.headers['sec-websocket-protocol'] ?? '',
+        deflate: negotiated,
       });
       options.onResponse?.(res.headers);
       settle(null, ws);
@@ -284,7 +325,6 @@ function checkResponse(res: ResponseHead, key: string, offered: string[]): strin
   if (res.headers['sec-websocket-accept'] !== acceptKey(key)) return 'invalid Sec-WebSocket-Accept';
   const protocol = res.headers['sec-websocket-protocol'];
   if (protocol !== undefined && !offered.includes(protocol)) return `server chose a subprotocol we did not offer`;
-  if (res.headers['sec-websocket-extensions'] !== undefined) return 'server chose an extension we did not offer';
   return '';
 }
 

@@ -21,6 +21,14 @@
  *
  * In the server role reads are paused while `bufferedAmount` is over the high-water mark
  * (`pauseReadsOnBacklog`, `readsPaused`) and resumed on `drain` or when closing starts.
+ *
+ * permessage-deflate (RFC 7692), when negotiated (`perMessageDeflate`, see deflate-codec.ts):
+ * `send` compresses messages at or above the threshold; a compressed message received is
+ * inflated before `message` is emitted, its text checked then. Order is kept both ways: a
+ * message inflated on the thread pool holds the parser (and the socket's reads) until it is
+ * done, and frames sent after a message compressed on the thread pool wait behind it (counted
+ * in `bufferedAmount`); `close()` sends its close frame once they are out. Connections without
+ * the extension pay one null check per send for it.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -28,10 +36,13 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { ABNORMAL_CLOSE_CODE, NO_STATUS_CODE } from './close-codes.js';
+import type { InflateResult } from './deflate-codec.js';
+import { DeflateSender, type DeflateSenderHost, type NegotiatedDeflate, type SharedMessage } from './deflate-sender.js';
 import { MAX_CONTROL_PAYLOAD, Opcode, ReadyState } from './opcodes.js';
 import { OutboundQueue } from '../net/write-batcher.js';
 import { Receiver, type ReceiverCallbacks } from './receiver.js';
 import { buildFrame, closePayload, frameHeader, type FramePayload } from './sender.js';
+import { isValidUtf8 } from './utf8.js';
 
 export interface WebSocketConnectionOptions {
   isServer: boolean;
@@ -60,6 +71,8 @@ export interface WebSocketConnectionOptions {
    * wrapper per connection).
    */
   registry?: Set<WebSocketConnection>;
+  /** permessage-deflate as negotiated in the handshake (by the server or client that made this connection). */
+  deflate?: NegotiatedDeflate;
 }
 
 export interface SendOptions {
@@ -71,6 +84,10 @@ export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** Payloads at least this big are written after their header instead of copied behind it. */
 const SEPARATE_WRITE_THRESHOLD = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
+
+function emitDrain(conn: WebSocketConnection): void {
+  conn.emit('drain');
+}
 
 type Stream = Duplex & Partial<Pick<Socket, 'setNoDelay' | 'setTimeout' | 'remoteAddress'>>;
 
@@ -93,6 +110,7 @@ let onSocketDrain: (this: TaggedStream) => void;
 let hookPing: (conn: WebSocketConnection, data: Buffer) => void;
 let hookCloseFrame: (conn: WebSocketConnection, code: number, reason: string) => void;
 let hookError: (conn: WebSocketConnection, err: StelarError) => void;
+let hookCompressed: (conn: WebSocketConnection, data: Buffer, isBinary: boolean) => void;
 
 /**
  * What the receiver calls back: methods on the prototype, one field per connection (the
@@ -120,6 +138,13 @@ class ReceiverHooks implements ReceiverCallbacks {
   }
 }
 
+/** The hooks of a connection with permessage-deflate: `onCompressedMessage` is what allows RSV1. */
+class DeflateReceiverHooks extends ReceiverHooks {
+  onCompressedMessage(data: Buffer, isBinary: boolean): void {
+    hookCompressed(this.conn, data, isBinary);
+  }
+}
+
 export class WebSocketConnection extends EventEmitter {
   static {
     onSocketData = function (chunk) {
@@ -141,6 +166,7 @@ export class WebSocketConnection extends EventEmitter {
     hookPing = (conn, data) => conn.#onPing(data);
     hookCloseFrame = (conn, code, reason) => conn.#onCloseFrame(code, reason);
     hookError = (conn, err) => conn.#onProtocolError(err);
+    hookCompressed = (conn, data, isBinary) => conn.#onCompressedMessage(data, isBinary);
   }
 
   readonly #socket: Stream;
@@ -157,6 +183,8 @@ export class WebSocketConnection extends EventEmitter {
   /** Frames queued this tick, flushed by the shared batcher. */
   readonly #queue: OutboundQueue;
   readonly #registry: Set<WebSocketConnection> | null;
+  /** permessage-deflate's sending side (null on connections without it: one field, one check per send). */
+  readonly #deflate: DeflateSender | null;
 
   constructor(socket: Duplex, options: WebSocketConnectionOptions) {
     super();
@@ -167,7 +195,8 @@ export class WebSocketConnection extends EventEmitter {
     this.#protocol = options.protocol ?? '';
     this.#remoteAddress = this.#socket.remoteAddress;
     this.#registry = options.registry ?? null;
-    this.#receiver = new Receiver(new ReceiverHooks(this), options);
+    this.#deflate = options.deflate ? new DeflateSender(options.deflate, !options.isServer, this.#deflateHost()) : null;
+    this.#receiver = new Receiver(this.#deflate ? new DeflateReceiverHooks(this) : new ReceiverHooks(this), options);
 
     // Small frames must leave at once; idle timeouts belong to the layers above (cleared only
     // when one is set: Node's HTTP server sets none by default, and the call is not free).
@@ -193,6 +222,16 @@ export class WebSocketConnection extends EventEmitter {
     return this.#protocol;
   }
 
+  /** The negotiated extensions, as the 101 answer named them ('' when none). */
+  get extensions(): string {
+    return this.#deflate?.extensions ?? '';
+  }
+
+  /** Whether permessage-deflate was negotiated: messages may travel compressed. */
+  get perMessageDeflate(): boolean {
+    return this.#deflate !== null;
+  }
+
   get socket(): Duplex {
     return this.#socket;
   }
@@ -203,7 +242,13 @@ export class WebSocketConnection extends EventEmitter {
 
   /** Bytes sent but not yet handed to the OS: queued for this tick's flush plus the socket's buffer. */
   get bufferedAmount(): number {
-    return this.#queue.bufferedAmount;
+    const d = this.#deflate;
+    return d === null ? this.#queue.bufferedAmount : this.#queue.bufferedAmount + d.waitingBytes;
+  }
+
+  /** A send answered false and `drain` has not followed yet (as Node's `writable.writableNeedDrain`). */
+  get writableNeedDrain(): boolean {
+    return this.#queue.writableNeedDrain;
   }
 
   /** true while reads are paused because the peer is not reading what we sent (`pauseReadsOnBacklog`). */
@@ -250,6 +295,7 @@ export class WebSocketConnection extends EventEmitter {
     const isString = typeof data === 'string';
     const binary = options.binary ?? !isString;
     const opcode = binary ? Opcode.BINARY : Opcode.TEXT;
+    if (this.#deflate !== null) return this.#deflate.send(opcode, data);
     if (!this.#isServer || isString || data.length < SEPARATE_WRITE_THRESHOLD) {
       return this.#queue.write(buildFrame(opcode, data, { mask: !this.#isServer }));
     }
@@ -262,7 +308,75 @@ export class WebSocketConnection extends EventEmitter {
   /** Writes a frame built by `buildFrame` (unmasked frames in the server role: broadcast). */
   sendFrame(frame: Uint8Array): boolean {
     if (this.#readyState !== ReadyState.OPEN) return false;
-    return this.#queue.write(frame);
+    const d = this.#deflate;
+    return d === null ? this.#queue.write(frame) : d.sendFrame(frame);
+  }
+
+  /**
+   * Sends a message many connections send (binary): in the server role its shared frame, or, with
+   * permessage-deflate, its shared compressed frame (compressed once per compressor) when this
+   * connection keeps no compression context; with a context, it is compressed for this
+   * connection alone. Messages too big to compress on the event loop go uncompressed.
+   */
+  sendShared(message: SharedMessage): boolean {
+    const d = this.#deflate;
+    // Shared frames are unmasked: a client sends the message as its own (masked) frame.
+    if (!this.#isServer) return this.send(message.bytes, { binary: true });
+    if (d === null) return this.sendFrame(message.wsFrame());
+    if (!d.codec.shares) return this.send(message.bytes, { binary: true });
+    const compressor = d.codec.compressor;
+    const n = message.bytes.length;
+    return this.sendFrame(compressor.wants(n) && compressor.isSync(n) ? message.wsCompressedFrame(compressor) : message.wsFrame());
+  }
+
+  /** What the sending side of permessage-deflate needs from this connection. */
+  #deflateHost(): DeflateSenderHost {
+    const queue = this.#queue;
+    const socket = this.#socket;
+    return {
+      write: (frame) => queue.write(frame),
+      get queuedBytes() {
+        return queue.bufferedAmount;
+      },
+      get highWaterMark() {
+        return socket.writableHighWaterMark;
+      },
+      drain: () => process.nextTick(emitDrain, this),
+      close: (body) => this.#closeNow(body),
+    };
+  }
+
+  /** A compressed message came in: inflate it (now, or holding the parser until the thread pool is done), then emit it. */
+  #onCompressedMessage(data: Buffer, isBinary: boolean): void {
+    const codec = this.#deflate!.codec;
+    const max = this.#receiver.maxPayload;
+    const now = codec.inflateNow(data, max);
+    if (now !== null) {
+      this.#inflated(now, isBinary);
+      return;
+    }
+    this.#receiver.hold();
+    this.#queue.holdReads(true);
+    codec.inflate(data, max, (result) => {
+      if (this.#readyState === ReadyState.CLOSED) return;
+      this.#queue.holdReads(false);
+      // Told to parse nothing more meanwhile (discardInbound): the message is dropped.
+      if (this.#receiver.stopped) return;
+      if (this.#inflated(result, isBinary)) this.#receiver.resume();
+    });
+  }
+
+  /** Emits an inflated message, or fails the connection (1009 too big, 1007 invalid data or text). false = failed. */
+  #inflated(result: InflateResult, isBinary: boolean): boolean {
+    let err = result instanceof StelarError ? result : null;
+    if (err === null && !isBinary && !isValidUtf8(result as Buffer)) err = new StelarError(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
+    if (err !== null) {
+      this.#receiver.stop();
+      this.#onProtocolError(err);
+      return false;
+    }
+    this.emit('message', result, isBinary);
+    return true;
   }
 
   ping(data: FramePayload = EMPTY): boolean {
@@ -282,6 +396,15 @@ export class WebSocketConnection extends EventEmitter {
     const body = closePayload(code, reason);
     if (this.#readyState === ReadyState.CLOSED || this.#closeFrameSent) return;
     this.#readyState = ReadyState.CLOSING;
+    // Messages sent before close() may still be compressing: the close frame then follows them.
+    if (this.#deflate?.deferClose(body)) {
+      this.#armCloseTimer();
+      return;
+    }
+    this.#closeNow(body);
+  }
+
+  #closeNow(body: Buffer): void {
     this.#sendClose(body);
     if (this.#peerClose !== null && this.#isServer) this.#end();
     this.#armCloseTimer();
@@ -307,6 +430,7 @@ export class WebSocketConnection extends EventEmitter {
 
   #sendClose(body: Buffer): void {
     this.#closeFrameSent = true;
+    this.#deflate?.drop();
     this.#queue.write(buildFrame(Opcode.CLOSE, body, { mask: !this.#isServer }));
     // The close frame goes out now, behind everything queued before it.
     this.flushWrites();
@@ -359,6 +483,10 @@ export class WebSocketConnection extends EventEmitter {
     this.#closeTimer = undefined;
     this.#receiver.stop();
     this.#queue.clear();
+    if (this.#deflate !== null) {
+      this.#deflate.drop();
+      this.#deflate.codec.close();
+    }
     this.#registry?.delete(this);
     const peer = this.#peerClose;
     this.emit('close', peer ? peer.code : ABNORMAL_CLOSE_CODE, peer ? peer.reason : '');

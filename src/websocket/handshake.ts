@@ -25,7 +25,7 @@ export function acceptKey(key: string): string {
 export type HandshakeCheck = { ok: true; key: string; protocols: string[] } | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
 /** RFC 7230 tchar: the characters of a token (subprotocol names are tokens). */
-function isTokenChar(c: number): boolean {
+export function isTokenChar(c: number): boolean {
   if (c >= 0x30 && c <= 0x39) return true; // 0-9
   if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) return true; // A-Z a-z
   // ! # $ % & ' * + - . ^ _ ` | ~

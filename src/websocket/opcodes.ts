@@ -12,6 +12,12 @@ export const Opcode = {
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
+/**
+ * The first header byte's RSV1 bit, ORed into an opcode given to the frame builders: the
+ * message is compressed (RFC 7692 section 6, permessage-deflate; only on a message's first frame).
+ */
+export const RSV1 = 0x40;
+
 /** Control frames have the high bit of the 4-bit opcode set (section 5.5). */
 export function isControlOpcode(opcode: number): boolean {
   return (opcode & 0x8) !== 0;

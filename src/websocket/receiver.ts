@@ -23,6 +23,13 @@
  * invalid rather than when the frame ends (Autobahn 6.4.3/6.4.4).
  *
  * Payloads are unmasked in place, so a chunk passed to `write` must not be reused.
+ *
+ * permessage-deflate (RFC 7692 section 6), when `onCompressedMessage` is given: RSV1 on the first
+ * frame of a data message marks it compressed (on a continuation or control frame it is still
+ * 1002). A compressed message goes to `onCompressedMessage` as it came (its size bounded by
+ * `maxPayload` like any other, its text checked only once inflated, by the caller), and the
+ * caller may `hold()` the receiver until it has inflated it: input is then kept, unparsed,
+ * until `resume()`, so messages keep their order.
  */
 import { ByteQueue } from '../net/byte-queue.js';
 import { applyMask, maskAt } from './mask.js';
@@ -35,6 +42,11 @@ import { isValidUtf8, Utf8Validator } from './utf8.js';
 /** What a Receiver calls back. */
 export interface ReceiverCallbacks {
   onMessage(data: Buffer, isBinary: boolean): void;
+  /**
+   * Given only when permessage-deflate was negotiated: RSV1 then marks a compressed message,
+   * handed here as it came (still compressed, its fragments joined). Without it, RSV1 is 1002.
+   */
+  onCompressedMessage?(data: Buffer, isBinary: boolean): void;
   onPing?(data: Buffer): void;
   onPong?(data: Buffer): void;
   /** `code` is 1005 when the close frame had no body. */
@@ -93,6 +105,8 @@ const State = {
   GET_DATA: 4,
   /** After a close frame or an error: input is ignored. */
   STOPPED: 5,
+  /** Between two frames, until `resume()`: input is kept, not parsed (a message is being inflated). */
+  HELD: 6,
 } as const;
 type State = (typeof State)[keyof typeof State];
 
@@ -118,6 +132,8 @@ export class Receiver {
 
   // The message being reassembled (opcode 0 = none open).
   #messageOpcode = 0;
+  /** Its first frame had RSV1: it is compressed (permessage-deflate). */
+  #compressed = false;
   /** Only for messages split over several frames; null otherwise. */
   #fragments: Buffer[] | null = null;
   #messageLength = 0;
@@ -190,9 +206,26 @@ export class Receiver {
     this.#input.release();
   }
 
+  /**
+   * Stops parsing after the frame just handled (call it from `onCompressedMessage`): input is
+   * kept until `resume()`. A no-op unless between two frames.
+   */
+  hold(): void {
+    if (this.#state === State.GET_INFO) this.#state = State.HELD;
+  }
+
+  /** Parses what came in while held. */
+  resume(): void {
+    if (this.#state !== State.HELD) return;
+    this.#state = State.GET_INFO;
+    this.#loop();
+    this.#input.release();
+  }
+
   /** Drops everything and ignores further input (the connection is going away). */
   stop(): void {
     this.#state = State.STOPPED;
+    this.#compressed = false;
     this.#checked = 0;
     this.#input.clear();
     this.#resetMessage();
@@ -236,7 +269,16 @@ export class Receiver {
     const header = this.#input.readUInt16BE();
     const b0 = header >>> 8;
     const b1 = header & 0xff;
-    if ((b0 & 0x70) !== 0) return this.#fail(ErrorCode.WS_RSV_SET, 'RSV1, RSV2 and RSV3 must be clear');
+    if ((b0 & 0x70) !== 0) {
+      // RFC 7692 section 6: RSV1 alone, on the first frame of a data message, once negotiated
+      // (a field less per connection: the callback's presence says so).
+      const op = b0 & 0x0f;
+      const deflate = this.#opts.onCompressedMessage !== undefined;
+      if (!deflate || (b0 & 0x70) !== 0x40 || (op !== Opcode.TEXT && op !== Opcode.BINARY)) {
+        return this.#fail(ErrorCode.WS_RSV_SET, deflate ? 'RSV1 is only allowed on the first frame of a message' : 'RSV1, RSV2 and RSV3 must be clear');
+      }
+      if (this.#messageOpcode === 0) this.#compressed = true;
+    }
 
     this.#fin = (b0 & 0x80) !== 0;
     this.#opcode = b0 & 0x0f;
@@ -306,8 +348,9 @@ export class Receiver {
     this.#state = this.#masked ? State.GET_MASK : State.GET_DATA;
   }
 
-  /** A data frame of a text message: TEXT, or a continuation of one. */
+  /** A data frame of an uncompressed text message: TEXT, or a continuation of one (compressed text is checked once inflated). */
   #isTextFrame(): boolean {
+    if (this.#compressed) return false;
     return this.#opcode === Opcode.TEXT || (this.#opcode === Opcode.CONTINUATION && this.#messageOpcode === Opcode.TEXT);
   }
 
@@ -344,13 +387,14 @@ export class Receiver {
     if (this.#fin && this.#fragmentCount === 1) {
       // The common case, a message in one frame: no reassembly state at all.
       const isBinary = this.#messageOpcode === Opcode.BINARY;
+      if (this.#compressed) return this.#compressedMessage(data, isBinary);
       const valid = isBinary || (checked === 0 ? isValidUtf8(data) : this.#utf8!.write(data.subarray(checked)) && this.#utf8!.end());
       if (!valid) return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
       this.#resetMessage();
       this.#opts.onMessage(data, isBinary);
       return;
     }
-    if (this.#messageOpcode === Opcode.TEXT) {
+    if (this.#messageOpcode === Opcode.TEXT && !this.#compressed) {
       if (!(this.#utf8 ??= new Utf8Validator()).write(checked === 0 ? data : data.subarray(checked))) {
         return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
       }
@@ -360,15 +404,23 @@ export class Receiver {
     if (!this.#fin) return;
 
     const isBinary = this.#messageOpcode === Opcode.BINARY;
-    if (!isBinary && !(this.#utf8 ??= new Utf8Validator()).end()) {
+    if (!isBinary && !this.#compressed && !(this.#utf8 ??= new Utf8Validator()).end()) {
       return this.#fail(ErrorCode.WS_INVALID_UTF8, 'text message is not valid UTF-8');
     }
     this.#sealBlock();
     const fragments = this.#fragments;
     const message =
       fragments === null || fragments.length === 0 ? EMPTY : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.#messageLength);
+    if (this.#compressed) return this.#compressedMessage(message, isBinary);
     this.#resetMessage();
     this.#opts.onMessage(message, isBinary);
+  }
+
+  /** A whole compressed message, handed over as it came (the caller inflates it and checks its text). */
+  #compressedMessage(data: Buffer, isBinary: boolean): void {
+    this.#compressed = false;
+    this.#resetMessage();
+    this.#opts.onCompressedMessage!(data, isBinary);
   }
 
   /**

@@ -14,7 +14,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import { StelarError } from '../protocol/errors.js';
 import { isValidWireCloseCode, MAX_CLOSE_REASON_BYTES, NO_STATUS_CODE } from './close-codes.js';
 import { applyMask } from './mask.js';
-import { isControlOpcode, MAX_CONTROL_PAYLOAD } from './opcodes.js';
+import { isControlOpcode, MAX_CONTROL_PAYLOAD, RSV1 } from './opcodes.js';
 
 export interface FrameOptions {
   /** Mask the payload (client role). Default false. */
@@ -23,6 +23,8 @@ export interface FrameOptions {
   fin?: boolean;
   /** Use this 4-byte key instead of a random one (tests and known vectors only). */
   maskKey?: Uint8Array;
+  /** Set RSV1: the payload is a permessage-deflate compressed message (RFC 7692). Default false. */
+  compressed?: boolean;
 }
 
 export type FramePayload = Buffer | Uint8Array | string;
@@ -60,7 +62,8 @@ export function frameHeaderSize(length: number, masked: boolean): number {
 }
 
 /**
- * Writes a frame header into `out` at offset 0 and returns where the payload starts. The one
+ * Writes a frame header into `out` at offset 0 and returns where the payload starts (`opcode`
+ * may carry RSV1 for a compressed message). The one
  * place that lays out a header: the sender here and the server's one-allocation packet
  * framing (src/wire/frames.ts) both use it.
  */
@@ -153,7 +156,7 @@ export function buildFrame(opcode: number, payload: FramePayload, options: Frame
   const given = options.maskKey;
   const key = given ? (given[0]! << 24) | (given[1]! << 16) | (given[2]! << 8) | given[3]! : masked ? nextMaskKey() : 0;
   const out = Buffer.allocUnsafe(frameHeaderSize(length, masked) + length);
-  const start = writeHeader(out, 0, opcode, length, fin, masked, key);
+  const start = writeHeader(out, 0, options.compressed === true ? opcode | RSV1 : opcode, length, fin, masked, key);
   if (isString) out.write(payload, start, 'utf8');
   else out.set(payload, start);
   if (masked) applyMask(out.subarray(start), key);

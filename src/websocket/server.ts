@@ -8,6 +8,10 @@
  * Bounds on the handshake (own server only: a user's server keeps its own settings):
  * `maxHeaderSize` (431 above it), and `handshakeTimeout` as Node's headersTimeout and
  * requestTimeout, checked often enough that a request trickled a byte at a time is dropped.
+ *
+ * permessage-deflate (RFC 7692) is off unless `perMessageDeflate` is given: then the first
+ * acceptable offer of each upgrade is taken (deflate-negotiation.ts) and the 101 answers it;
+ * the server's connections share one zlib queue and one compressor per window size.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -15,6 +19,9 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { boundedHttpOptions } from '../net/http-limits.js';
 import { WebSocketConnection } from './connection.js';
+import type { NegotiatedDeflate } from './deflate-sender.js';
+import { DeflateContext } from './deflate-codec.js';
+import { acceptDeflateOffer, type PerMessageDeflateOptions, resolveDeflateOptions } from './deflate-negotiation.js';
 import { abortHandshake, checkUpgradeRequest, headerLines, switchingProtocols } from './handshake.js';
 import { attach, detach, pathnameOf } from './router.js';
 
@@ -44,6 +51,11 @@ export interface WebSocketServerOptions {
   acceptHeaders?(req: IncomingMessage): Record<string, string> | undefined;
   /** Pick one of the offered subprotocols, or false for none. */
   handleProtocols?(protocols: string[], req: IncomingMessage): string | false;
+  /**
+   * permessage-deflate (RFC 7692): true for the defaults, or settings. Default false (off):
+   * compression costs CPU on every compressed message and memory per connection.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -55,6 +67,8 @@ export class WebSocketServer extends EventEmitter {
   readonly #ownServer: boolean;
   readonly #path: string;
   readonly #clients = new Set<WebSocketConnection>();
+  /** permessage-deflate settings and shared parts; null = off. */
+  readonly #deflate: DeflateContext | null;
   #closed = false;
 
   constructor(options: WebSocketServerOptions) {
@@ -62,6 +76,8 @@ export class WebSocketServer extends EventEmitter {
     // A copy: the caller's object is never read again, and `maxPayload` changes only through its setter.
     this.#opts = { ...options };
     this.#path = options.path ?? '/';
+    const deflate = resolveDeflateOptions(options.perMessageDeflate);
+    this.#deflate = deflate ? new DeflateContext(deflate) : null;
     if (options.server) {
       this.#server = options.server;
       this.#ownServer = false;
@@ -140,7 +156,9 @@ export class WebSocketServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    const extra = this.#opts.acceptHeaders ? headerLines(this.#opts.acceptHeaders(req)) : '';
+    let extra = this.#opts.acceptHeaders ? headerLines(this.#opts.acceptHeaders(req)) : '';
+    const deflate = this.#negotiateDeflate(req);
+    if (deflate) extra += `Sec-WebSocket-Extensions: ${deflate.extensions}\r\n`;
     // Corked until the next tick: what the connection callback sends in this tick (a
     // StelarServer's answer to the Connect carried in the upgrade) is flushed by the write
     // batcher's tick, queued before ours, so the 101 and that answer leave in one syscall.
@@ -156,6 +174,7 @@ export class WebSocketServer extends EventEmitter {
       head,
       protocol,
       registry: this.#clients,
+      deflate,
     });
     this.#clients.add(ws);
     try {
@@ -163,6 +182,15 @@ export class WebSocketServer extends EventEmitter {
     } finally {
       process.nextTick(uncork, socket);
     }
+  }
+
+  /** The permessage-deflate this upgrade gets: its first acceptable offer, or none. */
+  #negotiateDeflate(req: IncomingMessage): NegotiatedDeflate | undefined {
+    const context = this.#deflate;
+    const offer = req.headers['sec-websocket-extensions'];
+    if (context === null || offer === undefined) return undefined;
+    const accepted = acceptDeflateOffer(offer, context.options);
+    return accepted ? { codec: context.codec(accepted.params), extensions: accepted.response } : undefined;
   }
 
   /**

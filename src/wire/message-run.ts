@@ -12,6 +12,7 @@
  * nodes nor recorded, so it has no single packet.
  */
 import type { Packet } from '../protocol/index.js';
+import type { Compressor } from '../websocket/index.js';
 import type { EncodedMessage } from './message.js';
 
 export class MessageRun implements EncodedMessage {
@@ -34,6 +35,15 @@ export class MessageRun implements EncodedMessage {
 
   wsFrame(): Buffer {
     return (this.#ws ??= Buffer.concat(this.parts.map((m) => m.wsFrame())));
+  }
+
+  /**
+   * Each message's compressed frame, joined. Connections with permessage-deflate take the
+   * parts one by one instead (the transport's `sendEncoded`), so that each message is
+   * compressed or not by the connection's own threshold; this exists for the interface.
+   */
+  wsCompressedFrame(compressor: Compressor): Buffer {
+    return Buffer.concat(this.parts.map((m) => m.wsCompressedFrame(compressor)));
   }
 
   tcpFrame(): Uint8Array {

@@ -8,6 +8,9 @@
  * that negotiated recovery receive a variant whose event field is `event NUL offset`
  * (docs/PROTOCOL.md, "Recovery"). That variant is spliced from the plain packet bytes (a
  * copy, no JSON re-encoding), once per message per node, and then shared the same way.
+ *
+ * permessage-deflate: connections that keep no compression context take one compressed frame
+ * per compressor (one per window size in use), built on first use and shared the same way.
  */
 import {
   decodePacket,
@@ -19,11 +22,11 @@ import {
   peekEventLength,
   TCP_PREFIX_SIZE,
 } from '../protocol/index.js';
-import { buildFrame, Opcode } from '../websocket/index.js';
+import { buildFrame, type Compressor, compressedFrame, Opcode, type SharedMessage } from '../websocket/index.js';
 import { allocTcpFrame } from './frames.js';
 
 /** A message encoded once and written as the same bytes to every recipient. */
-export interface EncodedMessage {
+export interface EncodedMessage extends SharedMessage {
   readonly packet: Packet;
   /** The packet bytes without any framing (what a cluster adapter publishes). */
   readonly bytes: Uint8Array;
@@ -47,6 +50,8 @@ export class WireMessage implements EncodedMessage {
   /** Prefix + packet in one allocation. */
   readonly #tcp: Uint8Array;
   #ws: Buffer | null = null;
+  /** Compressed frames by compressor: [compressor, frame, compressor, frame, ...] (usually one pair). */
+  #deflated: Array<Compressor | Buffer> | null = null;
   #packet: Packet | null;
   #tagged: EncodedMessage | null = null;
 
@@ -90,6 +95,14 @@ export class WireMessage implements EncodedMessage {
     return (this.#ws ??= buildFrame(Opcode.BINARY, this.bytes));
   }
 
+  wsCompressedFrame(compressor: Compressor): Buffer {
+    const list = (this.#deflated ??= []);
+    for (let i = 0; i < list.length; i += 2) if (list[i] === compressor) return list[i + 1] as Buffer;
+    const frame = compressedFrame(compressor, this.bytes);
+    list.push(compressor, frame);
+    return frame;
+  }
+
   tcpFrame(): Uint8Array {
     return this.#tcp;
   }
@@ -98,6 +111,7 @@ export class WireMessage implements EncodedMessage {
   recordedAt(offset: string): WireMessage {
     const copy = new WireMessage(this.#tcp, offset, this.#packet);
     copy.#ws = this.#ws;
+    copy.#deflated = this.#deflated;
     return copy;
   }
 

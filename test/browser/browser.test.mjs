@@ -1,6 +1,7 @@
 // StelarClient in a real browser: Debian's chromium driven by playwright-core loads the ESM
 // bundle (and the script-tag global build), connects over WebSocket, joins a room, receives a
-// broadcast emitted by a Node TCP client, completes a request, and round-trips binary.
+// broadcast emitted by a Node TCP client, completes a request, answers the server's requests,
+// and round-trips binary.
 // Without /usr/bin/chromium the test is skipped, except under CI=true where it fails.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,7 +46,33 @@ before(
     });
     await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     port = httpServer.address().port;
-    stelar = new StelarServer({ server: httpServer, tcpPort: 0, host: '127.0.0.1', logger: 'silent', gracefulShutdown: false });
+    stelar = new StelarServer({
+      server: httpServer,
+      tcpPort: 0,
+      host: '127.0.0.1',
+      logger: 'silent',
+      gracefulShutdown: false,
+      authRefreshLeadTime: 150,
+      rateLimit: false,
+      byteRateLimit: false,
+    });
+    // Tokens "user:expiresAtMs" get an expiry (auth that refreshes); no token, no expiry.
+    stelar.use((ctx, next) => {
+      if (ctx.data?.token === undefined) return next();
+      const [user, exp] = ctx.data.token.split(':');
+      ctx.setMetadata('user', user);
+      ctx.setExpiry(Number(exp));
+      next();
+    });
+    // A client that asks for it is not read for a while (backpressure on its side).
+    stelar.onConnection((ctx) => {
+      if (ctx.getMetadata('user') !== 'slow') return;
+      ctx.socket.pause();
+      setTimeout(() => ctx.socket.resume(), 400);
+    });
+    stelar.on('chunk', (ctx) => {
+      stelar.chunks = (stelar.chunks ?? 0) + ctx.data.length;
+    });
     stelar.on('shout', (ctx) => ctx.to(ctx.data.room, 'shout', ctx.data));
     stelar.onAck('getUser', (ctx) => ({ id: ctx.data.id, name: 'John', protocol: ctx.clientInfo.protocol }));
     stelar.on('bin', (ctx) => ctx.emitBinary('bin', ctx.data));
@@ -131,13 +158,18 @@ test('browser (ESM bundle): connect, room broadcast from a Node TCP client, requ
   });
   assert.equal(fileSize, 12);
 
+  // The server asks the page; its onRequest handler answers.
+  await page.evaluate(() => window.client.onRequest('whereAreYou', async (data, info) => ({ where: 'browser', echo: data, name: info.name })));
+  assert.deepEqual(await stelar.request(connected.id, 'whereAreYou', 5), { where: 'browser', echo: 5, name: 'whereAreYou' });
+  await assert.rejects(stelar.request(connected.id, 'unhandled'), { code: 'STELAR_ERR_NO_ACK_HANDLER' });
+
   const after = await page.evaluate(() => {
     window.client.disconnect();
     return { state: window.client.getState(), sent: window.client.getMessagesSent(), received: window.client.getMessagesReceived() };
   });
   assert.equal(after.state, 'disconnected');
-  assert.equal(after.sent, 3);
-  assert.equal(after.received, 4);
+  assert.equal(after.sent, 5, 'three messages and two answers');
+  assert.equal(after.received, 6, 'four messages and two requests');
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -170,5 +202,59 @@ test('browser: mode tcp is refused with a clear error', { skip: !hasBrowser && '
     }
   });
   assert.match(message, /mode 'tcp' is not available/);
+  await page.close();
+});
+
+test('browser: auth that refreshes (the auth function answers on the same connection) and backpressure (false, drain, bufferedAmount)', {
+  skip: !hasBrowser && 'chromium not installed',
+  timeout: 60_000,
+}, async () => {
+  const { page, errors } = await openPage('/');
+  const refreshed = await page.evaluate(async () => {
+    let n = 0;
+    const client = new window.Stelar.StelarClient(location.host, {
+      logger: 'silent',
+      auth: async () => ({ token: `page${++n}:${Date.now() + 500}` }),
+    });
+    const seen = [];
+    client.on('disconnect', ({ code }) => seen.push(code));
+    await new Promise((resolve) => client.connect(resolve));
+    const id = client.getId();
+    await new Promise((resolve) => setTimeout(resolve, 800)); // past the first expiry
+    const result = { id, same: client.getId() === id, calls: n, seen: [...seen] };
+    client.disconnect();
+    return result;
+  });
+  assert.equal(refreshed.same, true);
+  assert.ok(refreshed.calls >= 2, `auth called ${refreshed.calls} times`);
+  assert.deepEqual(refreshed.seen, [], 'never disconnected');
+
+  stelar.chunks = 0;
+  const pushed = await page.evaluate(async () => {
+    const client = new window.Stelar.StelarClient(location.host, { logger: 'silent', auth: { token: `slow:${Date.now() + 60_000}` } });
+    window.slowClient = client;
+    await new Promise((resolve) => client.connect(resolve));
+    const piece = new Uint8Array(64 * 1024);
+    let sent = 0;
+    let answeredFalse = false;
+    let largest = 0;
+    // The server is not reading this client for 400 ms: the browser's buffer passes its 1 MiB mark.
+    while (sent < 64 * 64 * 1024) {
+      sent += piece.length;
+      if (client.emit('chunk', piece)) continue;
+      answeredFalse = true;
+      largest = Math.max(largest, client.bufferedAmount);
+      await new Promise((resolve) => client.once('drain', resolve));
+    }
+    return { total: sent, answeredFalse, largest };
+  });
+  assert.equal(pushed.answeredFalse, true, 'emit answered false in the browser');
+  assert.ok(pushed.largest >= 1024 * 1024, `bufferedAmount reached the mark: ${pushed.largest}`);
+  await new Promise((resolve) => {
+    const check = () => (stelar.chunks >= pushed.total ? resolve() : setTimeout(check, 20));
+    check();
+  });
+  await page.evaluate(() => window.slowClient.disconnect());
+  assert.deepEqual(errors, []);
   await page.close();
 });

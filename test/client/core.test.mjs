@@ -18,7 +18,7 @@ function make(url, options = {}, platformOptions = {}) {
   return { client, platform };
 }
 
-test('handshake: Connect {v:1, auth} first, connected only after the server Connect with the id', async () => {
+test('handshake: Connect {v:1, auth, refresh: true} first, connected only after the server Connect with the id', async () => {
   const states = [];
   const { client, platform } = make(3000, { auth: { token: 't1' }, hooks: { onStateChange: (s) => states.push(`${s.from}>${s.to}`) } }, { autoOpen: false });
   assert.equal(client.getState(), 'disconnected');
@@ -29,7 +29,8 @@ test('handshake: Connect {v:1, auth} first, connected only after the server Conn
   assert.equal(t.options.target.url, 'ws://localhost:3000');
   const connected = next(client, 'connect');
   t.open();
-  assert.deepEqual(t.sent[0], { type: PacketType.CONNECT, event: '', data: { v: 1, auth: { token: 't1' } } });
+  // `refresh: true`: a client with credentials can send fresh ones when the server asks.
+  assert.deepEqual(t.sent[0], { type: PacketType.CONNECT, event: '', data: { v: 1, auth: { token: 't1' }, refresh: true } });
   await connected;
   assert.equal(client.isConnected(), true);
   assert.equal(client.getId(), 'client-1');
@@ -41,15 +42,15 @@ test('handshake: Connect {v:1, auth} first, connected only after the server Conn
   assert.equal(client.getId(), null);
 });
 
-test('auth as a function is called on every connection; without auth Connect carries only v', async () => {
+test('auth as a function is called on every connection; without auth Connect carries only v (and no refresh offer)', async () => {
   let calls = 0;
   const { client, platform } = make(3000, { auth: async () => ({ n: ++calls }), reconnectionDelay: 1, hooks: { onReconnectDelay: () => 0 } });
   client.connect();
   await next(client, 'connect');
-  assert.deepEqual(platform.last.sent[0].data, { v: 1, auth: { n: 1 } });
+  assert.deepEqual(platform.last.sent[0].data, { v: 1, auth: { n: 1 }, refresh: true });
   platform.last.drop(1006);
   await next(client, 'connect');
-  assert.deepEqual(platform.last.sent[0].data, { v: 1, auth: { n: 2 } });
+  assert.deepEqual(platform.last.sent[0].data, { v: 1, auth: { n: 2 }, refresh: true });
   client.disconnect();
   const plain = make(3000);
   plain.client.connect();

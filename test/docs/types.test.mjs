@@ -31,7 +31,6 @@ const TOLERATED = [
   { file: 'docs/API.md', code: 'TS2339', text: 'http.address()', why: "node:http's address() may be a string or null" },
   { file: 'docs/API.md', code: 'TS2531', text: 'wss.address()', why: 'address() is null before listening' },
   { file: 'docs/API.md', code: 'TS2339', text: 'wss.address()', why: 'address() is a string for a pipe' },
-  { file: 'docs/API.md', code: 'TS2345', text: 'server.disconnect(id,', why: 'getId() is null while disconnected' },
   { file: 'docs/API.md', code: 'TS2769', text: 'http.listen(0, resolve)', why: "node:http's listen() callback takes no argument" },
   { file: 'docs/MIGRATING-FROM-SOCKET-IO.md', code: 'TS2769', text: 'http.listen(0, resolve)', why: "node:http's listen() callback takes no argument" },
   { file: 'docs/MIGRATING-FROM-SOCKET-IO.md', code: 'TS2531', text: 'http.address()', why: "node:http's address() may be null" },

@@ -214,7 +214,7 @@ for (const protocol of ['ws', 'tcp']) {
       await peer.destroy();
     });
 
-    test('ACK ids: 2^32-1 answered with the same id; a reused id answered each time; id 0 (reserved) never answered', async () => {
+    test('ACK ids: 2^32-1 answered with the same id; a reused id answered each time; id 0 (reserved) refused with an error answer of id 0', async () => {
       const peer = await session(server, protocol);
       peer.send({ type: PacketType.ACK_REQUEST, event: 'echo', ackId: 0xffffffff, data: 'max' });
       const max = await peer.packet((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 0xffffffff, 'max id');
@@ -229,10 +229,13 @@ for (const protocol of ['ws', 'tcp']) {
         peer.packets.filter((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 42).map((p) => p.data),
         ['first', 'second'],
       );
-      assert.equal(
-        peer.packets.some((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 0),
-        false,
+      // id 0 is not a request id: refused (its handler never ran), with an answer that names it.
+      const zero = peer.packets.filter((p) => p.type === PacketType.ACK_RESPONSE && p.ackId === 0);
+      assert.deepEqual(
+        zero.map((p) => [p.ok, p.event, p.data.code]),
+        [[false, 'echo', 'STELAR_ERR_PACKET_INVALID_ACK_ID']],
       );
+      assert.ok(peer.packets.some((p) => p.type === PacketType.ERROR && p.event === 'STELAR_ERR_PACKET_INVALID_ACK_ID'));
       await peer.destroy();
     });
 

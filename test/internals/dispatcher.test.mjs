@@ -90,6 +90,16 @@ function setup({ options = {}, customRateLimiter } = {}) {
     roomsOf: () => new Set(),
     getClients: () => [],
   };
+  const refresh = {
+    awaiting: false,
+    answers: [],
+    awaitsAnswer() {
+      return this.awaiting;
+    },
+    answer(session, packet) {
+      this.answers.push({ session, packet });
+    },
+  };
   const invalid = [];
   const dispatcher = new Dispatcher({
     config,
@@ -97,11 +107,12 @@ function setup({ options = {}, customRateLimiter } = {}) {
     rateLimits,
     rooms,
     lifecycle,
+    refresh,
     counters,
     contextHost,
     reportInvalid: (session, err) => invalid.push({ session, err }),
   });
-  return { dispatcher, config, handlers, rateLimits, counters, rooms, lifecycle, invalid, logs, hookCalls, asyncErrors };
+  return { dispatcher, config, handlers, rateLimits, counters, rooms, lifecycle, refresh, invalid, logs, hookCalls, asyncErrors };
 }
 
 const bytes = (packet) => Buffer.from(encodePacket(packet));
@@ -160,12 +171,44 @@ test('an oversized plain event gets only the Error (no ACK response); at exactly
   assert.equal(got.length, 1);
 });
 
-test('an oversized ACK request before acceptance gets no ACK response', () => {
-  const { dispatcher } = setup({ options: { maxPayloadSize: 64 } });
+test('an oversized ACK request before acceptance is refused with an ACK response too (every refused request settles)', () => {
+  const { dispatcher } = setup({ options: { maxHandshakePayloadSize: 64 } });
   const session = fakeSession(SessionState.AWAITING_CONNECT);
   dispatcher.handle(session, ackReq('big', 'x'.repeat(200), 42));
-  assert.equal(session.sent.length, 0);
+  assert.equal(session.sent.length, 1);
+  assert.deepEqual(
+    { type: session.sent[0].type, ackId: session.sent[0].ackId, ok: session.sent[0].ok, code: session.sent[0].data.code },
+    { type: PacketType.ACK_RESPONSE, ackId: 42, ok: false, code: ErrorCode.PAYLOAD_TOO_LARGE },
+  );
   assert.equal(session.failed[0].err.code, ErrorCode.PAYLOAD_TOO_LARGE);
+  assert.equal(session.failed[0].err.closeCode, CloseCode.MESSAGE_TOO_BIG);
+});
+
+test('an ACK request before acceptance is refused (ACK response, then Error PACKET_UNEXPECTED and 1002) without its body being read', () => {
+  const { dispatcher, lifecycle } = setup();
+  const session = fakeSession(SessionState.AWAITING_CONNECT);
+  const bytes = Buffer.from(ackReq('early', 1, 9));
+  bytes[bytes.length - 1] = 0xff; // the body is not valid UTF-8: never looked at
+  dispatcher.handle(session, bytes);
+  assert.equal(lifecycle.calls.length, 0);
+  assert.deepEqual([session.sent[0].type, session.sent[0].ackId, session.sent[0].ok], [PacketType.ACK_RESPONSE, 9, false]);
+  assert.equal(session.sent[0].data.code, ErrorCode.PACKET_UNEXPECTED);
+  assert.equal(session.failed[0].err.code, ErrorCode.PACKET_UNEXPECTED);
+  assert.equal(session.failed[0].err.closeCode, CloseCode.PROTOCOL_ERROR);
+});
+
+test('an ACK request with ackId 0 is refused: ACK response with id 0, Error PACKET_INVALID_ACK_ID, counted invalid, no handler runs', () => {
+  const { dispatcher, handlers } = setup();
+  let ran = 0;
+  handlers.acks.set('x', () => ran++);
+  const session = fakeSession();
+  dispatcher.handle(session, ackReq('x', 1, 0));
+  assert.equal(ran, 0);
+  assert.deepEqual([session.sent[0].type, session.sent[0].ackId, session.sent[0].ok, session.sent[0].event], [PacketType.ACK_RESPONSE, 0, false, 'x']);
+  assert.equal(session.sent[0].data.code, ErrorCode.PACKET_INVALID_ACK_ID);
+  assert.equal(session.failed[0].err.code, ErrorCode.PACKET_INVALID_ACK_ID);
+  assert.equal(session.failed[0].err.closeCode, 0);
+  assert.equal(session.invalidPackets, 1);
 });
 
 test('an undecodable packet is reported and the session fails with the decode error', () => {
@@ -228,13 +271,31 @@ test('Connect in AWAITING_CONNECT goes to lifecycle.handshake (its Promise is re
   assert.equal(session.failed[0].err.closeCode, 1002);
 });
 
-test('a Connect on an open session is ignored (proof of life, no handshake)', () => {
-  const { dispatcher, lifecycle } = setup();
+test('a Connect on an open session is ignored (proof of life, no handshake) unless fresh credentials were asked for', () => {
+  const { dispatcher, lifecycle, refresh } = setup();
   const session = fakeSession();
-  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '' }));
+  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '', data: { v: 1, auth: 'a' } }));
   assert.equal(lifecycle.calls.length, 0);
+  assert.equal(refresh.answers.length, 0);
   assert.equal(session.failed.length, 0);
   assert.equal(session.sent.length, 0);
+  // Asked: the Connect is the answer, decoded and handed over (never to the handshake).
+  refresh.awaiting = true;
+  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '', data: { v: 1, auth: 'b' } }));
+  assert.equal(lifecycle.calls.length, 0);
+  assert.equal(refresh.answers.length, 1);
+  assert.deepEqual(refresh.answers[0].packet.data, { v: 1, auth: 'b' });
+});
+
+test('an answer with fresh credentials above the handshake size limit is refused (1009) before it is decoded', () => {
+  const { dispatcher, refresh } = setup({ options: { maxHandshakePayloadSize: 1024 } });
+  refresh.awaiting = true;
+  const session = fakeSession();
+  dispatcher.handle(session, bytes({ type: PacketType.CONNECT, event: '', data: { v: 1, auth: 'x'.repeat(2000) } }));
+  assert.equal(refresh.answers.length, 0);
+  assert.equal(session.failed.length, 1);
+  assert.equal(session.failed[0].err.code, ErrorCode.PAYLOAD_TOO_LARGE);
+  assert.equal(session.failed[0].err.closeCode, 1009);
 });
 
 test('Ping is answered with a Pong carrying the same event and body, in every live state, and is not counted', () => {

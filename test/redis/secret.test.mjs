@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodePacket, PacketType } from '../../dist/protocol/index.js';
-import { encodeEnvelope, Kind } from '../../dist/adapter/redis/envelope.js';
+import { encodeEnvelope, Kind } from '../../dist/adapter/shared/envelope.js';
 import { addressOf, closeRedis, connectClient, deleteKeys, redisClient, sleep, startNode, uniquePrefix, until } from './helpers.mjs';
 
 const injected = (o = 'attacker', s = 1) =>

@@ -151,9 +151,10 @@ describe('Connect in the WebSocket upgrade', () => {
       await new Promise((resolve) => client.connect(resolve));
       assert.equal(client.getId(), 'old-server');
       assert.equal(typeof got[0].header, 'string', 'the header was offered');
-      assert.deepEqual(decodePacket(Buffer.from(got[0].header, 'base64')).data, { v: 1, auth: 'a' });
+      // `refresh: true`: a client with credentials offers to send fresh ones (an old server ignores it).
+      assert.deepEqual(decodePacket(Buffer.from(got[0].header, 'base64')).data, { v: 1, auth: 'a', refresh: true });
       assert.equal(got[1].frame.type, PacketType.CONNECT, 'then sent as the first frame');
-      assert.deepEqual(got[1].frame.data, { v: 1, auth: 'a' });
+      assert.deepEqual(got[1].frame.data, { v: 1, auth: 'a', refresh: true });
       client.disconnect();
     } finally {
       for (const ws of wss.clients) ws.terminate();

@@ -41,6 +41,42 @@ s.broadcast('welcome', { id: 1 });
 s.to('room', 'unknown', {});
 s.onDisconnect((client, info) => info.code + client.id.length);
 
+// Auth that refreshes and backpressure.
+s.use((ctx, next) => {
+  ctx.setExpiry(new Date(Date.now() + 60_000)).setExpiry(Date.now() + 60_000).setExpiry(null);
+  const at: number | null = ctx.expiresAt;
+  // @ts-expect-error an expiry is a Date, epoch ms or null, not a string
+  ctx.setExpiry('2030-01-01');
+  next(at === null ? undefined : new Error('x'));
+});
+s.onDrain(async (client) => {
+  const buffered: number = client.bufferedAmount;
+  const sent: boolean = client.emit('welcome', { id: client.id });
+  const wait: Promise<void> = client.drained();
+  await wait;
+  // @ts-expect-error the server event map applies to a drained client too
+  client.emit('welcome', { id: 1 });
+  return buffered + Number(sent);
+});
+// @ts-expect-error onDrain takes a handler
+s.onDrain();
+const lead: number | undefined = ({ authRefreshLeadTime: 5000 } satisfies ServerOptions).authRefreshLeadTime;
+// Server -> client requests: the data is checked against the server event map, the answer typed by the caller.
+s.onConnection(async (client) => {
+  const answer: { ok: boolean } = await client.request<{ ok: boolean }>('welcome', { id: client.id }, { timeout: 100 });
+  void answer;
+  // @ts-expect-error the server event map says welcome carries { id: string }
+  void client.request('welcome', { id: 1 });
+  // @ts-expect-error not a server event
+  void client.request('nope', {});
+});
+const asked: Promise<number> = s.request<number>('some-id', 'welcome', { id: 'x' }, { timeout: 100, ackName: 'hello' });
+// @ts-expect-error wrong payload type
+void s.request('some-id', 'welcome', { id: 2 });
+// @ts-expect-error timeout is a number
+void s.request('some-id', 'welcome', { id: 'x' }, { timeout: '1s' });
+void asked;
+
 const stats: StelarStats = s.getStats();
 const n: number = stats.wsConnections + stats.tcpConnections + stats.memoryUsage.heapUsed;
 const clients: ClientSummary[] = s.getClients('room');
@@ -68,7 +104,7 @@ const hooks: ServerHooks = {
   onClientJoinRoom: ({ room, metadata }) => !(room.startsWith('admin-') && metadata.get('role') !== 'admin'),
 };
 const options: ServerOptions = { port: 0, customRateLimiter: new Limiter(), customIPTracker: new Tracker(), hooks };
-export { n, clients, options };
+export { n, clients, options, lead };
 `;
 
 test('typed event maps are checked; public types are exported', () => {

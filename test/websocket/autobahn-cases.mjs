@@ -17,8 +17,15 @@
 //    case ends with a closing handshake: expect.closeEcho lists the codes the server may
 //    answer a close frame sent by the steps with (null = a close frame without a body); with
 //    neither, the runner sends close 1000 once the frames are in and expects 1000 back.
+//  - deflate (12.x, 13.x and their '+' additions): { offer } is the Sec-WebSocket-Extensions
+//    the upgrade sends; the server must accept permessage-deflate (RSV1 is then allowed on the
+//    server's data frames, which the runner inflates before comparing them with expect.frames).
+//    The runner compresses what it sends itself (node:zlib, each message on its own, which is
+//    valid whatever the answer) and keeps an inflate context across the server's messages
+//    unless the answer says server_no_context_takeover.
 // Either way the server must then drop TCP itself (RFC 6455 7.1.1).
 import { setTimeout as delay } from 'node:timers/promises';
+import { constants, createInflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { rawExchange, rawFrame, upgradeRequest } from './helpers.mjs';
 
 const CONT = 0x0;
@@ -148,6 +155,182 @@ function utf8Families() {
     });
   });
   return cases;
+}
+
+// ---------------------------------------------------------------- permessage-deflate (12.x, 13.x)
+
+const SYNC_FLUSH = { finishFlush: constants.Z_SYNC_FLUSH };
+const TRAILER = hex('0000ffff');
+
+/** A message compressed as a client sends it (RFC 7692 7.2.1): deflate, sync flush, 00 00 ff ff removed. */
+function deflated(payload) {
+  const out = deflateRawSync(bytes(payload), SYNC_FLUSH);
+  return out.subarray(0, out.length - 4);
+}
+
+/** The masked frames of one compressed message: RSV1 (4) on its first frame only. */
+function compressedMessage(opcode, payload, fragmentSize = 0) {
+  const data = deflated(payload);
+  if (!fragmentSize) return frame(opcode, data, { rsv: 4 });
+  const out = [];
+  for (let at = 0; at < data.length || out.length === 0; at += fragmentSize) {
+    const first = out.length === 0;
+    out.push(frame(first ? opcode : CONT, data.subarray(at, at + fragmentSize), { fin: at + fragmentSize >= data.length, rsv: first ? 4 : 0 }));
+  }
+  return cat(out);
+}
+
+let payloadSeed = 0x1234567;
+function rand() {
+  payloadSeed = (Math.imul(payloadSeed, 1664525) + 1013904223) >>> 0;
+  return payloadSeed;
+}
+const WORDS = 'the of and to in a is that for it as was with be by on not he this are or his from at which but have an they you were'.split(' ');
+/** Autobahn 12.1-12.5's kinds of payload, made here: from compressible text to random bytes. */
+const PAYLOADS = [
+  ['random ASCII text', (n) => Buffer.from(Array.from({ length: n }, () => String.fromCharCode(0x20 + (rand() % 95))).join(''))],
+  [
+    'JSON records',
+    (n) => {
+      let s = '';
+      for (let i = 0; s.length < n; i++) s += JSON.stringify({ id: i, user: `user${rand() % 50}`, text: WORDS[rand() % WORDS.length], ok: rand() % 2 === 0 });
+      return Buffer.from(s.slice(0, n));
+    },
+  ],
+  [
+    'English-like text',
+    (n) => {
+      let s = '';
+      while (s.length < n) s += `${WORDS[rand() % WORDS.length]}${rand() % 9 === 0 ? '. ' : ' '}`;
+      return Buffer.from(s.slice(0, n));
+    },
+  ],
+  ['structured binary', (n) => Buffer.from(Array.from({ length: n }, (_, i) => (i % 64 < 48 ? (i * 7) & 0xff : rand() & 0xff)))],
+  ['random binary', (n) => Buffer.from(Array.from({ length: n }, () => rand() & 0xff))],
+];
+const DEFLATE_SIZES = [16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072, 262144];
+
+/** n MiB of zeros, compressed, without building them: a sync-flushed MiB is whole blocks, so repeats are a valid stream. */
+function zeroBomb(mib) {
+  const one = deflateRawSync(Buffer.alloc(1024 * 1024), { ...SYNC_FLUSH, level: 9 });
+  const all = Buffer.concat(Array(mib).fill(one));
+  return all.subarray(0, all.length - 4);
+}
+
+function deflateCases(add) {
+  const offer = 'permessage-deflate; client_max_window_bits';
+  const messageCount = (size) => Math.max(2, Math.min(40, Math.floor(400_000 / size)));
+  // 12.x: echo of compressed messages of every kind and size, all sent in one write
+  PAYLOADS.forEach(([kind, make], k) => {
+    DEFLATE_SIZES.forEach((size, j) => {
+      const messages = Array.from({ length: messageCount(size) }, () => make(size));
+      const opcode = k < 3 ? TEXT : BINARY;
+      add(`12.${k + 1}.${j + 1}`, `${messages.length} compressed ${kind} messages of ${size} bytes`, [cat(messages.map((m) => compressedMessage(opcode, m)))], {
+        frames: messages.map((m) => [opcode, m]),
+        deflate: { offer },
+      });
+    });
+    const big = make(65536);
+    add(
+      `12.${k + 1}.12+`,
+      `a compressed ${kind} message of 64 KiB in 4 KiB frames (RSV1 on the first)`,
+      [compressedMessage(k < 3 ? TEXT : BINARY, big, 4096)],
+      {
+        frames: [[k < 3 ? TEXT : BINARY, big]],
+        deflate: { offer },
+      },
+    );
+  });
+  // 13.x: the same with the offers Autobahn makes: (server_no_context_takeover, server_max_window_bits)
+  const offers = [
+    [offer, 'default offer'],
+    ['permessage-deflate; server_no_context_takeover; client_max_window_bits', 'no server context'],
+    ['permessage-deflate; server_max_window_bits=8; client_max_window_bits', 'server window 8'],
+    ['permessage-deflate; server_max_window_bits=15; client_max_window_bits', 'server window 15'],
+    ['permessage-deflate; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits', 'no server context, window 8'],
+    ['permessage-deflate; server_no_context_takeover; server_max_window_bits=15; client_max_window_bits', 'no server context, window 15'],
+    [
+      'permessage-deflate; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits, permessage-deflate; server_no_context_takeover; client_max_window_bits, permessage-deflate; client_max_window_bits',
+      'three offers',
+    ],
+  ];
+  const json = PAYLOADS[1][1];
+  offers.forEach(([header, what], k) => {
+    [16, 64, 256, 1024, 4096, 32768, 131072].forEach((size, j) => {
+      const messages = Array.from({ length: Math.min(20, messageCount(size)) }, () => json(size));
+      add(
+        `13.${k + 1}.${j + 1}`,
+        `${what}: ${messages.length} compressed JSON messages of ${size} bytes`,
+        [cat(messages.map((m) => compressedMessage(TEXT, m)))],
+        {
+          frames: messages.map((m) => [TEXT, m]),
+          deflate: { offer: header },
+        },
+      );
+    });
+  });
+  // Not Autobahn cases: the extension's failure rules, and order across compressed and plain messages
+  const d = { offer };
+  const hello = Buffer.from('Hello, compressed world!');
+  add(
+    '12.6.1+',
+    'compressed, plain, compressed, in one write: echoed in order',
+    [cat(compressedMessage(TEXT, hello), frame(TEXT, 'plain'), compressedMessage(BINARY, hex('00ff00ff')))],
+    {
+      frames: [
+        [TEXT, hello],
+        [TEXT, 'plain'],
+        [BINARY, hex('00ff00ff')],
+      ],
+      deflate: d,
+    },
+  );
+  add('12.6.2+', 'RSV1 on a continuation frame fails 1002', [cat(frame(TEXT, 'frag', { fin: false }), frame(CONT, 'ment', { rsv: 4 }))], {
+    frames: [],
+    fail: 1002,
+    deflate: d,
+  });
+  add('12.6.3+', 'RSV1 on a ping fails 1002', [frame(PING, 'x', { rsv: 4 })], { frames: [], fail: 1002, deflate: d });
+  add('12.6.4+', 'RSV2 on a data frame fails 1002 with the extension on', [frame(TEXT, 'x', { rsv: 2 })], { frames: [], fail: 1002, deflate: d });
+  add('12.6.5+', 'compressed data that does not inflate fails 1007', [frame(BINARY, hex('ffffffff'), { rsv: 4 })], { frames: [], fail: 1007, deflate: d });
+  add('12.6.6+', 'compressed text that is not UTF-8 fails 1007', [compressedMessage(TEXT, hex('cebae1bdb9cf83cebcceb5eda080'))], {
+    frames: [],
+    fail: 1007,
+    deflate: d,
+  });
+  add('12.6.7+', 'a compressed message inflating to 64 MiB (past the 16 MiB limit) fails 1009', [frame(BINARY, zeroBomb(64), { rsv: 4 })], {
+    frames: [],
+    fail: 1009,
+    deflate: d,
+  });
+  add('12.6.8+', 'RSV1 without the extension offered fails 1002', [compressedMessage(TEXT, hello)], { frames: [], fail: 1002 });
+}
+
+/** The server's compressed frames inflated, in order, with a kept context unless the answer drops it. */
+async function inflateFrames(frames, answer) {
+  const keep = !/server_no_context_takeover/.test(answer ?? '');
+  const inflater = keep ? createInflateRaw() : null;
+  const out = [];
+  for (const f of frames) {
+    if (!(f.rsv & 4)) {
+      out.push(f.payload);
+      continue;
+    }
+    const input = Buffer.concat([f.payload, TRAILER]);
+    if (!inflater) {
+      out.push(inflateRawSync(input, SYNC_FLUSH));
+      continue;
+    }
+    const chunks = [];
+    const onData = (chunk) => chunks.push(chunk);
+    inflater.on('data', onData);
+    inflater.write(input);
+    await new Promise((resolve) => inflater.flush(constants.Z_SYNC_FLUSH, resolve));
+    inflater.off('data', onData);
+    out.push(Buffer.concat(chunks));
+  }
+  inflater?.close();
+  return out;
 }
 
 function buildCases() {
@@ -421,6 +604,9 @@ function buildCases() {
   add('9.3.3', 'text message of 1 MiB in 1 KiB fragments (Autobahn: 4 MiB)', [cat(fragments(TEXT, bigText, 1024))], { frames: [[TEXT, bigText]] });
   add('9.4.3', 'binary message of 1 MiB in 1 KiB fragments (Autobahn: 4 MiB)', [cat(fragments(BINARY, bigBinary, 1024))], { frames: [[BINARY, bigBinary]] });
 
+  // 12.x, 13.x: permessage-deflate (the echo server runs with --deflate)
+  deflateCases(add);
+
   return cases;
 }
 
@@ -462,12 +648,24 @@ function parseFrames(buffer) {
 }
 
 /** An upgraded raw socket; records what the server sends and after which step it arrived. */
-async function openSession(port) {
-  const res = await rawExchange(port, upgradeRequest({ headers: { Host: `127.0.0.1:${port}` } }));
+async function openSession(port, offer) {
+  const headers = { Host: `127.0.0.1:${port}` };
+  if (offer) headers['Sec-WebSocket-Extensions'] = offer;
+  const res = await rawExchange(port, upgradeRequest({ headers }));
   if (res.status !== 101) throw new Error(`handshake answered ${res.status}`);
   const socket = res.socket;
   socket.setNoDelay(true);
-  const session = { socket, frames: [], close: null, closeStep: -1, afterClose: 0, ended: false, gone: false, step: -1 };
+  const session = {
+    socket,
+    extensions: res.headers['sec-websocket-extensions'],
+    frames: [],
+    close: null,
+    closeStep: -1,
+    afterClose: 0,
+    ended: false,
+    gone: false,
+    step: -1,
+  };
   let pending = Buffer.alloc(0);
   const onData = (chunk) => {
     let frames;
@@ -519,9 +717,13 @@ const describeFrame = ([opcode, payload]) => `${opcode.toString(16)}:${payload.l
  * Resolves to { verdict: 'OK' | 'NON-STRICT' | 'FAILED', notes: string[] }.
  */
 export async function runCase(port, c) {
-  const s = await openSession(port);
+  const deflate = c.expect.deflate;
+  const s = await openSession(port, deflate?.offer);
   const failed = [];
   const lax = [];
+  const negotiated = /^permessage-deflate\b/.test(s.extensions ?? '');
+  if (deflate && !negotiated) failed.push(`permessage-deflate not accepted (answer: ${s.extensions ?? 'none'})`);
+  if (!deflate && s.extensions !== undefined) failed.push(`an extension answered without an offer: ${s.extensions}`);
   try {
     const closedNow = () => s.close !== null || s.ended;
     for (let i = 0; i < c.steps.length && !closedNow(); i++) {
@@ -549,11 +751,13 @@ export async function runCase(port, c) {
     if (want.fail !== undefined && s.close && !s.socket.destroyed) s.socket.write(frame(CLOSE, s.close.payload.subarray(0, 2)));
     if (!(await until(() => s.ended || s.gone, WAIT_MS))) failed.push('the server did not drop TCP after the closing handshake');
 
-    const got = s.frames.map((f) => [f.opcode, f.payload]);
+    const payloads = negotiated ? await inflateFrames(s.frames, s.extensions) : s.frames.map((f) => f.payload);
+    const got = s.frames.map((f, i) => [f.opcode, payloads[i]]);
     const expected = want.frames.map(([opcode, payload]) => [opcode, bytes(payload)]);
     const same = got.length === expected.length && got.every(([op, p], k) => op === expected[k][0] && p.equals(expected[k][1]));
     if (!same) failed.push(`frames: got [${got.map(describeFrame).join(' ')}], expected [${expected.map(describeFrame).join(' ')}]`);
-    const bad = s.frames.filter((f) => !f.fin || f.rsv !== 0 || f.masked);
+    // RSV1 marks a compressed message once the extension is negotiated; any other RSV bit is wrong.
+    const bad = s.frames.filter((f) => !f.fin || f.masked || (f.rsv !== 0 && !(negotiated && f.rsv === 4)));
     if (bad.length > 0) failed.push(`${bad.length} server frame(s) fragmented, masked or with RSV bits`);
     if (s.afterClose > 0) failed.push(`${s.afterClose} frame(s) after the server's close frame`);
 

@@ -8,9 +8,12 @@
  * The user's client reconnects on its own (with its backoff); both clients resubscribe.
  */
 import { randomBytes } from 'node:crypto';
+import type { ClientAnswer, ClientRequest } from '../../contracts/index.js';
 import type { LoggerLike } from '../../logger.js';
+import { ClusterRequests } from './client-requests.js';
 import type { RedisDriver } from './driver.js';
-import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from './envelope.js';
+import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from '../shared/envelope.js';
+import { respond } from '../shared/queries.js';
 import { ChannelWatch } from './channel-watch.js';
 import type { Names } from './names.js';
 import { HEARTBEAT, RECORD, type Script } from './scripts.js';
@@ -30,8 +33,10 @@ export interface LinkOptions {
 export interface LinkHandlers {
   /** A DELIVER from another node (or any recorded one, ours included, with its stream position). */
   deliver(env: Envelope, recorded: { epoch: string; id: string } | null): void;
-  /** Answers a query from another node (JSON-able). */
+  /** Answers a query from another node (JSON-able, or a Promise of it for work done in slices). */
   answer(kind: string, arg: string | undefined): unknown;
+  /** Asks a client of this node for another node (null: not here). */
+  askClient(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> | null;
   nodesChanged(joined: string[], left: string[]): void;
   /** The link is up again after an outage (or for the first time). */
   up(): void;
@@ -68,6 +73,8 @@ interface Pending {
 
 export class ClusterLink {
   readonly counters: LinkCounters = { published: 0, received: 0, forged: 0, replayed: 0, malformed: 0, dropped: 0 };
+  /** Server -> client requests to clients of other nodes, and theirs to ours. */
+  readonly requests: ClusterRequests;
   readonly #driver: RedisDriver;
   readonly #o: LinkOptions;
   readonly #h: LinkHandlers;
@@ -97,6 +104,7 @@ export class ClusterLink {
   #closed = true;
 
   constructor(driver: RedisDriver, options: LinkOptions, handlers: LinkHandlers) {
+    const link = this;
     this.#driver = driver;
     this.#o = options;
     this.#h = handlers;
@@ -127,6 +135,17 @@ export class ClusterLink {
           },
         )
       : null;
+    this.requests = new ClusterRequests({
+      nodeId: options.nodeId,
+      otherNodes: () => [...this.#nodes].filter((n) => n !== options.nodeId),
+      get ready() {
+        return link.ready;
+      },
+      publish: (kind, header, body, toNode) => this.publish(kind, header, body, toNode === undefined ? this.#names.all : this.#names.node(toNode)),
+      askLocal: (id, request, timeoutMs) => handlers.askClient(id, request, timeoutMs),
+      malformed: () => void this.counters.malformed++,
+      logger: () => handlers.logger(),
+    });
   }
 
   get names(): Names {
@@ -237,6 +256,7 @@ export class ClusterLink {
     this.#timer = null;
     for (const q of this.#queries.values()) this.#finish(q);
     this.#queries.clear();
+    this.requests.close();
     if (this.#driver.ready) {
       this.publish(Kind.BYE, {}, EMPTY);
       await HEARTBEAT.run(this.#driver, [this.#nodesKey], [this.#o.nodeId, '']).catch(() => {});
@@ -393,6 +413,12 @@ export class ClusterLink {
       case Kind.RESPONSE:
         this.#onResponse(env);
         return;
+      case Kind.CLIENT_REQUEST:
+        if (!self) this.requests.onRequest(env);
+        return;
+      case Kind.CLIENT_ANSWER:
+        this.requests.onAnswer(env);
+        return;
       case Kind.HELLO:
         if (self && env.header.k === CANARY && env.header.a !== undefined) this.#watch?.echo(env.header.a);
         if (!self && !this.#nodes.has(from)) {
@@ -406,6 +432,7 @@ export class ClusterLink {
           // It said goodbye: its clients left with it, so its silence leaves nothing out.
           for (const [q, p] of this.#queries) if (p.expected.delete(from)) this.#settle(p, q);
           this.#h.nodesChanged([], [from]);
+          this.requests.nodesLeft([from]);
         }
         return;
     }
@@ -444,6 +471,7 @@ export class ClusterLink {
     if (joined.length || left.length) this.#h.nodesChanged(joined, left);
     // A node that left or went quiet answers no query: stop waiting for it.
     for (const [q, p] of this.#queries) for (const n of [...left, ...suspects]) this.#giveUp(p, n, q);
+    if (left.length) this.requests.nodesLeft(left);
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -488,15 +516,14 @@ export class ClusterLink {
   }
 
   #answer(env: Envelope): void {
-    let result: unknown;
-    try {
-      result = this.#h.answer(env.header.k ?? '', env.header.a);
-    } catch (err) {
-      this.#h.logger().error('cluster query failed:', err);
-      result = null;
-    }
-    const body = Buffer.from(JSON.stringify(result ?? null));
-    this.publish(Kind.RESPONSE, { q: env.header.q }, body, this.#names.node(env.header.o));
+    const channel = this.#names.node(env.header.o);
+    respond(
+      () => this.#h.answer(env.header.k ?? '', env.header.a),
+      (body) => {
+        if (!this.#closed) this.publish(Kind.RESPONSE, { q: env.header.q }, body, channel);
+      },
+      () => this.#h.logger(),
+    );
   }
 
   #onResponse(env: Envelope): void {

@@ -8,7 +8,8 @@
  *   therefore runs once), written to the local clients at once, and published as packet bytes
  *   behind a small routing header. Every other node frames those bytes once and writes them
  *   to its matching clients. No node decodes or re-encodes the JSON.
- * - Cluster-wide queries ask every live node and merge the answers (`fetchRooms`...).
+ * - Cluster-wide queries ask every live node and merge the answers (`fetchRooms`...,
+ *   `fetchPresence`, whose answers each node computes in slices and projects itself).
  * - Nodes beat in a Redis sorted set; a node silent for `heartbeatTimeout` is dropped, and a
  *   query never waits for it again.
  * - With connection-state recovery on, recorded messages go through Redis first (a Lua
@@ -21,12 +22,15 @@ import {
   type AdapterHost,
   type AdapterMetrics,
   type BroadcastTarget,
+  type ClientAnswer,
+  type ClientRequest,
   type ClientSummary,
-  type ClusterStats,
   type ClusterList,
+  type ClusterStats,
   type EncodedMessage,
   markList,
-  type NodeStats,
+  type PresencePart,
+  type PresenceQuery,
   type RecoveryOptions,
   type RecoveryStore,
 } from '../../contracts/index.js';
@@ -36,7 +40,8 @@ import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
 import { clusterNames, singleNames } from './names.js';
-import { type Envelope, type Header, Kind } from './envelope.js';
+import { type Envelope, type Header, Kind } from '../shared/envelope.js';
+import { answerQuery, fetchPresence, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
 
 export interface RedisAdapterOptions {
@@ -90,6 +95,7 @@ export class RedisAdapter implements Adapter {
   readonly #local = new MemoryAdapter();
   readonly #link: ClusterLink;
   readonly #prefix: string;
+  readonly #view: LocalView;
   #host: AdapterHost | null = null;
   #recovery: RedisRecoveryStore | null = null;
   #listeners = { join: [] as NodeListener[], leave: [] as NodeListener[] };
@@ -117,13 +123,22 @@ export class RedisAdapter implements Adapter {
       },
       {
         deliver: (env, recorded) => this.#deliver(env, recorded),
-        answer: (kind, arg) => this.#answer(kind, arg),
+        answer: (kind, arg) => answerQuery(this.#view, kind, arg),
+        askClient: (id, request, timeoutMs) => this.#host?.requestClient(id, request, timeoutMs) ?? null,
         nodesChanged: (joined, left) => this.#nodesChanged(joined, left),
         up: () => this.#recovery?.onLinkUp(),
         gap: () => this.#recovery?.markGap(),
         logger: () => this.#logger,
       },
     );
+    const self = this;
+    this.#view = {
+      nodeId: this.#link.nodeId,
+      get host() {
+        return self.#host;
+      },
+      rooms: this.#local,
+    };
   }
 
   get #logger(): LoggerLike {
@@ -256,6 +271,14 @@ export class RedisAdapter implements Adapter {
     return seen.size;
   }
 
+  /**
+   * A server -> client request for a client that is not on this node: asked on every other
+   * node, answered by the one that has it, on this node's own channel (client-requests.ts).
+   */
+  requestRemote(id: string, request: ClientRequest, timeoutMs: number): Promise<ClientAnswer> {
+    return this.#link.requests.ask(id, request, timeoutMs);
+  }
+
   /** A message from the cluster: frame the packet bytes once, write them to the local matches. */
   #deliver(env: Envelope, recorded: { epoch: string; id: string } | null): void {
     const h = env.header;
@@ -269,70 +292,31 @@ export class RedisAdapter implements Adapter {
 
   // ---- cluster queries ----------------------------------------------------------------------
 
-  #answer(kind: string, arg: string | undefined): unknown {
-    const host = this.#host;
-    switch (kind) {
-      case 'rooms':
-        return this.#local.getRooms();
-      case 'members':
-        return arg === undefined ? [] : this.#local.getRoomMembers(arg);
-      case 'clients':
-        return host ? host.getClients(arg) : [];
-      case 'stats':
-        return host ? { stats: { nodeId: this.nodeId, ...host.stats() }, rooms: this.#local.getRooms() } : null;
-      default:
-        return null;
-    }
-  }
-
   // Each answer says which live nodes did not contribute (see ClusterAnswerInfo).
 
   async fetchRooms(): Promise<ClusterList<string>> {
-    const all = new Set(this.#local.getRooms());
     const { results, missing } = await this.#link.ask('rooms');
-    for (const r of results) if (Array.isArray(r)) for (const room of r) all.add(String(room));
-    return markList([...all], missing);
+    return markList(mergeRooms(this.#view, results), missing);
   }
 
   async fetchRoomMembers(room: string): Promise<ClusterList<string>> {
-    const all = new Set(this.#local.getRoomMembers(room));
     const { results, missing } = await this.#link.ask('members', room);
-    for (const r of results) if (Array.isArray(r)) for (const id of r) all.add(String(id));
-    return markList([...all], missing);
+    return markList(mergeMembers(this.#view, room, results), missing);
   }
 
   async fetchClients(room?: string): Promise<ClusterList<ClientSummary>> {
-    const out = this.#host ? this.#host.getClients(room) : [];
     const { results, missing } = await this.#link.ask('clients', room);
-    for (const r of results) if (Array.isArray(r)) out.push(...(r as ClientSummary[]));
-    return markList(out, missing);
+    return markList(mergeClients(this.#view, room, results), missing);
+  }
+
+  /** Presence: this node's part and every other live node's, asked like the other queries. */
+  fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
+    return fetchPresence(this.#view, query, async (kind, arg) => (await this.#link.ask(kind, arg)).results);
   }
 
   async fetchStats(): Promise<ClusterStats> {
-    const host = this.#host;
-    const nodes: NodeStats[] = [];
-    const rooms = new Set(this.#local.getRooms());
-    if (host) nodes.push({ nodeId: this.nodeId, ...host.stats() });
     const { results, missing } = await this.#link.ask('stats');
-    for (const r of results) {
-      const part = r as { stats?: NodeStats; rooms?: unknown } | null;
-      if (!part?.stats) continue;
-      nodes.push(part.stats);
-      if (Array.isArray(part.rooms)) for (const room of part.rooms) rooms.add(String(room));
-    }
-    const sum = (k: keyof NodeStats): number => nodes.reduce((n, s) => n + (Number(s[k]) || 0), 0);
-    return {
-      nodes,
-      activeConnections: sum('activeConnections'),
-      totalConnections: sum('totalConnections'),
-      wsConnections: sum('wsConnections'),
-      tcpConnections: sum('tcpConnections'),
-      totalMessagesReceived: sum('totalMessagesReceived'),
-      totalMessagesSent: sum('totalMessagesSent'),
-      totalRooms: rooms.size,
-      incomplete: missing.length > 0,
-      missingNodes: missing,
-    };
+    return { ...mergeStats(this.#view, results), incomplete: missing.length > 0, missingNodes: missing };
   }
 
   #nodesChanged(joined: string[], left: string[]): void {

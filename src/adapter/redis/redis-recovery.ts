@@ -23,7 +23,7 @@ import {
   type SavedSession,
 } from '../../contracts/index.js';
 import type { ClusterLink } from './cluster-link.js';
-import { type Header, Kind } from './envelope.js';
+import { type Header, Kind } from '../shared/envelope.js';
 import { HISTORY_AFTER, TAKE_SESSION } from './scripts.js';
 
 /** Live recorded messages seen while a restore is in flight. */

@@ -1,6 +1,7 @@
 /**
- * The inter-node message format. The packet bytes travel as they are (encoded once, on the
- * node where the message started); only a small routing header is JSON.
+ * The inter-node message format of every cluster adapter (Redis, NATS). The packet bytes
+ * travel as they are (encoded once, on the node where the message started); only a small
+ * routing header is JSON.
  *
  *   envelope = flags:u8 | kind:u8 | headerLen:u32be | header:json | body | [hmac:32]
  *
@@ -8,7 +9,7 @@
  * every byte before it; an envelope whose HMAC is missing or wrong is dropped and counted,
  * and so is a replay (an origin's sequence number seen before, or a timestamp far off).
  *
- * A recorded message (connection-state recovery) is published by a Lua script that adds
+ * Redis only: a recorded message (connection-state recovery) is published by a Lua script that adds
  * what only Redis knows, in front: `R epoch LF streamId LF envelope`. Those two fields are
  * not covered by the HMAC (they are assigned after signing).
  */
@@ -25,6 +26,10 @@ export const Kind = {
   HELLO: 4,
   /** A node is leaving. */
   BYE: 5,
+  /** A server -> client request for a client on another node: body = JSON { e, n, d, m }. */
+  CLIENT_REQUEST: 6,
+  /** To the asking node: how many of its clients a node asked (`c`), then each answer (body = JSON). */
+  CLIENT_ANSWER: 7,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -39,10 +44,12 @@ export interface Header {
   r?: string[];
   /** DELIVER: excluded client id. */
   x?: string;
-  /** DELIVER: a single client id (toId). */
+  /** DELIVER: a single client id (toId); CLIENT_REQUEST: the client asked. */
   i?: string;
-  /** REQUEST/RESPONSE: request id. */
+  /** REQUEST/RESPONSE, CLIENT_REQUEST/CLIENT_ANSWER: request id. */
   q?: string;
+  /** CLIENT_ANSWER: how many local clients the node asked (absent: the body is an answer). */
+  c?: number;
   /** REQUEST: query name. */
   k?: string;
   /** REQUEST: query argument. */
@@ -91,7 +98,7 @@ export function decodeEnvelope(buf: Buffer, secret: Buffer | null): DecodeResult
     end -= MAC_SIZE;
   }
   const kind = buf[1] as Kind;
-  if (kind < Kind.DELIVER || kind > Kind.BYE) return 'malformed';
+  if (kind < Kind.DELIVER || kind > Kind.CLIENT_ANSWER) return 'malformed';
   const len = buf.readUInt32BE(2);
   if (HEAD + len > end) return 'malformed';
   let header: Header;
@@ -149,4 +156,47 @@ export class ReplayGuard {
   prune(now = Date.now()): void {
     for (const [id, o] of this.#origins) if (now - o.last > this.#maxAgeMs) this.#origins.delete(id);
   }
+}
+
+/**
+ * The first bytes of every header `nodeId` sends (`{"o":"<id>"`: `o` is always its first key),
+ * to recognise a node's own messages coming back without checking or parsing them.
+ */
+export function originMarker(nodeId: string): Buffer {
+  return Buffer.from(`{"o":${JSON.stringify(nodeId)}`);
+}
+
+/** Does `buf` carry a header starting with `marker`? (Cheap; not a proof of origin.) */
+export function startsWithOrigin(buf: Buffer, marker: Buffer): boolean {
+  return buf.length >= HEAD + marker.length && buf.compare(marker, 0, marker.length, HEAD, HEAD + marker.length) === 0;
+}
+
+/** What a node counts of the envelopes it had to drop. */
+export interface DropCounters {
+  /** Envelopes whose HMAC was missing or wrong (with a secret). */
+  forged: number;
+  /** Authentic envelopes seen before (replayed) or with a timestamp far off. */
+  replayed: number;
+  malformed: number;
+}
+
+/**
+ * Verifies (HMAC first, then replay unless `guard` is null) and parses; null when the
+ * envelope must be dropped, counted in `counters`. Never throws.
+ */
+export function openEnvelope(buf: Buffer, secret: Buffer | null, guard: ReplayGuard | null, counters: DropCounters): Envelope | null {
+  const env = decodeEnvelope(buf, secret);
+  if (env === 'forged') {
+    counters.forged++;
+    return null;
+  }
+  if (env === 'malformed') {
+    counters.malformed++;
+    return null;
+  }
+  if (guard && !guard.fresh(env.header)) {
+    counters.replayed++;
+    return null;
+  }
+  return env;
 }
