@@ -8,7 +8,7 @@ import { createLogger, type LoggerLike } from '../logger.js';
 import { ListenerRegistry, type ClientReservedEvents } from './listeners.js';
 import { type ClientHooks, type ErrorContext, type ResolvedClientOptions, resolveOptions, type StelarClientOptions } from './options.js';
 import type { ClientPlatform } from './transport.js';
-import { type ClientTarget, resolveTarget, type UrlInput } from './url.js';
+import { type ClientTarget, resolveTargets, type UrlList } from './url.js';
 
 const LOG_PREFIX = '[stelar-client]';
 
@@ -19,18 +19,20 @@ export class ClientContext {
   readonly listeners: ListenerRegistry;
   #options: ResolvedClientOptions;
   #logger: LoggerLike;
-  #input: UrlInput;
-  #target: ClientTarget;
+  #input: UrlList;
+  /** Every server address (one, or several for failover) and the one in use. */
+  #targets: ClientTarget[];
+  #index = 0;
   #lastError: Error | null = null;
 
-  constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform, client: object) {
+  constructor(url: UrlList, options: StelarClientOptions | undefined, platform: ClientPlatform, client: object) {
     this.platform = platform;
     this.client = client;
     this.#options = resolveOptions(options ?? {});
     this.#checkMode(this.#options);
     this.#logger = createLogger(this.#options.logger, 'warn', LOG_PREFIX);
     this.#input = url;
-    this.#target = resolveTarget(url, this.#options.mode, this.#options.tls !== false);
+    this.#targets = resolveTargets(url, this.#options.mode, this.#options.tls !== false);
     this.listeners = new ListenerRegistry(
       (err, event) => {
         // A throwing 'error' listener must not feed itself.
@@ -49,17 +51,35 @@ export class ClientContext {
     return this.#logger;
   }
 
+  /** The address the next (or current) connection uses. */
   get target(): ClientTarget {
-    return this.#target;
+    return this.#targets[this.#index];
+  }
+
+  get targets(): readonly ClientTarget[] {
+    return this.#targets;
+  }
+
+  /**
+   * Moves to the next address (wrapping around) for the next attempt; false when there is
+   * only one.
+   */
+  nextTarget(): boolean {
+    if (this.#targets.length < 2) return false;
+    const from = this.target.url;
+    this.#index = (this.#index + 1) % this.#targets.length;
+    this.#logger.info(`${from} failed; trying ${this.target.url} next`);
+    return true;
   }
 
   get lastError(): Error | null {
     return this.#lastError;
   }
 
-  /** Takes effect at the next connection attempt. Throws INVALID_URL at once for a bad url. */
-  setUrl(url: UrlInput): void {
-    this.#target = resolveTarget(url, this.#options.mode, this.#options.tls !== false);
+  /** Takes effect at the next connection attempt (from the first address). Throws INVALID_URL at once for a bad url. */
+  setUrl(url: UrlList): void {
+    this.#targets = resolveTargets(url, this.#options.mode, this.#options.tls !== false);
+    this.#index = 0;
     this.#input = url;
   }
 
@@ -67,13 +87,13 @@ export class ClientContext {
   updateOptions(patch: StelarClientOptions): ResolvedClientOptions {
     const next = resolveOptions(patch, this.#options);
     this.#checkMode(next);
-    const target =
+    const targets =
       next.mode !== this.#options.mode || (next.tls !== false) !== (this.#options.tls !== false)
-        ? resolveTarget(this.#input, next.mode, next.tls !== false)
-        : this.#target;
+        ? resolveTargets(this.#input, next.mode, next.tls !== false)
+        : this.#targets;
     const previous = this.#options;
     this.#options = next;
-    this.#target = target;
+    this.#targets = targets;
     if (next.logger !== previous.logger) this.#logger = createLogger(next.logger, 'warn', LOG_PREFIX);
     return next;
   }

@@ -6,15 +6,18 @@ import { nodePlatform } from './node-transport.js';
 import { type DefaultEventMap, type EventMap, StelarClientCore } from './stelar-client.js';
 import type { PresenceData } from '../protocol/index.js';
 import type { StelarClientOptions } from './options.js';
-import type { UrlInput } from './url.js';
+import type { UrlList } from './url.js';
 
 export class StelarClient<
   ServerEvents extends EventMap = DefaultEventMap,
   ClientEvents extends EventMap = DefaultEventMap,
   Presence extends object = PresenceData,
 > extends StelarClientCore<ServerEvents, ClientEvents, Presence> {
-  /** `urlOrPort`: 3000, 'host:port', 'ws://…', 'wss://…' (or 'host:port' with `mode: 'tcp'`). */
-  constructor(urlOrPort: UrlInput, options?: StelarClientOptions) {
+  /**
+   * `urlOrPort`: 3000, 'host:port', 'ws://…', 'wss://…' (or 'host:port' with `mode: 'tcp'`); or a
+   * list of them, the servers of one service, tried in turn (failover).
+   */
+  constructor(urlOrPort: UrlList, options?: StelarClientOptions) {
     super(urlOrPort, options, nodePlatform);
   }
 }

@@ -393,6 +393,10 @@ export class Session implements OutboundLink, InboundSession, AnswerLink {
     // Options are read where they are used: a listener called above may have changed them.
     const exhausted = this.#attempt >= this.#ctx.options.reconnectionAttempts;
     const retry = this.#ctx.options.reconnection && advice !== 'stop' && !exhausted;
+    // Failover: a server that refused, could not be reached, or sent us away ('backoff': going
+    // away, full, restarting) is left for the next address; a session that merely dropped
+    // tries its own server once more first (a blip should not move it, nor lose its recovery).
+    if (retry && (!hadSession || advice === 'backoff')) this.#ctx.nextTarget();
     const attempt = retry ? this.#scheduleReconnect(advice) : 0;
     if (!retry) this.#setState('disconnected');
     const generation = this.#generation;

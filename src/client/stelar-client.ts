@@ -32,7 +32,7 @@ import { Recovery } from './recovery.js';
 import { RoomSet } from './rooms.js';
 import { Session } from './session.js';
 import { bytesOf, type ClientPlatform } from './transport.js';
-import type { UrlInput } from './url.js';
+import type { UrlList } from './url.js';
 
 // Event maps: event name -> payload type. `any` keeps untyped use free of casts.
 export type EventMap = Record<string, any>;
@@ -70,7 +70,7 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
   #inbound: Inbound;
   #answers: Answers;
 
-  constructor(url: UrlInput, options: StelarClientOptions | undefined, platform: ClientPlatform) {
+  constructor(url: UrlList, options: StelarClientOptions | undefined, platform: ClientPlatform) {
     this.#ctx = new ClientContext(url, options, platform, this);
     // The session calls back into parts built after it; nothing runs before connect().
     this.#session = new Session(
@@ -299,8 +299,16 @@ export class StelarClientCore<S extends EventMap = DefaultEventMap, C extends Ev
     return this.#ctx.target.url;
   }
 
-  /** Takes effect at the next connection attempt. Throws INVALID_URL at once for a bad url. */
-  setUrl(url: UrlInput): this {
+  /** Every server address, normalised (one, or several for failover), in the order they are tried. */
+  getUrls(): string[] {
+    return this.#ctx.targets.map((t) => t.url);
+  }
+
+  /**
+   * One address or a list (failover). Takes effect at the next connection attempt, from the
+   * first address. Throws INVALID_URL at once for a bad url.
+   */
+  setUrl(url: UrlList): this {
     this.#ctx.setUrl(url);
     return this;
   }

@@ -31,5 +31,5 @@ export type {
 } from './options.js';
 export type { CustomReconnectDelay } from './backoff.js';
 export type { PresenceChange, PresenceData, PresenceMember, PresenceResult } from '../protocol/index.js';
-export type { ClientMode, ClientTarget, UrlInput } from './url.js';
+export type { ClientMode, ClientTarget, UrlInput, UrlList } from './url.js';
 export type { ClientPlatform, ClientTransport, TransportHandlers, TransportOptions } from './transport.js';

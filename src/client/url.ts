@@ -26,6 +26,11 @@ export interface ClientTarget {
 }
 
 export type UrlInput = string | number;
+/**
+ * One address, or several servers of one service: the client connects to the first and moves
+ * to the next when one refuses, is unreachable, or sends it away (failover).
+ */
+export type UrlList = UrlInput | readonly UrlInput[];
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 const WS_SCHEMES: Record<string, boolean> = { 'ws:': false, 'wss:': true, 'http:': false, 'https:': true };
@@ -109,4 +114,11 @@ export function resolveTarget(input: UrlInput, mode: ClientMode = 'ws', tls = fa
   const path = `${url.pathname || '/'}${url.search}`;
   if (mode === 'tcp' && path !== '/') throw invalid(input, 'a tcp address has no path');
   return build(mode, secure, host, port, path);
+}
+
+/** Every address of a `UrlList`, in order; INVALID_URL for an empty list or any bad entry. */
+export function resolveTargets(input: UrlList, mode: ClientMode = 'ws', tls = false): ClientTarget[] {
+  if (!Array.isArray(input)) return [resolveTarget(input as UrlInput, mode, tls)];
+  if (input.length === 0) throw invalid(input, 'the list of servers is empty');
+  return input.map((one) => resolveTarget(one, mode, tls));
 }

@@ -18,5 +18,6 @@ export {
   type SavedSession,
 } from './recovery.js';
 export { type ByteRateLimitConfig, type IRateLimiter, type RateLimitConfig, reconfigured, TokenBucketRateLimiter } from './rate-limit.js';
+export { type ClusterAnswerInfo, type ClusterList, markList } from './cluster-answer.js';
 export { type PresencePart, type PresenceQuery, readPresencePart, readPresenceQuery } from './presence.js';
 export type { ClientSummary, ClusterStats, NodeStats, StelarStats, TransportProtocol } from './stats.js';

@@ -47,4 +47,8 @@ export interface ClusterStats {
   totalMessagesSent: number;
   /** Distinct rooms across the cluster. */
   totalRooms: number;
+  /** Set by a cluster adapter: true when a live node did not answer (its stats are missing). */
+  incomplete?: boolean;
+  /** Set by a cluster adapter: the nodes that did not answer. */
+  missingNodes?: string[];
 }

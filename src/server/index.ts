@@ -16,6 +16,8 @@ export type {
   BroadcastTarget,
   ClientAnswer,
   ClientRequest,
+  ClusterAnswerInfo,
+  ClusterList,
   EncodedMessage,
   PresencePart,
   PresenceQuery,

@@ -6,7 +6,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { MemoryAdapter } from '../adapter/memory.js';
-import type { Adapter, ClusterStats } from '../contracts/index.js';
+import type { Adapter, ClusterList, ClusterStats } from '../contracts/index.js';
 import { CloseCode, CONNECT_HEADER, ERROR_HEADER, ErrorCode, isReservedEvent, type PresenceResult, RESERVED_PREFIX } from '../protocol/index.js';
 import { TcpConnection } from '../tcp/index.js';
 import { WebSocketServer, type WebSocketConnection } from '../websocket/index.js';
@@ -418,20 +418,20 @@ export class StelarServer<CE extends EventMap = DefaultEvents, SE extends EventM
   // Cluster-wide views (beyond the spec). The synchronous methods above describe this node;
   // these ask the adapter's cluster when it has one, and answer locally otherwise.
 
-  /** Rooms on every node of the cluster. */
-  async fetchRooms(): Promise<string[]> {
+  /** Rooms on every node of the cluster (`incomplete` / `missingNodes` when a node did not answer). */
+  async fetchRooms(): Promise<ClusterList<string>> {
     const a = this.#adapter;
     return a.fetchRooms ? a.fetchRooms() : a.getRooms();
   }
 
-  /** Members of a room on every node. */
-  async fetchRoomMembers(room: string): Promise<string[]> {
+  /** Members of a room on every node (`incomplete` / `missingNodes` when a node did not answer). */
+  async fetchRoomMembers(room: string): Promise<ClusterList<string>> {
     const a = this.#adapter;
     return a.fetchRoomMembers ? a.fetchRoomMembers(room) : a.getRoomMembers(room);
   }
 
-  /** Clients (optionally of one room) on every node. */
-  async fetchClients(room?: string): Promise<ClientSummary[]> {
+  /** Clients (optionally of one room) on every node (`incomplete` / `missingNodes` when a node did not answer). */
+  async fetchClients(room?: string): Promise<ClusterList<ClientSummary>> {
     const a = this.#adapter;
     return a.fetchClients ? a.fetchClients(room) : this.#hub.getClients(room);
   }

@@ -2,6 +2,7 @@
 // prefix per test file run so parallel runs never collide, and cleanup of every key made.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import Redis from 'ioredis';
 import { StelarServer, StelarClient } from '../../dist/index.js';
@@ -33,7 +34,7 @@ export async function redisClient(kind, port = 6379, extra = {}) {
 
 export async function closeRedis(c) {
   try {
-    if (typeof c.callBuffer === 'function') await c.quit();
+    if (typeof c.callBuffer === 'function' || c.isCluster) await c.quit();
     else if (typeof c.close === 'function') await c.close();
     else await c.quit();
   } catch {
@@ -74,8 +75,16 @@ export async function countKeys(prefix, port = 6379) {
 }
 
 /** A StelarServer node (ws + tcp on ephemeral ports) with a RedisAdapter on its own client. */
-export async function startNode({ kind = 'node-redis', prefix, redisPort = 6379, adapter: adapterOptions = {}, server: serverOptions = {} } = {}) {
-  const redis = await redisClient(kind, redisPort);
+export async function startNode({
+  kind = 'node-redis',
+  prefix,
+  redisPort = 6379,
+  redis: given,
+  adapter: adapterOptions = {},
+  server: serverOptions = {},
+} = {}) {
+  // `redis`: a connected client to use (a Redis Cluster client, say); closed by stop() like ours.
+  const redis = given ?? (await redisClient(kind, redisPort));
   const adapter = new RedisAdapter(redis, { keyPrefix: prefix, heartbeatInterval: 300, heartbeatTimeout: 1200, requestTimeout: 1500, ...adapterOptions });
   const server = new StelarServer({ port: 0, host: '127.0.0.1', tcpPort: 0, logger: 'silent', gracefulShutdown: false, adapter, ...serverOptions });
   const port = await server.start();
@@ -96,6 +105,29 @@ export async function startNode({ kind = 'node-redis', prefix, redisPort = 6379,
       await closeRedis(redis);
     },
   };
+}
+
+/** A node (fixtures/node.mjs) in its own process, to kill with a signal; resolves once it serves. */
+export function spawnNode(options) {
+  const fixture = new URL('./fixtures/node.mjs', import.meta.url);
+  const child = spawn(process.execPath, [fileURLToPath(fixture), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve({ child, ...JSON.parse(buf.split('\n')[0]) });
+    });
+    child.once('exit', (code) => reject(new Error(`node process exited early (${code})`)));
+  });
+}
+
+/** Kills a spawned node if it is still running, and waits for it to be gone. */
+export async function reap(node) {
+  const child = node?.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await gone;
 }
 
 export function addressOf(node, mode) {

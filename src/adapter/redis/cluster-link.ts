@@ -14,11 +14,13 @@ import { ClusterRequests } from './client-requests.js';
 import type { RedisDriver } from './driver.js';
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Header, Kind, RECORDED_MARK, ReplayGuard, splitRecorded } from '../shared/envelope.js';
 import { respond } from '../shared/queries.js';
+import { ChannelWatch } from './channel-watch.js';
+import type { Names } from './names.js';
 import { HEARTBEAT, RECORD, type Script } from './scripts.js';
 import type { RedisArg } from './driver.js';
 
 export interface LinkOptions {
-  prefix: string;
+  names: Names;
   nodeId: string;
   secret: Buffer | null;
   heartbeatInterval: number;
@@ -38,6 +40,8 @@ export interface LinkHandlers {
   nodesChanged(joined: string[], left: string[]): void;
   /** The link is up again after an outage (or for the first time). */
   up(): void;
+  /** Recorded messages may have been missed here (Redis Cluster: the recorded channel went deaf). */
+  gap(): void;
   logger(): LoggerLike;
 }
 
@@ -53,10 +57,17 @@ export interface LinkCounters {
   dropped: number;
 }
 
+/** What a cluster query got: the answers, and the live nodes that gave none. */
+export interface QueryAnswer {
+  results: unknown[];
+  missing: string[];
+}
+
 interface Pending {
   expected: Set<string>;
   results: unknown[];
-  resolve: (results: unknown[]) => void;
+  missing: string[];
+  resolve: (answer: QueryAnswer) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -68,9 +79,11 @@ export class ClusterLink {
   readonly #o: LinkOptions;
   readonly #h: LinkHandlers;
   readonly #guard = new ReplayGuard();
-  readonly #allChannel: string;
+  readonly #names: Names;
   readonly #ownChannel: string;
   readonly #nodesKey: string;
+  /** A node whose last beat is older than this (ms, Redis' clock) is not waited for. */
+  readonly #suspectAfter: number;
   #sub: RedisDriver | null = null;
   #subscribing: Promise<void> | null = null;
   #unwatch: Array<() => void> = [];
@@ -79,6 +92,12 @@ export class ClusterLink {
   #pending = 0;
   #queries = new Map<string, Pending>();
   #nodes = new Set<string>();
+  /** Live nodes that missed a beat or more: not asked, reported missing. */
+  #suspects = new Set<string>();
+  /** Kept alive by the heartbeat (recovery history), with their expiry. */
+  #kept: { keys: string[]; ttl: number } = { keys: [], ttl: 0 };
+  /** Redis Cluster: canaries on the sharded channels (null on a single Redis). */
+  readonly #watch: ChannelWatch | null;
   /** Last known state, to log transitions once. */
   #up = false;
   #wasDown = false;
@@ -89,20 +108,53 @@ export class ClusterLink {
     this.#driver = driver;
     this.#o = options;
     this.#h = handlers;
-    this.#allChannel = `${options.prefix}all`;
-    this.#ownChannel = `${options.prefix}node:${options.nodeId}`;
-    this.#nodesKey = `${options.prefix}nodes`;
+    this.#names = options.names;
+    this.#ownChannel = options.names.node(options.nodeId);
+    this.#nodesKey = options.names.key('nodes');
+    this.#suspectAfter = Math.min(2 * options.heartbeatInterval, options.heartbeatTimeout);
+    this.#watch = driver.sharded
+      ? new ChannelWatch(
+          [...options.names.shared, this.#ownChannel],
+          Math.max(options.heartbeatInterval, 1000),
+          (channel) => this.publish(Kind.HELLO, { k: CANARY, a: channel }, EMPTY, channel),
+          {
+            lost: (channels, first) => {
+              if (first) {
+                const logger = this.#h.logger();
+                logger.warn(
+                  `Redis Cluster: ${channels.length} sharded channel(s) stopped delivering (shard failover or slot migration?): those messages are lost until the client resubscribes`,
+                );
+              }
+              // Recorded messages may have passed by unseen: the recovery epoch must change.
+              if (channels.includes(options.names.all)) this.#h.gap();
+            },
+            back: () => {
+              this.#h.logger().info('Redis Cluster: every sharded channel delivers again');
+              this.#h.up();
+            },
+          },
+        )
+      : null;
     this.requests = new ClusterRequests({
       nodeId: options.nodeId,
       otherNodes: () => [...this.#nodes].filter((n) => n !== options.nodeId),
       get ready() {
         return link.ready;
       },
-      publish: (kind, header, body, toNode) => this.publish(kind, header, body, toNode === undefined ? this.#allChannel : `${options.prefix}node:${toNode}`),
+      publish: (kind, header, body, toNode) => this.publish(kind, header, body, toNode === undefined ? this.#names.all : this.#names.node(toNode)),
       askLocal: (id, request, timeoutMs) => handlers.askClient(id, request, timeoutMs),
       malformed: () => void this.counters.malformed++,
       logger: () => handlers.logger(),
     });
+  }
+
+  get names(): Names {
+    return this.#names;
+  }
+
+  /** Keys the heartbeat keeps alive (`ttl` ms after the last beat of any node). */
+  keepAlive(keys: string[], ttl: number): void {
+    this.#kept = { keys, ttl };
   }
 
   /** Both connections can run commands right now. */
@@ -114,6 +166,10 @@ export class ClusterLink {
     return this.#o.nodeId;
   }
 
+  get heartbeatTimeout(): number {
+    return this.#o.heartbeatTimeout;
+  }
+
   get requestTimeout(): number {
     return this.#o.requestTimeout;
   }
@@ -123,10 +179,10 @@ export class ClusterLink {
     return this.#driver.ready;
   }
 
-  /** Runs a command now, or rejects at once when Redis is away (never queued offline). */
-  command(args: RedisArg[]): Promise<unknown> {
+  /** Runs a command about `key` now, or rejects at once when Redis is away (never queued offline). */
+  command(args: RedisArg[], key: RedisArg): Promise<unknown> {
     if (!this.#driver.ready) return Promise.reject(new Error('Redis unavailable'));
-    return this.#driver.command(args);
+    return this.#driver.command(args, key);
   }
 
   /** Runs a script now (EVALSHA, EVAL on NOSCRIPT), or rejects at once when Redis is away. */
@@ -181,7 +237,7 @@ export class ClusterLink {
             (err) => this.#down(err),
           ),
         );
-        await sub.subscribe([this.#allChannel, this.#ownChannel], (_channel, message) => this.#onMessage(message));
+        await sub.subscribe([...this.#names.shared, this.#ownChannel], (_channel, message) => this.#onMessage(message));
         this.#sub = sub;
         this.#check();
       } catch (err) {
@@ -212,6 +268,7 @@ export class ClusterLink {
     this.#sub = null;
     await sub?.quit();
     this.#nodes.clear();
+    this.#watch?.reset();
     this.#up = this.#wasDown = false;
   }
 
@@ -225,6 +282,15 @@ export class ClusterLink {
     }
     this.#up = false;
     this.#wasDown = true;
+  }
+
+  /**
+   * A command failed. On a single Redis that means Redis is away (the client's events follow).
+   * On a cluster it is one shard's trouble (a failover under way, say), not the link's: the
+   * channel watch reports what it costs, once each way.
+   */
+  #failed(err: unknown): void {
+    if (!this.#watch) this.#down(err);
   }
 
   /** Called on any 'ready': when both connections are up again, say so once and rejoin. */
@@ -248,36 +314,50 @@ export class ClusterLink {
   }
 
   /** Fire and forget. False when it was dropped (Redis away, or too many publishes pending). */
-  publish(kind: Kind, extra: Partial<Header>, body: Uint8Array, channel = this.#allChannel): boolean {
+  publish(kind: Kind, extra: Partial<Header>, body: Uint8Array, channel = this.#names.all): boolean {
     if (!this.#driver.ready || this.#pending >= this.#o.maxPending) {
       this.counters.dropped++;
       return false;
     }
-    const envelope = encodeEnvelope(kind, this.#header(extra), body, this.#o.secret);
+    void this.#send(channel, encodeEnvelope(kind, this.#header(extra), body, this.#o.secret));
+    return true;
+  }
+
+  /** Publishes an envelope; resolves with how many subscribers got it (-1: it failed, counted). */
+  #send(channel: string, envelope: Buffer): Promise<number> {
     this.#pending++;
-    this.#driver.command(['PUBLISH', channel, envelope]).then(
-      () => {
+    return this.#driver.publish(channel, envelope).then(
+      (receivers) => {
         this.#pending--;
         this.counters.published++;
+        return receivers;
       },
       (err: unknown) => {
         this.#pending--;
         this.counters.dropped++;
-        this.#down(err);
+        this.#failed(err);
+        return -1;
       },
     );
-    return true;
   }
 
   /** Records a DELIVER in the history stream and publishes it (one script). Rejects when Redis is away. */
-  record(extra: Partial<Header>, body: Uint8Array, keys: { stream: string; epoch: string }, maxLen: number, candidateEpoch: string): Promise<unknown> {
+  record(
+    extra: Partial<Header>,
+    body: Uint8Array,
+    keys: { stream: string; epoch: string },
+    maxLen: number,
+    candidateEpoch: string,
+    ttl: number,
+  ): Promise<unknown> {
     if (!this.#driver.ready || this.#pending >= this.#o.maxPending) {
       this.counters.dropped++;
       return Promise.reject(new Error('Redis unavailable'));
     }
     const envelope = encodeEnvelope(Kind.DELIVER, this.#header(extra), body, this.#o.secret);
     this.#pending++;
-    return RECORD.run(this.#driver, [keys.stream, keys.epoch], [this.#allChannel, String(maxLen), candidateEpoch, envelope])
+    const publish = this.#names.sharded ? 'SPUBLISH' : 'PUBLISH';
+    return RECORD.run(this.#driver, [keys.stream, keys.epoch], [this.#names.all, String(maxLen), candidateEpoch, envelope, String(Math.ceil(ttl)), publish])
       .finally(() => {
         this.#pending--;
       })
@@ -340,6 +420,7 @@ export class ClusterLink {
         this.requests.onAnswer(env);
         return;
       case Kind.HELLO:
+        if (self && env.header.k === CANARY && env.header.a !== undefined) this.#watch?.echo(env.header.a);
         if (!self && !this.#nodes.has(from)) {
           this.#nodes.add(from);
           this.#h.nodesChanged([from], []);
@@ -347,6 +428,9 @@ export class ClusterLink {
         return;
       case Kind.BYE:
         if (!self && this.#nodes.delete(from)) {
+          this.#suspects.delete(from);
+          // It said goodbye: its clients left with it, so its silence leaves nothing out.
+          for (const [q, p] of this.#queries) if (p.expected.delete(from)) this.#settle(p, q);
           this.#h.nodesChanged([], [from]);
           this.requests.nodesLeft([from]);
         }
@@ -361,47 +445,78 @@ export class ClusterLink {
     this.#guard.prune();
     if (!this.#sub && !this.#subscribing && this.#driver.ready) void this.#connectSubscriber();
     if (!this.#driver.ready) return;
-    HEARTBEAT.run(this.#driver, [this.#nodesKey], [this.#o.nodeId, String(this.#o.heartbeatTimeout)]).then(
+    if (this.#watch && this.#sub) this.#watch.tick();
+    const { keys, ttl } = this.#kept;
+    HEARTBEAT.run(this.#driver, [this.#nodesKey, ...keys], [this.#o.nodeId, String(this.#o.heartbeatTimeout), String(Math.ceil(ttl))]).then(
       (reply) => this.#setNodes(Array.isArray(reply) ? reply.map(String) : []),
-      (err: unknown) => this.#down(err),
+      (err: unknown) => this.#failed(err),
     );
   }
 
-  #setNodes(live: string[]): void {
+  /** `reply` = [now, id1, beat1, id2, beat2, ...] on Redis' clock. */
+  #setNodes(reply: string[]): void {
     if (this.#closed) return;
-    const next = new Set(live);
-    next.add(this.#o.nodeId);
+    const now = Number(reply[0]);
+    const next = new Set<string>([this.#o.nodeId]);
+    const suspects = new Set<string>();
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const id = reply[i];
+      next.add(id);
+      if (id !== this.#o.nodeId && now - Number(reply[i + 1]) > this.#suspectAfter) suspects.add(id);
+    }
     const joined = [...next].filter((n) => !this.#nodes.has(n));
     const left = [...this.#nodes].filter((n) => !next.has(n));
     this.#nodes = next;
+    this.#suspects = suspects;
     if (joined.length || left.length) this.#h.nodesChanged(joined, left);
-    // A node that left answers no query: stop waiting for it.
-    if (left.length) for (const q of this.#queries.values()) for (const n of left) q.expected.delete(n), this.#settle(q);
+    // A node that left or went quiet answers no query: stop waiting for it.
+    for (const [q, p] of this.#queries) for (const n of [...left, ...suspects]) this.#giveUp(p, n, q);
     if (left.length) this.requests.nodesLeft(left);
   }
 
   // ---- queries ------------------------------------------------------------------------------
 
-  /** Asks every other live node; resolves with their answers (partial after requestTimeout). */
-  ask(kind: string, arg?: string): Promise<unknown[]> {
-    const expected = new Set([...this.#nodes].filter((n) => n !== this.#o.nodeId));
-    if (expected.size === 0 || !this.ready) return Promise.resolve([]);
+  /**
+   * Asks every other live node, each on its own channel, and resolves as soon as each has
+   * answered or is known not to: a node with no subscriber on its channel (its process died,
+   * its connection dropped) or one that missed a beat is not waited for; it is listed in
+   * `missing`, as is one that does not answer within requestTimeout.
+   */
+  ask(kind: string, arg?: string): Promise<QueryAnswer> {
+    const others = [...this.#nodes].filter((n) => n !== this.#o.nodeId);
+    if (others.length === 0) return Promise.resolve({ results: [], missing: [] });
+    if (!this.ready) return Promise.resolve({ results: [], missing: others });
+    const expected = new Set(others.filter((n) => !this.#suspects.has(n)));
+    const missing = others.filter((n) => this.#suspects.has(n));
+    if (expected.size === 0) return Promise.resolve({ results: [], missing });
     const q = randomBytes(8).toString('hex');
     return new Promise((resolve) => {
       const pending: Pending = {
         expected,
         results: [],
+        missing,
         resolve,
         timer: setTimeout(() => this.#finish(pending, q), this.#o.requestTimeout),
       };
       pending.timer.unref();
       this.#queries.set(q, pending);
-      if (!this.publish(Kind.REQUEST, { q, k: kind, a: arg }, EMPTY)) this.#finish(pending, q);
+      if (this.#pending >= this.#o.maxPending) {
+        this.counters.dropped++;
+        this.#finish(pending, q);
+        return;
+      }
+      const envelope = encodeEnvelope(Kind.REQUEST, this.#header({ q, k: kind, a: arg }), EMPTY, this.#o.secret);
+      for (const node of expected) {
+        void this.#send(this.#names.node(node), envelope).then((receivers) => {
+          // Nobody listens on its channel: it is gone (or cut off), it will not answer.
+          if (receivers <= 0) this.#giveUp(pending, node, q);
+        });
+      }
     });
   }
 
   #answer(env: Envelope): void {
-    const channel = `${this.#o.prefix}node:${env.header.o}`;
+    const channel = this.#names.node(env.header.o);
     respond(
       () => this.#h.answer(env.header.k ?? '', env.header.a),
       (body) => {
@@ -414,7 +529,7 @@ export class ClusterLink {
   #onResponse(env: Envelope): void {
     const q = env.header.q;
     const pending = q ? this.#queries.get(q) : undefined;
-    if (!pending) return;
+    if (!pending?.expected.has(env.header.o)) return;
     try {
       pending.results.push(JSON.parse(env.body.toString('utf8')));
     } catch {
@@ -424,16 +539,29 @@ export class ClusterLink {
     this.#settle(pending, q);
   }
 
+  /** Stops waiting for `node`, which will not answer: the answer is incomplete. */
+  #giveUp(pending: Pending, node: string, q?: string): void {
+    if (!pending.expected.delete(node)) return;
+    pending.missing.push(node);
+    this.#settle(pending, q);
+  }
+
   #settle(pending: Pending, q?: string): void {
     if (pending.expected.size === 0) this.#finish(pending, q);
   }
 
+  /** Resolves once (a later call finds it gone); whoever did not answer by now is missing. */
   #finish(pending: Pending, q?: string): void {
     clearTimeout(pending.timer);
-    if (q) this.#queries.delete(q);
-    else for (const [k, v] of this.#queries) if (v === pending) this.#queries.delete(k);
-    pending.resolve(pending.results);
+    if (q) {
+      if (!this.#queries.delete(q)) return;
+    } else for (const [k, v] of this.#queries) if (v === pending) this.#queries.delete(k);
+    pending.missing.push(...pending.expected);
+    pending.expected.clear();
+    pending.resolve({ results: pending.results, missing: pending.missing });
   }
 }
 
 const EMPTY = new Uint8Array(0);
+/** A HELLO with this `k` is a channel canary (ChannelWatch); other nodes see a plain hello. */
+const CANARY = 'canary';

@@ -79,7 +79,7 @@ export class RedisRateLimiter implements IRateLimiter {
   /** Deletes the shared bucket of `id` (cluster-wide). */
   async clear(id: string): Promise<void> {
     this.reset(id);
-    if (this.#driver.ready) await this.#driver.command(['DEL', this.#prefix + id]);
+    if (this.#driver.ready) await this.#driver.command(['DEL', this.#prefix + id], this.#prefix + id);
   }
 
   /** Redis expires idle buckets itself; here only the local bookkeeping is pruned. */

@@ -17,26 +17,29 @@
  *   delivers them in stream order, with their stream position as offset.
  */
 import { randomBytes } from 'node:crypto';
-import type {
-  Adapter,
-  AdapterHost,
-  AdapterMetrics,
-  BroadcastTarget,
-  ClientAnswer,
-  ClientRequest,
-  ClientSummary,
-  ClusterStats,
-  EncodedMessage,
-  PresencePart,
-  PresenceQuery,
-  RecoveryOptions,
-  RecoveryStore,
+import {
+  type Adapter,
+  type AdapterHost,
+  type AdapterMetrics,
+  type BroadcastTarget,
+  type ClientAnswer,
+  type ClientRequest,
+  type ClientSummary,
+  type ClusterList,
+  type ClusterStats,
+  type EncodedMessage,
+  markList,
+  type PresencePart,
+  type PresenceQuery,
+  type RecoveryOptions,
+  type RecoveryStore,
 } from '../../contracts/index.js';
 import { MemoryAdapter } from '../memory.js';
 import type { LoggerLike } from '../../logger.js';
 import { WireMessage } from '../../wire/index.js';
 import { ClusterLink, type LinkCounters } from './cluster-link.js';
 import { driverFor } from './driver.js';
+import { clusterNames, singleNames } from './names.js';
 import { type Envelope, type Header, Kind } from '../shared/envelope.js';
 import { answerQuery, fetchPresence, type LocalView, mergeClients, mergeMembers, mergeRooms, mergeStats } from '../shared/queries.js';
 import { RedisRecoveryStore } from './redis-recovery.js';
@@ -59,6 +62,11 @@ export interface RedisAdapterOptions {
   nodeId?: string;
   /** Publishes waiting for Redis at most (beyond: dropped, counted). Default 10000. */
   maxPendingPublishes?: number;
+  /**
+   * Redis Cluster only: how many sharded channels carry room messages (a room's channel is
+   * picked by its name; the channels' slots spread evenly over the slot space). Default 16.
+   */
+  roomChannels?: number;
 }
 
 export interface RedisAdapterStats extends LinkCounters {
@@ -74,6 +82,12 @@ type NodeListener = (nodeId: string) => void;
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number`);
+  return value;
+}
+
+function roomChannels(value: number | undefined): number {
+  if (value === undefined) return 16;
+  if (!Number.isInteger(value) || value < 1 || value > 1024) throw new RangeError('roomChannels must be an integer from 1 to 1024');
   return value;
 }
 
@@ -99,7 +113,7 @@ export class RedisAdapter implements Adapter {
     this.#link = new ClusterLink(
       driver,
       {
-        prefix: this.#prefix,
+        names: driver.sharded ? clusterNames(this.#prefix, roomChannels(options.roomChannels)) : singleNames(this.#prefix),
         nodeId: options.nodeId ?? randomBytes(8).toString('hex'),
         secret,
         heartbeatInterval,
@@ -113,6 +127,7 @@ export class RedisAdapter implements Adapter {
         askClient: (id, request, timeoutMs) => this.#host?.requestClient(id, request, timeoutMs) ?? null,
         nodesChanged: (joined, left) => this.#nodesChanged(joined, left),
         up: () => this.#recovery?.onLinkUp(),
+        gap: () => this.#recovery?.markGap(),
         logger: () => this.#logger,
       },
     );
@@ -189,7 +204,7 @@ export class RedisAdapter implements Adapter {
   }
 
   recoveryStore(options: RecoveryOptions): RecoveryStore {
-    this.#recovery ??= new RedisRecoveryStore(this.#link, this.#prefix, options, () => this.#logger);
+    this.#recovery ??= new RedisRecoveryStore(this.#link, options, () => this.#logger);
     return this.#recovery;
   }
 
@@ -231,7 +246,7 @@ export class RedisAdapter implements Adapter {
     if (target.exceptId !== undefined) route.x = target.exceptId;
     if (this.#recovery?.recordVia(route, message, () => this.#local.broadcast(message, target))) return this.#localMatches(target);
     const sent = this.#local.broadcast(message, target);
-    this.#link.publish(Kind.DELIVER, route, message.bytes);
+    this.#link.publish(Kind.DELIVER, route, message.bytes, this.#link.names.roomChannel(target.rooms));
     return sent;
   }
 
@@ -277,25 +292,31 @@ export class RedisAdapter implements Adapter {
 
   // ---- cluster queries ----------------------------------------------------------------------
 
-  async fetchRooms(): Promise<string[]> {
-    return mergeRooms(this.#view, await this.#link.ask('rooms'));
+  // Each answer says which live nodes did not contribute (see ClusterAnswerInfo).
+
+  async fetchRooms(): Promise<ClusterList<string>> {
+    const { results, missing } = await this.#link.ask('rooms');
+    return markList(mergeRooms(this.#view, results), missing);
   }
 
-  async fetchRoomMembers(room: string): Promise<string[]> {
-    return mergeMembers(this.#view, room, await this.#link.ask('members', room));
+  async fetchRoomMembers(room: string): Promise<ClusterList<string>> {
+    const { results, missing } = await this.#link.ask('members', room);
+    return markList(mergeMembers(this.#view, room, results), missing);
   }
 
-  async fetchClients(room?: string): Promise<ClientSummary[]> {
-    return mergeClients(this.#view, room, await this.#link.ask('clients', room));
+  async fetchClients(room?: string): Promise<ClusterList<ClientSummary>> {
+    const { results, missing } = await this.#link.ask('clients', room);
+    return markList(mergeClients(this.#view, room, results), missing);
   }
 
   /** Presence: this node's part and every other live node's, asked like the other queries. */
   fetchPresence(query: PresenceQuery): Promise<PresencePart[]> {
-    return fetchPresence(this.#view, query, (kind, arg) => this.#link.ask(kind, arg));
+    return fetchPresence(this.#view, query, async (kind, arg) => (await this.#link.ask(kind, arg)).results);
   }
 
   async fetchStats(): Promise<ClusterStats> {
-    return mergeStats(this.#view, await this.#link.ask('stats'));
+    const { results, missing } = await this.#link.ask('stats');
+    return { ...mergeStats(this.#view, results), incomplete: missing.length > 0, missingNodes: missing };
   }
 
   #nodesChanged(joined: string[], left: string[]): void {

@@ -54,13 +54,20 @@ export class RedisRecoveryStore implements RecoveryStore {
   #gap = false;
   #captures = new Set<Capture>();
 
-  constructor(link: ClusterLink, prefix: string, options: RecoveryOptions, logger: () => LoggerLike) {
+  /** Expiry (ms) of the history and the epoch, from the last message or heartbeat. */
+  readonly #ttl: number;
+
+  constructor(link: ClusterLink, options: RecoveryOptions, logger: () => LoggerLike) {
     this.#link = link;
     this.#options = options;
     this.#logger = logger;
-    this.#streamKey = `${prefix}history`;
-    this.#epochKey = `${prefix}epoch`;
-    this.#sessionPrefix = `${prefix}session:`;
+    this.#streamKey = link.names.key('history');
+    this.#epochKey = link.names.key('epoch');
+    this.#sessionPrefix = link.names.key('session:');
+    // Kept while any node beats; once every node is gone, only as long as a session could
+    // still come back to it.
+    this.#ttl = options.maxDisconnectionDuration + link.heartbeatTimeout;
+    link.keepAlive([this.#streamKey, this.#epochKey], this.#ttl);
   }
 
   head(): string | null {
@@ -71,18 +78,28 @@ export class RedisRecoveryStore implements RecoveryStore {
   async load(): Promise<void> {
     if (!this.#link.commandsReady) return;
     try {
+      const ttl = String(Math.ceil(this.#ttl));
       if (this.#gap) {
         // Some messages of the outage were never recorded: make every older offset invalid.
-        await this.#link.command(['SET', this.#epochKey, randomEpoch()]);
+        await this.#link.command(['SET', this.#epochKey, randomEpoch(), 'PX', ttl], this.#epochKey);
         this.#gap = false;
       }
       // Created here if missing, so even the first sessions of a new cluster get an offset.
-      await this.#link.command(['SET', this.#epochKey, this.#candidate, 'NX']);
-      const [epoch, last] = await Promise.all([
-        this.#link.command(['GET', this.#epochKey]),
-        this.#link.command(['XREVRANGE', this.#streamKey, '+', '-', 'COUNT', '1']),
+      await this.#link.command(['SET', this.#epochKey, this.#candidate, 'NX', 'PX', ttl], this.#epochKey);
+      let [epoch, last] = await Promise.all([
+        this.#link.command(['GET', this.#epochKey], this.#epochKey),
+        this.#link.command(['XREVRANGE', this.#streamKey, '+', '-', 'COUNT', '1'], this.#streamKey),
       ]);
-      const lastId = Array.isArray(last) && Array.isArray(last[0]) ? String(last[0][0]) : '0-0';
+      let lastId = Array.isArray(last) && Array.isArray(last[0]) ? String(last[0][0]) : '0-0';
+      if (epoch === this.#epoch && this.#head !== null && comparePos(lastId, this.#head) < 0) {
+        // The stream lost entries this node delivered (a failover to a replica that had not
+        // got them yet): offsets past its end would resume with a hole. A new epoch.
+        this.#logger().warn('recovery: the history lost recorded messages (Redis failover?), history reset');
+        const fresh = randomEpoch();
+        await this.#link.command(['SET', this.#epochKey, fresh, 'PX', ttl], this.#epochKey);
+        epoch = fresh;
+        lastId = '0-0';
+      }
       const e = typeof epoch === 'string' && epoch ? epoch : null;
       if (e !== this.#epoch) {
         this.#epoch = e;
@@ -97,6 +114,11 @@ export class RedisRecoveryStore implements RecoveryStore {
     void this.load();
   }
 
+  /** This node may have missed recorded messages: the next load() renews the epoch. */
+  markGap(): void {
+    this.#gap = true;
+  }
+
   /**
    * Sends a message through the history (the adapter delivers it when it comes back).
    * False: Redis is away; `fallback` is not called and the caller delivers it now. When the
@@ -108,7 +130,7 @@ export class RedisRecoveryStore implements RecoveryStore {
       return false;
     }
     this.#link
-      .record(route, message.bytes, { stream: this.#streamKey, epoch: this.#epochKey }, this.#options.maxMessages, this.#candidate)
+      .record(route, message.bytes, { stream: this.#streamKey, epoch: this.#epochKey }, this.#options.maxMessages, this.#candidate, this.#ttl)
       .catch((err: unknown) => {
         this.#gap = true;
         this.#logger().warn('recovery: could not record a message (delivered locally, history reset):', err instanceof Error ? err.message : err);
@@ -140,7 +162,7 @@ export class RedisRecoveryStore implements RecoveryStore {
       return;
     }
     const key = `${this.#sessionPrefix}${session.id}:${session.tokenHash}`;
-    this.#link.command(['SET', key, json, 'PX', String(this.#options.maxDisconnectionDuration)]).catch((err: unknown) => {
+    this.#link.command(['SET', key, json, 'PX', String(this.#options.maxDisconnectionDuration)], key).catch((err: unknown) => {
       this.#logger().warn(`recovery: session ${session.id} not saved:`, err instanceof Error ? err.message : err);
     });
   }

@@ -19,7 +19,8 @@ export class Script {
   async run(driver: RedisDriver, keys: RedisArg[], args: RedisArg[], buffers = false): Promise<unknown> {
     const call = (cmd: string, first: string): Promise<unknown> => {
       const argv: RedisArg[] = [cmd, first, String(keys.length), ...keys, ...args];
-      return buffers ? driver.commandBuffers(argv) : driver.command(argv);
+      // Routed by the first key on Redis Cluster (a script's keys share one slot).
+      return buffers ? driver.commandBuffers(argv, keys[0]) : driver.command(argv, keys[0]);
     };
     try {
       return await call('EVALSHA', this.sha);
@@ -67,16 +68,20 @@ return ok
  * Records a message in the history stream and publishes it, atomically: every node receives
  * recorded messages in stream order, so a node's position in the stream is exact.
  * The epoch is created on first use (a wiped Redis gets a new one: old offsets are refused).
- * KEYS[1] stream, KEYS[2] epoch; ARGV channel, maxlen, candidate epoch, envelope.
+ * Both keys expire `ttl` ms after the last message (heartbeats refresh them too): nothing the
+ * cluster writes outlives it.
+ * KEYS[1] stream, KEYS[2] epoch; ARGV channel, maxlen, candidate epoch, envelope, ttl ms,
+ * publish command (PUBLISH, or SPUBLISH on Redis Cluster).
  */
 export const RECORD = new Script(`
 local e = redis.call('GET', KEYS[2])
 if not e then
   e = ARGV[3]
-  redis.call('SET', KEYS[2], e)
 end
+redis.call('SET', KEYS[2], e, 'PX', ARGV[5])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[4])
-redis.call('PUBLISH', ARGV[1], 'R' .. e .. '\\n' .. id .. '\\n' .. ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call(ARGV[6], ARGV[1], 'R' .. e .. '\\n' .. id .. '\\n' .. ARGV[4])
 return id
 `);
 
@@ -127,8 +132,13 @@ return out
 
 /**
  * A node's heartbeat, on Redis' clock: refreshes this node, forgets nodes silent for longer
- * than the timeout, and returns the live ones.
- * KEYS[1] nodes (sorted set, score = last beat in ms); ARGV node id, timeout ms ('' = leave).
+ * than the timeout, and returns Redis' time and every live node with its last beat. The set
+ * expires when no node beats for a timeout (the longest any node uses), and the other keys
+ * the cluster keeps (recovery history) are kept alive with it: a cluster whose every node
+ * crashed leaves nothing behind for longer than those expiries.
+ * KEYS[1] nodes (sorted set, score = last beat in ms), KEYS[2..] kept alive;
+ * ARGV node id, timeout ms ('' = leave), ttl ms of KEYS[2..].
+ * Returns { now, id1, beat1, id2, beat2, ... } (strings).
  */
 export const HEARTBEAT = new Script(`
 if redis.replicate_commands then pcall(redis.replicate_commands) end
@@ -138,7 +148,13 @@ if ARGV[2] == '' then
   redis.call('ZREM', KEYS[1], ARGV[1])
   return {}
 end
+local timeout = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[2])))
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - timeout))
+if redis.call('PTTL', KEYS[1]) < timeout then redis.call('PEXPIRE', KEYS[1], timeout) end
+for i = 2, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+local out = { tostring(now) }
+local beats = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #beats do out[#out + 1] = tostring(beats[i]) end
+return out
 `);
